@@ -1,0 +1,178 @@
+"""`mpphub`: the hub's command line. Every command has --help; a failure exits non-zero with
+one clear line on stderr (the traceback only with MPPHUB_DEBUG=1)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .stack import Stack, StackConfig, StackError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class HubError(click.ClickException):
+    """Shown as `error: <message>` and exit code 1."""
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's hook
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, soft_wrap=True)
+
+
+class _Group(click.Group):
+    """Turns the hub's expected errors into one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # noqa: BLE001 - the boundary where errors become one line
+            if os.environ.get("MPPHUB_DEBUG") == "1":
+                raise
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if not isinstance(e, StackError | ValueError | OSError | RuntimeError):
+                msg = f"{type(e).__name__}: {msg}"
+            raise HubError(msg) from e
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mpphub")
+def main() -> None:
+    """MPP Hub: agency change capture to Kafka, unified citizen and permit records."""
+
+
+# --- stack ------------------------------------------------------------------------------------
+def _stack_options(f):
+    f = click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Where data and logs live [env MPPHUB_STATE_DIR; .mpphub/stack].",
+    )(f)
+    f = click.option(
+        "--kafka-port",
+        type=int,
+        default=None,
+        help="First broker's port [env MPPHUB_KAFKA_PORT; 9092].",
+    )(f)
+    f = click.option(
+        "--controller-port",
+        type=int,
+        default=None,
+        help="First controller's port [env MPPHUB_CONTROLLER_PORT; 9093].",
+    )(f)
+    f = click.option(
+        "--registry-port",
+        type=int,
+        default=None,
+        help="Registry port [env MPPHUB_REGISTRY_PORT; 8081].",
+    )(f)
+    return f
+
+
+def _stack(state_dir, kafka_port, controller_port, registry_port, brokers=None) -> Stack:
+    cfg = StackConfig.from_env(
+        state_dir=state_dir,
+        kafka_port=kafka_port,
+        controller_port=controller_port,
+        registry_port=registry_port,
+        brokers=brokers,
+    )
+    return Stack(cfg, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+
+
+def _print_status(statuses) -> None:
+    table = Table("service", "health", "pid", "port", "address", "detail")
+    for s in statuses:
+        health = "[green]healthy[/]" if s.healthy else "[red]down[/]"
+        table.add_row(s.name, health, str(s.pid or "-"), str(s.port), s.address, s.detail)
+    console.print(table)
+
+
+@main.group()
+def stack() -> None:
+    """The local stack: Apache Kafka (KRaft) and Apicurio Registry on loopback."""
+
+
+@stack.command("up")
+@_stack_options
+@click.option(
+    "--brokers",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="3 = replication factor 3, min ISR 2, for fault tests.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait until every service answers.",
+)
+def stack_up(state_dir, kafka_port, controller_port, registry_port, brokers, timeout) -> None:
+    """Start Kafka and the registry (idempotent) and wait until both answer."""
+    s = _stack(state_dir, kafka_port, controller_port, registry_port, int(brokers))
+    _print_status(s.up(timeout=timeout))
+    console.print(f"bootstrap servers: {s.bootstrap}\nschema registry:   {s.registry_url}")
+
+
+@stack.command("fetch")
+def stack_fetch() -> None:
+    """Fetch the pinned Kafka and registry jars from Maven Central (idempotent)."""
+    cfg = StackConfig.from_env()
+    s = Stack(cfg, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+    s.dist.ensure(log=s.log)
+    v = s.dist.versions
+    console.print(f"Apache Kafka {v.kafka} and Apicurio Registry {v.apicurio} in {s.dist.root}")
+
+
+@stack.command("down")
+@_stack_options
+@click.option("--purge", is_flag=True, help="Also delete the stack's data and logs.")
+def stack_down(state_dir, kafka_port, controller_port, registry_port, purge) -> None:
+    """Stop the processes `stack up` started (by pid); leave anything else alone."""
+    s = _stack(state_dir, kafka_port, controller_port, registry_port)
+    stopped = s.down(purge=purge)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@stack.command("status")
+@_stack_options
+def stack_status(state_dir, kafka_port, controller_port, registry_port) -> None:
+    """Health, pid, port and address of each service; exit 1 when any is down."""
+    s = _stack(state_dir, kafka_port, controller_port, registry_port)
+    statuses = s.status()
+    _print_status(statuses)
+    if not all(x.healthy for x in statuses):
+        sys.exit(1)
+
+
+@stack.command("logs")
+@_stack_options
+@click.argument("service", required=False)
+@click.option("-n", "--lines", type=int, default=40, show_default=True)
+def stack_logs(state_dir, kafka_port, controller_port, registry_port, service, lines) -> None:
+    """The last lines of each service's log (or of SERVICE: kafka-1, registry, ...)."""
+    s = _stack(state_dir, kafka_port, controller_port, registry_port)
+    for name, text in s.logs(service, lines).items():
+        console.rule(name)
+        console.print(text or "(empty)", highlight=False, markup=False)
+
+
+@main.command()
+def demo() -> None:
+    """Run the hub's demo on the local stack (Ctrl-C stops what it started)."""
+    from .demo import run_demo
+
+    run_demo(console)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole suite: unit tests and integration tests against the real Kafka, registry, PostgreSQL
+# and MariaDB. Test fixtures start those servers (on test ports, in temporary directories) and
+# stop them at the end, so nothing is left running.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+.venv/bin/ruff check .
+exec .venv/bin/pytest -p no:cacheprovider "$@"

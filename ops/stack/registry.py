@@ -1,0 +1,45 @@
+"""Apicurio Registry, serving the Confluent-compatible API under /apis/ccompat/v7."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .dist import Dist, find_java
+from .process import ManagedProcess
+
+CCOMPAT_PATH = "/apis/ccompat/v7"
+
+
+class RegistryNode:
+    """One registry process; schemas persist in an H2 file under the state directory, so a
+    restarted stack still resolves the schema ids written into Kafka before."""
+
+    def __init__(self, state_dir: Path, port: int, dist: Dist, heap_mb: int = 384):
+        self.state_dir = state_dir
+        self.port = port
+        self.dist = dist
+        self.heap_mb = heap_mb
+        self.proc = ManagedProcess("registry", state_dir, marker=str(state_dir))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+
+    def start(self) -> int:
+        """Start the registry JVM; returns its pid."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        db = self.state_dir / "db" / "registry"
+        argv = [
+            find_java(),
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseSerialGC",
+            f"-Dquarkus.http.port={self.port}",
+            "-Dquarkus.http.host=127.0.0.1",
+            # The marker that tells our process from any other java on the machine.
+            f"-Dmpphub.state={self.state_dir}",
+            f"-Dapicurio.datasource.url=jdbc:h2:file:{db}",
+            "-Dquarkus.log.console.format=%d{HH:mm:ss,SSS} %-5p [%c{2.}] %s%e%n",
+            "-jar",
+            str(self.dist.registry_jar()),
+        ]
+        return self.proc.start(argv, cwd=self.dist.registry_home)
