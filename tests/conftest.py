@@ -43,3 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
     finally:
         s.down(purge=True)
+
+
+# Real PostgreSQL and MariaDB servers (one each per session, a fresh database per test).
+from tests.databases import *  # noqa: E402,F401,F403

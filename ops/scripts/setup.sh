@@ -17,7 +17,7 @@ missing=()
 command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 if [ "$want_test" = 1 ]; then
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  ls /usr/lib/postgresql/15/bin/initdb >/dev/null 2>&1 || missing+=(postgresql-15)
   [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
