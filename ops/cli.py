@@ -166,6 +166,43 @@ def stack_logs(state_dir, kafka_port, controller_port, registry_port, service, l
         console.print(text or "(empty)", highlight=False, markup=False)
 
 
+# --- connect ----------------------------------------------------------------------------------
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Print the connector's stored offsets, snapshot progress and paused tables.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars (logs only).")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port [env MPPHUB_METRICS_PORT; config metrics_port].",
+)
+def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: int | None) -> None:
+    """Run the connector described by CONFIG (YAML): snapshot, then stream changes to Kafka.
+
+    MPPHUB_KAFKA_BOOTSTRAP and MPPHUB_REGISTRY_URL, when set, override kafka.bootstrap and
+    registry.url (as docker-compose does)."""
+    from .connect import run_connect, show_connect_status
+
+    overrides = {}
+    if os.environ.get("MPPHUB_KAFKA_BOOTSTRAP"):
+        overrides["kafka.bootstrap"] = os.environ["MPPHUB_KAFKA_BOOTSTRAP"]
+    if os.environ.get("MPPHUB_REGISTRY_URL"):
+        overrides["registry.url"] = os.environ["MPPHUB_REGISTRY_URL"]
+    if metrics_port is None and os.environ.get("MPPHUB_METRICS_PORT"):
+        metrics_port = int(os.environ["MPPHUB_METRICS_PORT"])
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    if show_status:
+        sys.exit(show_connect_status(config, overrides, console))
+    run_connect(config, overrides, progress=not no_progress, console=err_console)
+
+
 @main.command()
 def demo() -> None:
     """Run the hub's demo on the local stack (Ctrl-C stops what it started)."""

@@ -1,0 +1,198 @@
+"""A connector's configuration: one YAML file per agency database, validated once at start.
+
+Unknown or misspelt keys are refused with their path (`source.pol_interval_s: extra key`), and
+`${VAR}` / `url_file` keep credentials out of the file. The URL is never logged: `safe_url`
+gives the form with the password hidden.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class ConfigError(ValueError):
+    """A configuration the connector refuses to start with; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableConfig(_Strict):
+    """One captured table."""
+
+    name: str
+    key: list[str] | None = Field(
+        default=None, description="Key columns, when the table has no primary key."
+    )
+    timestamp_column: str | None = Field(
+        default=None, description="Polling: the last-modified column (TGL_UBAH, updated_at)."
+    )
+    incrementing_column: str | None = Field(
+        default=None, description="Polling: a strictly increasing column; default the key."
+    )
+    file: str | None = Field(
+        default=None, description="File drop: file name pattern, default <table>*.csv / .xlsx."
+    )
+
+
+class SourceConfig(_Strict):
+    mode: Literal["polling", "postgres", "mariadb", "file"]
+    url: str | None = None
+    url_file: Path | None = None
+    # polling
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    safety_delay_s: float = Field(default=5.0, ge=0)
+    diff_interval_s: float = Field(default=60.0, gt=0)
+    # postgres
+    slot: str | None = None
+    publication: str | None = None
+    create_slot: bool = True
+    heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    # mariadb
+    server_id: int = Field(default=4242, ge=1)
+    # file drop
+    directory: Path | None = None
+    archive_directory: Path | None = None
+
+    @model_validator(mode="after")
+    def _needs_location(self) -> SourceConfig:
+        if self.mode == "file":
+            if self.directory is None:
+                raise ValueError("source.directory is required for mode 'file'")
+        elif not (self.url or self.url_file):
+            raise ValueError(f"source.url or source.url_file is required for mode '{self.mode}'")
+        return self
+
+
+class KafkaConfig(_Strict):
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "mpp"
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    linger_ms: int = Field(default=5, ge=0)
+
+
+class RegistryConfig(_Strict):
+    url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+
+
+class SnapshotConfig(_Strict):
+    enabled: bool = True
+    chunk_size: int = Field(default=2000, ge=1)
+
+
+class ConnectorConfig(_Strict):
+    """The whole connector: agency, source, tables, where events go."""
+
+    agency: str
+    name: str | None = None
+    source: SourceConfig
+    tables: list[TableConfig] = Field(min_length=1)
+    kafka: KafkaConfig = KafkaConfig()
+    registry: RegistryConfig = RegistryConfig()
+    snapshot: SnapshotConfig = SnapshotConfig()
+    offsets_topic: str = "mpp.hub.connect-offsets"
+    deadletter_topic: str = "mpp.hub.deadletter"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    batch_size: int = Field(default=500, ge=1)
+
+    @field_validator("agency", "name")
+    @classmethod
+    def _slug(cls, v: str | None) -> str | None:
+        if v is not None and not _NAME.match(v):
+            raise ValueError("use lower-case letters, digits, '-' and '_' (it names topics)")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> ConnectorConfig:
+        names = [t.name for t in self.tables]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"tables listed twice: {sorted(dup)}")
+        return self
+
+    @property
+    def connector_name(self) -> str:
+        return self.name or self.agency
+
+    def topic(self, table: str) -> str:
+        """mpp.<agency>.<table> (lower-cased: Kafka topic names are case-sensitive)."""
+        return f"{self.kafka.topic_prefix}.{self.agency}.{table.lower()}"
+
+    def table(self, name: str) -> TableConfig:
+        return next(t for t in self.tables if t.name == name)
+
+    def source_url(self) -> str:
+        """The database URL with ${VAR} resolved or read from url_file (never log it)."""
+        if self.source.url_file is not None:
+            try:
+                return self.source.url_file.read_text().strip()
+            except OSError as e:
+                raise ConfigError(
+                    f"source.url_file: cannot read {self.source.url_file}: {e.strerror}"
+                ) from None
+        assert self.source.url is not None
+        return _expand(self.source.url, "source.url")
+
+    def safe_url(self) -> str:
+        """The URL with the password hidden, for logs and status."""
+        try:
+            return make_url(self.source_url()).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a malformed URL is reported elsewhere
+            return "<unparsable url>"
+
+
+def _expand(value: str, key: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        var, default = m.group(1), m.group(2)
+        if var in os.environ:
+            return os.environ[var]
+        if default is not None:
+            return default
+        raise ConfigError(f"{key}: environment variable {var} is not set")
+
+    return _ENV_REF.sub(sub, value)
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> ConnectorConfig:
+    """Read and validate a connector YAML file; errors name the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return parse_config(data, where=str(path))
+
+
+def parse_config(data: dict, where: str = "config") -> ConnectorConfig:
+    """Validate a config mapping; the first problem is reported as `<where>: key.path: why`."""
+    try:
+        return ConnectorConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(f"{where}: {loc}: {msg}") from None

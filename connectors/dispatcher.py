@@ -1,0 +1,214 @@
+"""The event dispatcher: encodes changes as Avro (Confluent wire format) and publishes them.
+
+Topic per table `mpp.<agency>.<table>`, key = the primary key record, value = the Debezium
+envelope; a delete is followed by a tombstone (compacted topics then forget the key). Producer
+with acks=all and idempotence (aiokafka defaults to acks=1 without it). A row the mapping
+cannot encode goes to the dead-letter topic with its reason and position; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from schemas.codec import encode
+from schemas.registry import IncompatibleSchemaError, RegistryClient
+
+from .avro import EncodeError, TableShape, avro_name
+from .config import ConnectorConfig
+from .events import Change
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TableChannel:
+    """One table's topic and registered schemas (ids cached: no HTTP per message)."""
+
+    shape: TableShape
+    topic: str
+    key_id: int
+    value_id: int
+    key_schema: Any
+    value_schema: Any
+
+
+class SchemaRefused(Exception):
+    """The registry refused a table's (new) schema; the table pauses, the others go on."""
+
+    def __init__(self, table: str, reason: str):
+        super().__init__(f"table {table}: schema change refused by the registry: {reason}")
+        self.table = table
+        self.reason = reason
+
+
+class EventDispatcher:
+    """Owns the producer and the per-table channels of one connector."""
+
+    def __init__(self, config: ConnectorConfig, registry: RegistryClient):
+        self.config = config
+        self.registry = registry
+        self.channels: dict[str, TableChannel] = {}
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=config.kafka.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=config.kafka.linger_ms,
+            max_batch_size=256 * 1024,
+            client_id=f"mpphub-connect-{config.connector_name}",
+        )
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.ensure_topics([self.config.offsets_topic], compact=True, partitions=1)
+        await self.ensure_topics([self.config.deadletter_topic], compact=False)
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def ensure_topics(
+        self, topics: list[str], compact: bool, partitions: int | None = None
+    ) -> None:
+        """Create missing topics (compacted where the key identifies the row)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka.bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            new = [
+                NewTopic(
+                    t,
+                    num_partitions=partitions or self.config.kafka.partitions,
+                    replication_factor=self.config.kafka.replication_factor,
+                    topic_configs={"cleanup.policy": "compact" if compact else "delete"},
+                )
+                for t in topics
+                if t not in existing
+            ]
+            if new:
+                try:
+                    await admin.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass  # another connector process won the race
+        finally:
+            await admin.close()
+
+    async def open_table(self, shape: TableShape) -> TableChannel:
+        """Register the table's key and value schemas (BACKWARD_TRANSITIVE) and its topic.
+
+        Raises SchemaRefused when the registry refuses an evolved schema."""
+        topic = self.config.topic(shape.name)
+        ns = ".".join(
+            avro_name(part)
+            for part in (self.config.kafka.topic_prefix, self.config.agency, shape.name)
+        )
+        key_schema = shape.key_schema(ns)
+        value_schema = shape.envelope_schema(ns)
+        try:
+            key_id = await asyncio.to_thread(
+                self.registry.ensure_subject, f"{topic}-key", key_schema
+            )
+            value_id = await asyncio.to_thread(
+                self.registry.ensure_subject, f"{topic}-value", value_schema
+            )
+        except IncompatibleSchemaError as e:
+            raise SchemaRefused(shape.name, str(e)) from None
+        await self.ensure_topics([topic], compact=bool(shape.key))
+        channel = TableChannel(
+            shape,
+            topic,
+            key_id,
+            value_id,
+            fastavro.parse_schema(key_schema),
+            fastavro.parse_schema(value_schema),
+        )
+        self.channels[shape.name] = channel
+        return channel
+
+    def encode_change(self, change: Change, now_ms: int) -> tuple[str, bytes, bytes]:
+        """(topic, key bytes, value bytes) of one change; EncodeError names the column."""
+        ch = self.channels[change.table]
+        shape = ch.shape
+        key = encode(ch.key_id, ch.key_schema, shape.convert_key(change.row))
+        envelope = {
+            "before": shape.convert_row(change.before) if change.before is not None else None,
+            "after": shape.convert_row(change.after) if change.after is not None else None,
+            "op": change.op,
+            "ts_ms": now_ms,
+            "source": {
+                "agency": self.config.agency,
+                "connector": self.config.connector_name,
+                "db": self.config.source.mode,
+                "table": change.table,
+                "position": change.position,
+                "snapshot": change.snapshot,
+                "ts_ms": change.source_ts_ms,
+            },
+        }
+        return ch.topic, key, encode(ch.value_id, ch.value_schema, envelope)
+
+    async def publish(self, changes: list[Change]) -> tuple[dict[str, int], dict[str, int]]:
+        """Send a batch and wait for every acknowledgement.
+
+        Returns (events per 'table/op', dead letters per table). Raises on a Kafka error: the caller
+        then does not commit the offset, and the batch is sent again after a restart."""
+        now_ms = int(time.time() * 1000)
+        futures = []
+        counts: dict[str, int] = {}
+        dead: dict[str, int] = {}
+        for change in changes:
+            try:
+                topic, key, value = self.encode_change(change, now_ms)
+            except (EncodeError, ValueError, TypeError, OverflowError) as e:
+                futures.append(await self._dead_letter(change, e))
+                dead[change.table] = dead.get(change.table, 0) + 1
+                continue
+            futures.append(await self.producer.send(topic, value, key=key))
+            if change.op == "d":
+                futures.append(await self.producer.send(topic, None, key=key))
+            label = f"{change.table}/{change.op}"
+            counts[label] = counts.get(label, 0) + 1
+        if futures:
+            await asyncio.gather(*futures)
+        return counts, dead
+
+    async def _dead_letter(self, change: Change, error: Exception):
+        log.warning(
+            "dead letter: table %s position %s: %s",
+            change.table,
+            change.position,
+            type(error).__name__,
+        )
+        value = json.dumps(
+            {
+                "reason": str(error),
+                "error_type": type(error).__name__,
+                "stage": "capture",
+                "agency": self.config.agency,
+                "connector": self.config.connector_name,
+                "table": change.table,
+                "op": change.op,
+                "position": change.position,
+                "topic": self.config.topic(change.table),
+                # The raw row stays out of the log but is kept here, so nothing is lost.
+                "row": change.row,
+                "ts_ms": int(time.time() * 1000),
+            },
+            default=_json_default,
+        ).encode()
+        return await self.producer.send(
+            self.config.deadletter_topic, value, key=change.position.encode()
+        )
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="backslashreplace")
+    return str(v)

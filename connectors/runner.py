@@ -1,0 +1,274 @@
+"""Runs one connector: validate, snapshot (chunked, resumable), then stream, forever.
+
+Order of every step is what makes it safe to kill at any moment:
+publish a batch -> wait for all acks -> commit the offset -> tell the mode (slot advance).
+The offset record (see offsets.py) looks like
+    {"tables": {T: {"snapshot": {"done": bool, "after": [key...] | None, "rows": n}}},
+     "stream": <mode resume dict> | None, "paused": {T: reason}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+from schemas.registry import RegistryClient
+
+from . import metrics as m
+from .avro import TableShape
+from .base import CaptureMode, ModeContext, load_mode
+from .config import ConfigError, ConnectorConfig
+from .dispatcher import EventDispatcher, SchemaRefused
+from .events import Batch, Change
+from .offsets import OffsetStore
+from .sql import count_rows, read_chunk
+
+log = logging.getLogger(__name__)
+
+
+def reflect_tables(config: ConnectorConfig, engine: sa.Engine) -> dict[str, sa.Table]:
+    """Reflect the configured tables; a missing table or key column is refused by name."""
+    insp = sa.inspect(engine)
+    existing = {n.lower(): n for n in insp.get_table_names()}
+    meta = sa.MetaData()
+    out = {}
+    for t in config.tables:
+        real = existing.get(t.name.lower())
+        if real is None or (real != t.name and t.name in existing.values()):
+            raise ConfigError(f"tables: table {t.name!r} not found in {config.safe_url()}")
+        table = sa.Table(real, meta, autoload_with=engine)
+        cols = {c.name for c in table.columns}
+        for key in ("key", "timestamp_column", "incrementing_column"):
+            names = getattr(t, key)
+            for c in [names] if isinstance(names, str) else names or []:
+                if c not in cols:
+                    raise ConfigError(f"tables.{t.name}.{key}: no column {c!r} in {real}")
+        if not t.key and not table.primary_key.columns:
+            raise ConfigError(f"tables.{t.name}: the table has no primary key: set key: [columns]")
+        out[t.name] = table
+    return out
+
+
+class Connector:
+    """One connector process's work, driven by `run()`."""
+
+    def __init__(self, config: ConnectorConfig, progress: bool = True):
+        self.config = config
+        self.name = config.connector_name
+        self.registry = RegistryClient(config.registry.url)
+        self.dispatcher = EventDispatcher(config, self.registry)
+        self.offsets = OffsetStore(
+            config.kafka.bootstrap, config.offsets_topic, self.name, self.dispatcher.producer
+        )
+        self.state: dict[str, Any] = {}
+        self.paused: dict[str, str] = {}
+        self.show_progress = progress
+        self.mode: CaptureMode | None = None
+        self.engine: sa.Engine | None = None
+
+    # --- set-up ------------------------------------------------------------------------------
+    async def _open(self) -> ModeContext:
+        mode_cls = load_mode(self.config.source.mode)
+        tables: dict[str, sa.Table] = {}
+        shapes: dict[str, TableShape] = {}
+        if self.config.source.mode != "file":
+            self.engine = sa.create_engine(self.config.source_url(), pool_pre_ping=True)
+            tables = await asyncio.to_thread(reflect_tables, self.config, self.engine)
+            shapes = {
+                n: TableShape.from_table(t, self.config.table(n).key) for n, t in tables.items()
+            }
+        ctx = ModeContext(self.config, self.engine, tables, shapes)
+        ctx.schema_changed = self._schema_changed
+        self.mode = mode_cls(ctx)
+        self.ctx = ctx
+        return ctx
+
+    async def _open_channel(self, shape: TableShape) -> bool:
+        try:
+            await self.dispatcher.open_table(shape)
+        except SchemaRefused as e:
+            await self._pause(shape.name, e.reason)
+            return False
+        if shape.name in self.paused:  # fixed by the operator: resumes from its offset
+            del self.paused[shape.name]
+            self.ctx.paused.discard(shape.name)
+            m.TABLE_PAUSED.labels(self.name, shape.name).set(0)
+            m.PAUSED.labels(self.name).set(len(self.paused))
+        return True
+
+    async def _pause(self, table: str, reason: str) -> None:
+        log.error("table %s paused: %s", table, reason)
+        m.ERRORS.labels(self.name, "schema").inc()
+        self.paused[table] = reason
+        self.ctx.paused.add(table)
+        m.TABLE_PAUSED.labels(self.name, table).set(1)
+        m.PAUSED.labels(self.name).set(len(self.paused))
+        # Durable at once, so that `mpphub connect --status` shows it even if nothing else moves.
+        self.state["paused"] = dict(self.paused)
+        await self.offsets.commit(self.state)
+
+    async def _schema_changed(self, table: str, shape: TableShape) -> bool:
+        # Also the way back: a paused table whose fixed shape the registry accepts resumes.
+        self.ctx.shapes[table] = shape
+        return await self._open_channel(shape)
+
+    # --- the loop ----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Snapshot what is not snapshotted yet, then stream until `stop` is set."""
+        stop = stop or asyncio.Event()
+        await self.dispatcher.start()
+        try:
+            self.state = await self.offsets.load() or {}
+            ctx = await self._open()
+            assert self.mode is not None
+            await self.mode.start()
+            # A table paused in an earlier run is tried again: the operator may have fixed it.
+            for shape in list(ctx.shapes.values()):
+                await self._open_channel(shape)
+            self.state.setdefault("tables", {})
+            if self.mode.sql_snapshot and self.config.snapshot.enabled:
+                await self._snapshot(stop)
+            await self._stream(stop)
+        finally:
+            if self.mode is not None:
+                await self.mode.stop()
+            await self.dispatcher.stop()
+            if self.engine is not None:
+                self.engine.dispose()
+
+    async def _commit(self, batch: Batch) -> None:
+        counts, dead = await self.dispatcher.publish(batch.changes)
+        now = time.time()
+        for label, n in counts.items():
+            table, op = label.rsplit("/", 1)
+            m.ROWS.labels(self.name, table, op).inc(n)
+        for table, n in dead.items():
+            m.DEAD_LETTERS.labels(self.name, table).inc(n)
+        lag_seen: dict[str, int] = {}
+        for c in batch.changes:
+            if c.source_ts_ms is not None and not c.snapshot:
+                lag_seen[c.table] = max(lag_seen.get(c.table, 0), c.source_ts_ms)
+        for table, ts in lag_seen.items():
+            m.SOURCE_LAG.labels(self.name, table).set(max(0.0, now - ts / 1000))
+        if batch.offset is not None:
+            self.state["paused"] = dict(self.paused)
+            await self.offsets.commit(self.state)
+        for callback in batch.on_committed:
+            await callback()
+
+    async def _snapshot(self, stop: asyncio.Event) -> None:
+        todo = [
+            t
+            for t in self.ctx.tables
+            if not self.state["tables"].get(t, {}).get("snapshot", {}).get("done")
+            and t not in self.paused
+        ]
+        if not todo:
+            return
+        assert self.mode is not None and self.engine is not None
+        if self.state.get("stream") is None:
+            # Taken before reading: changes committed while the snapshot runs are streamed after.
+            self.state["stream"] = await self.mode.snapshot_marker()
+            await self.offsets.commit(self.state)
+        marker = _position_of(self.state["stream"])
+        with _progress(self.show_progress) as progress:
+            for table in todo:
+                if stop.is_set():
+                    return
+                await self._snapshot_table(table, marker, progress, stop)
+
+    async def _snapshot_table(self, table: str, marker: str, progress, stop) -> None:
+        sql_table = self.ctx.tables[table]
+        shape = self.ctx.shapes[table]
+        st = (
+            self.state["tables"]
+            .setdefault(table, {})
+            .setdefault("snapshot", {"done": False, "after": None, "rows": 0})
+        )
+        total = await asyncio.to_thread(count_rows, self.engine, sql_table)
+        m.SNAPSHOT_TOTAL.labels(self.name, table).set(total)
+        task = progress.add_task(f"snapshot {table}", total=total, completed=st["rows"])
+        chunk = self.config.snapshot.chunk_size
+        while not stop.is_set():
+            rows = await asyncio.to_thread(
+                read_chunk, self.engine, sql_table, list(shape.key), st["after"], chunk
+            )
+            if not rows:
+                break
+            changes = [
+                Change(table, "r", None, r, f"snapshot@{marker}", None, snapshot=True) for r in rows
+            ]
+            st["after"] = [rows[-1][k] for k in shape.key]
+            st["rows"] += len(rows)
+            await self._commit(Batch(changes, offset=self.state))
+            m.SNAPSHOT_ROWS.labels(self.name, table).inc(len(rows))
+            progress.update(task, completed=st["rows"])
+            if len(rows) < chunk:
+                break
+        if not stop.is_set():
+            st["done"] = True
+            await self.offsets.commit(self.state)
+            m.SNAPSHOT_DONE.labels(self.name, table).set(1)
+
+    async def _stream(self, stop: asyncio.Event) -> None:
+        assert self.mode is not None
+        for t in self.ctx.tables:
+            if self.state["tables"].get(t, {}).get("snapshot", {}).get("done"):
+                m.SNAPSHOT_DONE.labels(self.name, t).set(1)
+        stream = self.mode.stream(self.state.get("stream"))
+        next_batch = asyncio.ensure_future(anext(stream))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {next_batch, stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stopper in done:
+                    return
+                try:
+                    batch = next_batch.result()
+                except StopAsyncIteration:
+                    return
+                batch.changes = [c for c in batch.changes if c.table not in self.paused]
+                if batch.offset is not None:
+                    self.state["stream"] = batch.offset
+                await self._commit(batch)
+                next_batch = asyncio.ensure_future(anext(stream))
+        finally:
+            next_batch.cancel()
+            stopper.cancel()
+            await stream.aclose()
+
+
+def _position_of(stream_offset: dict[str, Any] | None) -> str:
+    return str((stream_offset or {}).get("position", "start"))
+
+
+class RateColumn(ProgressColumn):
+    """rows/s of a task."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "- rows/s")
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )

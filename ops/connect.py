@@ -1,0 +1,83 @@
+"""`mpphub connect`: run one connector process (metrics endpoint, signals, logs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from connectors.config import load_config
+
+
+def run_connect(path: Path, overrides: dict, progress: bool, console: Console) -> None:
+    """Validate the config, serve metrics, run until SIGINT/SIGTERM."""
+    from prometheus_client import start_http_server
+
+    from connectors.runner import Connector
+
+    config = load_config(path, overrides)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if config.metrics_port is not None:
+        # Loopback unless told otherwise: in a container Prometheus scrapes from another host.
+        start_http_server(
+            config.metrics_port, addr=os.environ.get("MPPHUB_METRICS_ADDR", "127.0.0.1")
+        )
+    logging.getLogger("connectors").info(
+        "connector %s: %s mode on %s, %d table(s)",
+        config.connector_name,
+        config.source.mode,
+        config.safe_url() if config.source.mode != "file" else config.source.directory,
+        len(config.tables),
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Connector(config, progress=progress).run(stop)
+
+    asyncio.run(main())
+
+
+def show_connect_status(path: Path, overrides: dict, console: Console) -> int:
+    """Print what the offsets topic says of this connector; 1 when a table is paused."""
+    from aiokafka import AIOKafkaProducer
+
+    from connectors.offsets import OffsetStore
+
+    config = load_config(path, overrides)
+
+    async def load() -> dict:
+        producer = AIOKafkaProducer(bootstrap_servers=config.kafka.bootstrap)
+        await producer.start()
+        try:
+            store = OffsetStore(
+                config.kafka.bootstrap, config.offsets_topic, config.connector_name, producer
+            )
+            return await store.load()
+        finally:
+            await producer.stop()
+
+    state = asyncio.run(load())
+    table = Table("table", "snapshot", "rows", "state")
+    paused = state.get("paused", {})
+    for t in config.tables:
+        snap = state.get("tables", {}).get(t.name, {}).get("snapshot", {})
+        table.add_row(
+            t.name,
+            "done" if snap.get("done") else ("in progress" if snap else "not started"),
+            str(snap.get("rows", 0)),
+            f"[red]paused: {paused[t.name]}[/]" if t.name in paused else "[green]running[/]",
+        )
+    console.print(table)
+    console.print(f"stream position: {json.dumps((state.get('stream') or {}).get('position'))}")
+    return 1 if paused else 0

@@ -1,0 +1,80 @@
+"""Connector configuration: a wrong key or value is refused at start, naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.config import ConfigError, load_config, parse_config
+
+BASE = {
+    "agency": "disdukcapil",
+    "source": {"mode": "polling", "url": "sqlite:///siak.db"},
+    "tables": [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}],
+}
+
+
+def test_a_valid_config_loads_with_defaults() -> None:
+    cfg = parse_config(BASE)
+    assert cfg.connector_name == "disdukcapil"
+    assert cfg.topic("BIODATA_WNI") == "mpp.disdukcapil.biodata_wni"
+    assert cfg.kafka.bootstrap == "127.0.0.1:9092"
+
+
+def test_a_misspelt_key_is_refused_with_its_path() -> None:
+    bad = {**BASE, "source": {**BASE["source"], "pol_interval_s": 3}}
+    with pytest.raises(ConfigError, match=r"source\.pol_interval_s: unknown key"):
+        parse_config(bad)
+
+
+def test_a_wrong_mode_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"source\.mode"):
+        parse_config({**BASE, "source": {"mode": "oracle", "url": "x://"}})
+
+
+def test_a_database_mode_needs_a_url() -> None:
+    with pytest.raises(ConfigError, match="source.url or source.url_file is required"):
+        parse_config({**BASE, "source": {"mode": "postgres"}})
+
+
+def test_an_agency_that_cannot_name_a_topic_is_refused() -> None:
+    with pytest.raises(ConfigError, match="agency"):
+        parse_config({**BASE, "agency": "Dinas Dukcapil"})
+
+
+def test_credentials_come_from_the_environment_and_are_hidden(monkeypatch) -> None:
+    monkeypatch.setenv("SIAK_PW", "s3cret")
+    cfg = parse_config(
+        {**BASE, "source": {"mode": "postgres", "url": "postgresql://hub:${SIAK_PW}@db/siak"}}
+    )
+    assert cfg.source_url() == "postgresql://hub:s3cret@db/siak"
+    assert "s3cret" not in cfg.safe_url()
+
+
+def test_an_unset_variable_is_named(monkeypatch) -> None:
+    monkeypatch.delenv("NOPE_PW", raising=False)
+    cfg = parse_config(
+        {**BASE, "source": {"mode": "postgres", "url": "postgresql://h:${NOPE_PW}@d/x"}}
+    )
+    with pytest.raises(ConfigError, match="NOPE_PW"):
+        cfg.source_url()
+
+
+def test_a_url_file_keeps_the_secret_out_of_the_config(tmp_path: Path) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("postgresql://hub:pw@db/siak\n")
+    cfg = parse_config({**BASE, "source": {"mode": "postgres", "url_file": str(secret)}})
+    assert cfg.source_url() == "postgresql://hub:pw@db/siak"
+
+
+def test_load_config_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("agency: [unclosed\n")
+    with pytest.raises(ConfigError, match=str(path)):
+        load_config(path)
+
+
+def test_tables_listed_twice_are_refused() -> None:
+    with pytest.raises(ConfigError, match="tables listed twice"):
+        parse_config({**BASE, "tables": BASE["tables"] * 2})
