@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,10 @@ def column_type(col_type: sa.types.TypeEngine) -> ColumnType:
     if isinstance(t, sa.BigInteger):
         return ColumnType("long", "long")
     if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
-        precision = t.precision or 38
+        if t.precision is None:
+            # Unconstrained NUMERIC has no fixed scale: text is the lossless carrier.
+            return ColumnType("string", "string")
+        precision = t.precision
         scale = t.scale or 0
         if scale == 0 and precision <= 18 and t.precision is not None:
             return ColumnType("long", "long")
@@ -60,7 +64,8 @@ def column_type(col_type: sa.types.TypeEngine) -> ColumnType:
     if isinstance(t, sa.Float):
         return ColumnType("double", "double")
     if isinstance(t, sa.DateTime):
-        return ColumnType({"type": "long", "logicalType": "timestamp-millis"}, "timestamp")
+        # Micros, not millis: agency columns keep microseconds and a round trip must lose nothing.
+        return ColumnType({"type": "long", "logicalType": "timestamp-micros"}, "timestamp")
     if isinstance(t, sa.Date):
         return ColumnType({"type": "int", "logicalType": "date"}, "date")
     if isinstance(t, sa.Time):
@@ -81,10 +86,15 @@ class TableShape:
     types: dict[str, ColumnType]
 
     @classmethod
-    def from_table(cls, table: sa.Table, key: list[str] | None = None) -> TableShape:
+    def from_table(
+        cls, table: sa.Table, key: list[str] | None = None, name: str | None = None
+    ) -> TableShape:
+        """The shape of a reflected table; `name` is the configured table name when the
+        database folds case differently (changes, channels and topics go by it)."""
         cols = tuple(c.name for c in table.columns)
         pk = tuple(key) if key else tuple(c.name for c in table.primary_key.columns)
-        return cls(table.name, cols, pk, {c.name: column_type(c.type) for c in table.columns})
+        types = {c.name: column_type(c.type) for c in table.columns}
+        return cls(name or table.name, cols, pk, types)
 
     @classmethod
     def text_columns(cls, name: str, columns: list[str], key: list[str]) -> TableShape:
@@ -188,6 +198,11 @@ def _convert(v: Any, kind: str) -> Any:
         if isinstance(v, str):
             v.encode("utf-8")  # lone surrogates from a misdecoded legacy column
             return v
+        # The same text whether the value came from a snapshot (driver objects) or a log.
+        if isinstance(v, set | frozenset):
+            return ",".join(sorted(v))  # MySQL SET, as the binlog gives it
+        if isinstance(v, dict | list):
+            return json.dumps(v, ensure_ascii=False, sort_keys=True)  # JSON columns
         return str(v)
     if kind in ("int", "long"):
         if isinstance(v, bool):

@@ -26,7 +26,9 @@ class ModeContext:
     tables: dict[str, sa.Table]
     shapes: dict[str, TableShape]
     # Call when a table's columns changed in the source; returns False when the table is paused
-    # (its schema was refused). The mode then stops emitting that table's changes.
+    # (its schema was refused). The mode then emits none of that table's changes and keeps its
+    # position for it where it was: the runner publishes whatever it is given, so a change the
+    # mode drops after moving its offset past it would be lost.
     schema_changed: Callable[[str, TableShape], Awaitable[bool]] = field(default=None)  # type: ignore[assignment]
     paused: set[str] = field(default_factory=set)
 

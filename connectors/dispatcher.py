@@ -9,6 +9,7 @@ cannot encode goes to the dead-letter topic with its reason and position; the ba
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import time
@@ -19,6 +20,8 @@ import fastavro
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas import catalog
 from schemas.codec import encode
 from schemas.registry import IncompatibleSchemaError, RegistryClient
 
@@ -57,6 +60,8 @@ class EventDispatcher:
         self.config = config
         self.registry = registry
         self.channels: dict[str, TableChannel] = {}
+        self._dlq_id: int | None = None
+        self._dlq_schema: Any = None
         self.producer = AIOKafkaProducer(
             bootstrap_servers=config.kafka.bootstrap,
             acks="all",
@@ -186,23 +191,31 @@ class EventDispatcher:
             change.position,
             type(error).__name__,
         )
-        value = json.dumps(
-            {
-                "reason": str(error),
-                "error_type": type(error).__name__,
-                "stage": "capture",
-                "agency": self.config.agency,
-                "connector": self.config.connector_name,
-                "table": change.table,
-                "op": change.op,
-                "position": change.position,
-                "topic": self.config.topic(change.table),
-                # The raw row stays out of the log but is kept here, so nothing is lost.
-                "row": change.row,
-                "ts_ms": int(time.time() * 1000),
-            },
-            default=_json_default,
-        ).encode()
+        if self._dlq_id is None:
+            dlq = catalog.get("dead_letter")
+            self._dlq_id = await asyncio.to_thread(
+                self.registry.ensure_subject, dlq.subject, dlq.schema
+            )
+            self._dlq_schema = dlq.parsed
+        record = {
+            "reason": str(error),
+            "error_type": type(error).__name__,
+            "stage": "capture",
+            "original_topic": self.config.topic(change.table),
+            "partition": None,
+            "offset": None,
+            "key": None,
+            # The raw row stays out of the log but is kept here, so nothing is lost.
+            "value": json.dumps(
+                {"op": change.op, "before": change.before, "after": change.after},
+                default=_json_default,
+            ).encode(),
+            "agency": self.config.agency,
+            "source_table": change.table,
+            "source_position": change.position,
+            "ts": datetime.datetime.now(datetime.UTC),
+        }
+        value = encode(self._dlq_id, self._dlq_schema, record)
         return await self.producer.send(
             self.config.deadletter_topic, value, key=change.position.encode()
         )

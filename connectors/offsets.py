@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
+
+from .topics import read_to_end
 
 
 class OffsetStore:
@@ -25,37 +27,11 @@ class OffsetStore:
 
     async def load(self) -> dict[str, Any]:
         """Read the topic to its end and keep this connector's last record."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            isolation_level="read_committed",
-        )
-        await consumer.start()
-        try:
-            await consumer.topics()  # refreshes metadata for every topic
-            parts = consumer.partitions_for_topic(self.topic) or set()
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            if not tps:
-                return self.current
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            key = self.connector.encode()
-            remaining = {tp for tp in tps if end[tp] > 0}
-            while remaining:
-                batch = await consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, msgs in batch.items():
-                    for m in msgs:
-                        if m.key == key:
-                            self.current = json.loads(m.value) if m.value else {}
-                        if m.offset + 1 >= end[tp]:
-                            remaining.discard(tp)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= end[tp]:
-                        remaining.discard(tp)
-        finally:
-            await consumer.stop()
+        key = self.connector.encode()
+        async for batch in read_to_end(self.bootstrap, self.topic):
+            for m in batch:
+                if m.key == key:
+                    self.current = json.loads(m.value) if m.value else {}
         return self.current
 
     async def commit(self, offset: dict[str, Any]) -> None:

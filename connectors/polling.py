@@ -118,16 +118,16 @@ class PollingMode:
         self.known[table][key] = source_ts_ms(ts)
         return Change(table, op, None, row, position, source_ts_ms(ts))
 
-    async def _check_columns(self, table: str, row: dict) -> bool:
-        """A row with columns the shape lacks means the table changed: evolve or pause."""
-        if set(row) == set(self.ctx.shapes[table].columns):
-            return True
-        return await self._refresh_shape(table)
+    def _column_names(self, table: str) -> set[str]:
+        """The table's column names now, by a query that reads no row."""
+        name = self.engine.dialect.identifier_preparer.quote(self.ctx.tables[table].name)
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.text(f"SELECT * FROM {name} WHERE 1=0")).keys())
 
     async def _refresh_shape(self, table: str) -> bool:
         """Re-read the table's metadata; a changed shape is registered (or the table pauses)."""
         refl = await asyncio.to_thread(_reflect, self.engine, self.ctx.tables[table].name)
-        new_shape = TableShape.from_table(refl, self.cfg.table(table).key)
+        new_shape = TableShape.from_table(refl, self.cfg.table(table).key, name=table)
         if new_shape == self.ctx.shapes[table]:
             return table not in self.ctx.paused
         self.ctx.tables[table] = refl
@@ -143,25 +143,35 @@ class PollingMode:
         last_diff = 0.0
         while True:
             changes: list[Change] = []
+            diff_due = time.monotonic() - last_diff >= self.cfg.source.diff_interval_s
+            if diff_due:
+                # Type changes show in no row: re-read the metadata before reading rows, so a
+                # table pauses before any of its rows is taken (and a paused table gets its way
+                # back once the operator fixed it).
+                for table in self.ctx.tables:
+                    await self._refresh_shape(table)
             for table in self.ctx.tables:
                 if table in self.ctx.paused:
                     continue
                 cursor = offset["tables"][table]
+                # The row query names the columns it knows: probe for added ones first, so no
+                # row is taken without a column the source now has.
+                names = await asyncio.to_thread(self._column_names, table)
+                if names != set(self.ctx.shapes[table].columns):
+                    if not await self._refresh_shape(table):
+                        continue
                 rows = await asyncio.to_thread(self._poll_table, table, cursor, self.cfg.batch_size)
-                if rows and not await self._check_columns(table, rows[0]):
-                    continue
                 ts_col, inc_col = self._columns(table)
+                shape = self.ctx.shapes[table]
                 for r in rows:
                     ts = r[ts_col.name]
-                    pos = f"{_iso(ts)}|{r[inc_col.name]}"
-                    changes.append(self._change(table, r, pos))
                     cursor = {"ts": _iso(ts), "inc": r[inc_col.name]}
+                    # This exact version is out already (the snapshot, or before a restart).
+                    if self.known[table].get(shape.key_values(r), -1) == source_ts_ms(ts):
+                        continue
+                    changes.append(self._change(table, r, f"{_iso(ts)}|{r[inc_col.name]}"))
                 offset["tables"][table] = cursor
-            if time.monotonic() - last_diff >= self.cfg.source.diff_interval_s:
-                # Type changes show in no row: the periodic pass re-reads the metadata too
-                # (and gives a paused table its way back once the operator fixed it).
-                for table in self.ctx.tables:
-                    await self._refresh_shape(table)
+            if diff_due:
                 changes.extend(await self._diff(offset))
                 last_diff = time.monotonic()
             if changes:

@@ -10,6 +10,7 @@ The offset record (see offsets.py) looks like
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
 from schemas.registry import RegistryClient
 
 from . import metrics as m
@@ -33,7 +35,7 @@ from .config import ConfigError, ConnectorConfig
 from .dispatcher import EventDispatcher, SchemaRefused
 from .events import Batch, Change
 from .offsets import OffsetStore
-from .sql import count_rows, read_chunk
+from .sql import count_rows, lenient_postgres_dates, read_chunk
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Connector:
         )
         self.state: dict[str, Any] = {}
         self.paused: dict[str, str] = {}
+        self._late_snapshots: set[str] = set()
         self.show_progress = progress
         self.mode: CaptureMode | None = None
         self.engine: sa.Engine | None = None
@@ -85,9 +88,14 @@ class Connector:
         shapes: dict[str, TableShape] = {}
         if self.config.source.mode != "file":
             self.engine = sa.create_engine(self.config.source_url(), pool_pre_ping=True)
+            if self.engine.dialect.name == "postgresql":
+                lenient_postgres_dates(self.engine)
             tables = await asyncio.to_thread(reflect_tables, self.config, self.engine)
+            # Named as configured (BIODATA_WNI), whatever case the database folds it to:
+            # changes, channels and topics all go by the configured name.
             shapes = {
-                n: TableShape.from_table(t, self.config.table(n).key) for n, t in tables.items()
+                n: TableShape.from_table(t, self.config.table(n).key, name=n)
+                for n, t in tables.items()
             }
         ctx = ModeContext(self.config, self.engine, tables, shapes)
         ctx.schema_changed = self._schema_changed
@@ -102,6 +110,8 @@ class Connector:
             await self._pause(shape.name, e.reason)
             return False
         if shape.name in self.paused:  # fixed by the operator: resumes from its offset
+            if not self._snapshot_done(shape.name):
+                self._late_snapshots.add(shape.name)  # paused before its snapshot ran
             del self.paused[shape.name]
             self.ctx.paused.discard(shape.name)
             m.TABLE_PAUSED.labels(self.name, shape.name).set(0)
@@ -123,6 +133,11 @@ class Connector:
         # Also the way back: a paused table whose fixed shape the registry accepts resumes.
         self.ctx.shapes[table] = shape
         return await self._open_channel(shape)
+
+    def _snapshot_done(self, table: str) -> bool:
+        if not (self.mode and self.mode.sql_snapshot and self.config.snapshot.enabled):
+            return True
+        return bool(self.state.get("tables", {}).get(table, {}).get("snapshot", {}).get("done"))
 
     # --- the loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -241,14 +256,21 @@ class Connector:
                     batch = next_batch.result()
                 except StopAsyncIteration:
                     return
-                batch.changes = [c for c in batch.changes if c.table not in self.paused]
                 if batch.offset is not None:
                     self.state["stream"] = batch.offset
                 await self._commit(batch)
+                while self._late_snapshots:
+                    table = self._late_snapshots.pop()
+                    with _progress(self.show_progress) as progress:
+                        marker = _position_of(self.state.get("stream"))
+                        await self._snapshot_table(table, marker, progress, stop)
                 next_batch = asyncio.ensure_future(anext(stream))
         finally:
-            next_batch.cancel()
             stopper.cancel()
+            next_batch.cancel()
+            # The generator is still running inside the cancelled task: let it unwind first.
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_batch
             await stream.aclose()
 
 

@@ -59,3 +59,42 @@ def restore_key(key_cols: list[sa.Column], after: list) -> list:
             v = datetime.date.fromisoformat(v)
         out.append(v)
     return out
+
+
+class _Lenient:
+    """Wraps one psycopg loader: a value it refuses ('infinity', BC dates) comes back as text,
+    which the row conversion then refuses for that row alone (a dead letter)."""
+
+    inner: type
+
+    def __init__(self, oid: int, context: Any = None):
+        super().__init__(oid, context)  # psycopg's Loader, next in the MRO
+        self._inner = self.inner(oid, context)
+
+    def load(self, data: Any) -> Any:
+        import psycopg
+
+        try:
+            return self._inner.load(data)
+        except psycopg.DataError:
+            return bytes(data).decode()
+
+
+def lenient_postgres_dates(engine: sa.Engine) -> None:
+    """Make snapshot and polling reads of PostgreSQL survive legacy out-of-range dates: psycopg
+    refuses to load 'infinity' and BC dates, which would fail a whole chunk of rows."""
+    import psycopg
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    lenient_base = type("LenientLoader", (_Lenient, Loader), {})
+
+    @sa.event.listens_for(engine, "connect")
+    def _register(dbapi_conn: Any, _record: Any) -> None:
+        for name in ("date", "timestamp", "timestamptz"):
+            oid = psycopg.postgres.types[name].oid
+            base = dbapi_conn.adapters.get_loader(oid, Format.TEXT)
+            lenient = type(f"Lenient{base.__name__}", (lenient_base,), {"inner": base})
+            dbapi_conn.adapters.register_loader(oid, lenient)
+
+    engine.dispose()  # connections opened before (reflection) come back with the loaders

@@ -166,6 +166,32 @@ def stack_logs(state_dir, kafka_port, controller_port, registry_port, service, l
         console.print(text or "(empty)", highlight=False, markup=False)
 
 
+# --- schemas ----------------------------------------------------------------------------------
+@main.group()
+def schemas() -> None:
+    """The canonical Avro schemas (schemas/avro/*.avsc) and the registry."""
+
+
+@schemas.command("check")
+@click.option(
+    "--registry-url",
+    default=None,
+    help="Registry to check compatibility against [env MPPHUB_REGISTRY_URL; "
+    "http://127.0.0.1:8081/apis/ccompat/v7].",
+)
+@click.option("--offline", is_flag=True, help="Only validate the .avsc files; no registry call.")
+def schemas_check(registry_url: str | None, offline: bool) -> None:
+    """Validate every .avsc and its compatibility with what the registry holds.
+
+    Exit 0 all fine, 1 a schema invalid or incompatible, 2 the registry unreachable."""
+    from schemas.check import schemas_check_command
+
+    url = registry_url or os.environ.get(
+        "MPPHUB_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
+    )
+    sys.exit(schemas_check_command(url, offline))
+
+
 # --- connect ----------------------------------------------------------------------------------
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False))

@@ -1,34 +1,48 @@
 """Shared fixtures: the real local stack (Kafka + registry), started once per test session.
 
-The stack runs on test ports (29092/29093/28081 unless MPPHUB_TEST_* say otherwise) so that a
-developer's demo stack on the default ports is left alone; its data lives in a temporary
+The stack runs on free loopback ports (or MPPHUB_TEST_KAFKA_PORT/... when set), so a demo on
+the default ports or another test session is left alone; its data lives in a temporary
 directory and is deleted at the end.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ops.stack import Stack, StackConfig
+from ops.stack.process import port_is_free
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_stack_config(tmp: Path, brokers: int = 1, base: int = 0) -> StackConfig:
-    """A StackConfig on the test ports, shifted by `base` for stacks beside the shared one."""
+    """A StackConfig on free loopback ports (or MPPHUB_TEST_*_PORT shifted by `base`).
+
+    Free ports by default: several test sessions (or a demo) may run on one machine."""
     env = os.environ
-    return StackConfig(
-        state_dir=tmp,
-        dist_dir=Path(env.get("MPPHUB_DIST_DIR", REPO / ".mpphub" / "dist")),
-        brokers=brokers,
-        kafka_port=int(env.get("MPPHUB_TEST_KAFKA_PORT", 29092)) + base,
-        controller_port=int(env.get("MPPHUB_TEST_CONTROLLER_PORT", 29093)) + base,
-        registry_port=int(env.get("MPPHUB_TEST_REGISTRY_PORT", 28081)) + base,
-    )
+    dist = Path(env.get("MPPHUB_DIST_DIR", REPO / ".mpphub" / "dist"))
+    if env.get("MPPHUB_TEST_KAFKA_PORT"):
+        return StackConfig(
+            state_dir=tmp, dist_dir=dist, brokers=brokers,
+            kafka_port=int(env["MPPHUB_TEST_KAFKA_PORT"]) + base,
+            controller_port=int(env.get("MPPHUB_TEST_CONTROLLER_PORT", 29093)) + base,
+            registry_port=int(env.get("MPPHUB_TEST_REGISTRY_PORT", 28081)) + base,
+        )
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(20000, 60000, 2)
+        ports = [first + i for i in range(2 * brokers)] + [first + 2 * brokers]
+        if all(port_is_free(p) for p in ports):
+            return StackConfig(
+                state_dir=tmp, dist_dir=dist, brokers=brokers, kafka_port=first,
+                controller_port=first + 1, registry_port=first + 2 * brokers,
+            )
+    raise RuntimeError("no free block of loopback ports for a test stack")
 
 
 test_stack_config.__test__ = False  # a helper, not a test

@@ -29,7 +29,7 @@ def _table() -> sa.Table:
 
 def test_sql_types_map_to_avro_logical_types() -> None:
     assert column_type(sa.Date()).avro == {"type": "int", "logicalType": "date"}
-    assert column_type(sa.DateTime()).avro == {"type": "long", "logicalType": "timestamp-millis"}
+    assert column_type(sa.DateTime()).avro == {"type": "long", "logicalType": "timestamp-micros"}
     assert column_type(sa.Numeric(12, 2)).avro["logicalType"] == "decimal"
     assert column_type(sa.Numeric(12, 2)).avro["scale"] == 2
     assert column_type(sa.BigInteger()).avro == "long"

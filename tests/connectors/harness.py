@@ -1,0 +1,226 @@
+"""Test harness for capture modes: run a connector (in-process task or a real subprocess that can
+be killed with -9), read back its topics, fold them by key, compare with the source."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+
+from connectors.config import ConnectorConfig, parse_config
+from connectors.runner import Connector
+from schemas.codec import decode
+from schemas.registry import RegistryClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def connector_config(stack, mode: str, tables: list[dict], **source: Any) -> dict:
+    """A config mapping for a fresh agency (unique topics per test)."""
+    agency = f"t{uuid.uuid4().hex[:10]}"
+    return {
+        "agency": agency,
+        "source": {"mode": mode, **source},
+        "tables": tables,
+        "kafka": {"bootstrap": stack.bootstrap},
+        "registry": {"url": stack.registry_url},
+        "snapshot": {"chunk_size": 50},
+        "batch_size": 200,
+    }
+
+
+@dataclass
+class Event:
+    key: dict | None
+    value: dict | None  # None = tombstone
+    offset: int
+    partition: int
+
+
+@dataclass
+class TopicLog:
+    """Everything one table topic holds, decoded."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def fold(self, key_fields: list[str]) -> dict[tuple, dict]:
+        """Latest `after` per key, deletes and tombstones removed (what a compacted reader sees)."""
+        state: dict[tuple, dict] = {}
+        for e in sorted(self.events, key=lambda e: (e.partition, e.offset)):
+            k = tuple(e.key[f] for f in key_fields)
+            if e.value is None or e.value["after"] is None:
+                state.pop(k, None)
+            else:
+                state[k] = e.value["after"]
+        return state
+
+    def versions(self, key_fields: list[str], key: tuple) -> list[dict]:
+        """Every `after` published for one key, in order (deletes as None)."""
+        out = []
+        for e in sorted(self.events, key=lambda e: (e.partition, e.offset)):
+            if tuple(e.key[f] for f in key_fields) == key and e.value is not None:
+                out.append(e.value["after"])
+        return out
+
+
+def read_topic(stack, topic: str, keys: bool = True) -> TopicLog:
+    """Read a topic from the beginning to its current end (keys decoded unless keys=False)."""
+    registry = RegistryClient(stack.registry_url)
+    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        log = TopicLog()
+        if not tps:
+            return log
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            for tp, msgs in consumer.poll(timeout_ms=500).items():
+                for m in msgs:
+                    log.events.append(
+                        Event(
+                            decode(registry, m.key) if m.key and keys else None,
+                            decode(registry, m.value) if m.value is not None else None,
+                            m.offset,
+                            tp.partition,
+                        )
+                    )
+        return log
+    finally:
+        consumer.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    """Poll with a deadline instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except AssertionError as e:
+            last_error = e
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {last_error or ''}")
+
+
+class InProcessConnector:
+    """A connector running as an asyncio task in a background thread."""
+
+    def __init__(self, config: dict):
+        self.config: ConnectorConfig = parse_config(config)
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.connector: Connector | None = None
+        import threading
+
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self.stop_event = asyncio.Event()
+            self.connector = Connector(self.config, progress=False)
+            await self.connector.run(self.stop_event)
+
+        try:
+            self.loop.run_until_complete(main())
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            self.error = e
+
+    def __enter__(self) -> InProcessConnector:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(60)
+        if self.error and not exc[0]:
+            raise self.error
+
+    def check(self) -> None:
+        """Raise the connector's error, if it died."""
+        if self.error:
+            raise self.error
+
+
+class SubprocessConnector:
+    """`mpphub connect CONFIG` as a real process, for kill -9 tests."""
+
+    def __init__(self, config: dict, tmp: Path):
+        self.path = tmp / f"{config['agency']}.yaml"
+        self.path.write_text(yaml.safe_dump(config))
+        self.log = tmp / f"{config['agency']}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ops.cli", "connect", str(self.path), "--no-progress"],
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ},
+            )
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def dead_letters(stack, agency: str) -> list[dict]:
+    """The capture dead letters of one agency (Avro, dead_letter.avsc), oldest first, with the
+    row they carry decoded from its JSON."""
+    import json
+
+    out = []
+    for e in read_topic(stack, "mpp.hub.deadletter", keys=False).events:
+        v = e.value
+        if v is None or v.get("agency") != agency:
+            continue
+        out.append(
+            {
+                "reason": v["reason"],
+                "error_type": v["error_type"],
+                "stage": v["stage"],
+                "table": v["source_table"],
+                "position": v["source_position"],
+                "topic": v["original_topic"],
+                "row": json.loads(v["value"]) if v["value"] else None,
+            }
+        )
+    return out
