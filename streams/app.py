@@ -52,7 +52,9 @@ def output_topics() -> dict[str, dict[str, str]]:
     return {
         catalog.PERSON_TOPIC: _KEEP_FOREVER,
         catalog.PERMIT_TOPIC: _KEEP_FOREVER,
-        catalog.SERVICE_TOPIC: _COMPACT,
+        # Kept whole, not compacted: a delete event carries only the key, and a rebuild must
+        # still see the service it deletes (the live projection did).
+        catalog.SERVICE_TOPIC: _KEEP_FOREVER,
         catalog.DQ_FINDINGS_TOPIC: _DELETE,
         catalog.DEADLETTER_TOPIC: _DELETE,
     }

@@ -1,0 +1,221 @@
+"""Citizen projection: person facts -> what each agency holds (citizen_source_record) -> the
+golden record (citizen), with per-field provenance.
+
+Rules: a fact's null field is "not stated" and keeps what the record said before; a repeated
+source position or an older source time changes nothing; the civil registry wins for identity
+fields (its most recent record first), other agencies only fill fields it leaves empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .bulk import changed, delete_keys, rows_where_in, write_rows
+from .events import (
+    CIVIL_REGISTRY,
+    DATE_FIELDS,
+    FACT_FIELDS,
+    IDENTITY_FIELDS,
+    as_date,
+    is_delete,
+    is_stale,
+    source_ref,
+    to_json,
+    utc_naive,
+)
+from .models import Citizen, CitizenSourceRecord
+
+_EPOCH = dt.datetime(1970, 1, 1)
+VALID = "VALID"
+
+
+@dataclass
+class PersonChanges:
+    """What a batch of person facts touched: golden records to recompute, applicants to resolve."""
+
+    person_keys: set[str] = field(default_factory=set)
+    refs: set[str] = field(default_factory=set)
+
+
+def citizen_ref(person_key: str) -> str:
+    """The opaque handle of a citizen for links and search results (not the NIK)."""
+    return hashlib.sha256(f"mpphub-citizen:{person_key}".encode()).hexdigest()[:20]
+
+
+def apply_person_facts(session: Session, facts: list[Mapping[str, Any]]) -> PersonChanges:
+    """Merge PersonFacts (in log order) into citizen_source_record and recompute the golden
+    records they touch; one SELECT and at most one INSERT/UPDATE per table."""
+    changes = PersonChanges()
+    if not facts:
+        return changes
+    refs = [source_ref(f["agency"], f["source_table"], str(f["source_record_id"])) for f in facts]
+    existing = {
+        r["ref"]: r
+        for r in rows_where_in(
+            session, CitizenSourceRecord, CitizenSourceRecord.ref, refs, lock=True
+        )
+    }
+    state: dict[str, dict[str, Any]] = {k: dict(v) for k, v in existing.items()}
+    for ref, fact in zip(refs, facts, strict=True):
+        row = state.get(ref)
+        new = merge_fact(row, fact, ref)
+        if new is None:
+            continue
+        state[ref] = new
+        changes.refs.add(ref)
+        changes.person_keys.add(new["person_key"])
+        if row is not None:
+            changes.person_keys.add(row["person_key"])  # the record may have moved person
+    inserts = [state[r] for r in sorted(changes.refs) if r not in existing]
+    updates = [
+        state[r] for r in sorted(changes.refs) if r in existing and changed(existing[r], state[r])
+    ]
+    write_rows(session, CitizenSourceRecord, inserts, updates)
+    recompute_citizens(session, changes.person_keys)
+    return changes
+
+
+def merge_fact(
+    row: Mapping[str, Any] | None, fact: Mapping[str, Any], ref: str
+) -> dict[str, Any] | None:
+    """The source record after `fact`, or None when the fact changes nothing (a repeat of the
+    position the row reflects, or a change older than it)."""
+    position = str(fact["source_position"])
+    ts = utc_naive(fact.get("source_ts"))
+    if row is not None and (row["source_position"] == position or is_stale(ts, row["source_ts"])):
+        return None
+    fresh = row is None or row["deleted"]  # a record created again starts from nothing
+    base: dict[str, Any] = {} if fresh else dict(row["data"])  # type: ignore[index]
+    out = {
+        "agency": fact["agency"],
+        "source_table": fact["source_table"],
+        "source_record_id": str(fact["source_record_id"]),
+        "ref": ref,
+        "person_key": fact.get("person_key") or (row or {}).get("person_key"),
+        "source_position": position,
+        "source_ts": ts,
+    }
+    if is_delete(fact.get("op")):
+        out.update(
+            person_key=out["person_key"] or ref,
+            nik_status=None if row is None else row["nik_status"],
+            data={} if row is None else row["data"],
+            deceased=False if row is None else row["deceased"],
+            deleted=True,
+        )
+        return out
+    for name in (*FACT_FIELDS, "deceased"):
+        value = fact.get(name)
+        if value is not None:
+            base[name] = to_json(value)
+    status = fact.get("nik_status")
+    # A partial fact (no NIK stated) also carries a status, MISSING: it says nothing new.
+    if fact.get("nik") is None and not fresh and row["nik_status"] is not None:  # type: ignore[index]
+        status = row["nik_status"]  # type: ignore[index]
+    out.update(
+        person_key=out["person_key"] or ref,
+        nik_status=status,
+        data=base,
+        deceased=base.get("deceased") is True,
+        deleted=False,
+    )
+    return out
+
+
+def recompute_citizens(session: Session, person_keys: Iterable[str]) -> None:
+    """Rebuild the golden records of `person_keys` from their source records."""
+    keys = sorted(set(person_keys))
+    if not keys:
+        return
+    current = {
+        r["person_key"]: r
+        for r in rows_where_in(session, Citizen, Citizen.person_key, keys, lock=True)
+    }
+    records: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    for r in rows_where_in(session, CitizenSourceRecord, CitizenSourceRecord.person_key, keys):
+        records[r["person_key"]].append(r)
+    inserts, updates, gone = [], [], []
+    for key in keys:
+        record = golden_record(key, records[key])
+        if record is None:
+            if key in current:
+                gone.append(key)
+        elif key not in current:
+            inserts.append(record)
+        elif changed(current[key], record):
+            updates.append(record)
+    write_rows(session, Citizen, inserts, updates)
+    if gone:
+        delete_keys(session, Citizen, (Citizen.person_key,), [(k,) for k in gone])
+
+
+def _recency(r: Mapping[str, Any]) -> tuple:
+    ts = r["source_ts"]
+    age = -(ts - _EPOCH).total_seconds() if ts is not None else 0.0
+    return (ts is None, age, r["agency"], r["source_table"], r["source_record_id"])
+
+
+def _order(r: Mapping[str, Any]) -> tuple:
+    # The civil registry first; within a rank the fuller record (a move's partial fact fills
+    # gaps, it does not outrank the biodata SIAK updates along with it), then the newer one.
+    stated = sum(1 for v in r["data"].values() if v is not None)
+    return (str(r["agency"]).lower() != CIVIL_REGISTRY, -stated, *_recency(r))
+
+
+def golden_record(person_key: str, records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The citizen row of a person from their source records; None when none is left.
+
+    Each field comes from the first record that states it, in this order: civil registry
+    first, then fuller records, then newer ones. Deceased follows the same rule, so a living
+    resident of the registry is not made dead by another agency's record."""
+    live = sorted((r for r in records if not r["deleted"]), key=_order)
+    if not live:
+        return None
+    out: dict[str, Any] = {"person_key": person_key, "ref": citizen_ref(person_key)}
+    provenance: dict[str, dict[str, Any]] = {}
+
+    def take(name: str, candidates: list[Mapping[str, Any]]) -> None:
+        for r in candidates:
+            value = r["data"].get(name)
+            if value is not None:
+                out[name] = as_date(value) if name in DATE_FIELDS else value
+                provenance[name] = _source(r)
+                return
+        out[name] = None
+
+    # A well-formed NIK beats a malformed one within the same rank of source.
+    by_nik = sorted(live, key=lambda r: (_order(r)[0], r["nik_status"] != VALID, *_order(r)[1:]))
+    take("nik", by_nik)
+    nik_source = provenance.get("nik")
+    out["nik_status"] = next(
+        (r["nik_status"] for r in by_nik if nik_source and _source(r) == nik_source), None
+    )
+    for name in IDENTITY_FIELDS[1:]:
+        take(name, live)
+    take("deceased", live)
+    out["deceased"] = out["deceased"] is True
+    if out["deceased"]:
+        take("death_date", [r for r in live if r["data"].get("deceased") is not False])
+    else:
+        out["death_date"] = None
+    newest = min(live, key=_recency)
+    out["provenance"] = provenance
+    out["source_count"] = len(live)
+    out["source_position"] = newest["source_position"]
+    out["source_ts"] = newest["source_ts"]
+    return out
+
+
+def _source(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "agency": r["agency"],
+        "table": r["source_table"],
+        "record_id": r["source_record_id"],
+        "position": r["source_position"],
+    }

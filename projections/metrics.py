@@ -1,0 +1,57 @@
+"""Prometheus metrics of the projection writer (names used by ops/monitoring as they are).
+
+No personal data in labels: topics, service codes and SLA states only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from .writer import BatchResult
+
+FRESHNESS = Histogram(
+    "mpphub_projection_freshness_seconds",
+    "Time from the change in the source database to its projection commit.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+TURNAROUND = Histogram(
+    "mpphub_permit_turnaround_working_days",
+    "Working days from berkas lengkap to the decision, of permits that just finished.",
+    ["service"],
+    buckets=(0, 1, 2, 3, 5, 7, 9, 12, 15, 20, 25, 30, 45, 60),
+)
+PERMITS_OPEN = Gauge(
+    "mpphub_permits_open",
+    "Open permits per SLA state (none: no SLA clock yet).",
+    ["sla_state"],
+)
+EVENTS = Counter(
+    "mpphub_projection_events_total",
+    "Canonical events applied to the projections, per topic.",
+    ["topic"],
+)
+BATCH_SECONDS = Histogram(
+    "mpphub_projection_batch_seconds",
+    "Time to apply and commit one batch of canonical events.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def observe_batch(result: BatchResult, seconds: float, now: dt.datetime | None = None) -> None:
+    """Record one committed batch: events per topic, freshness, finished permits, duration."""
+    now_utc = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
+    for topic, n in result.per_topic.items():
+        EVENTS.labels(topic=topic).inc(n)
+    for ts in result.source_ts:
+        FRESHNESS.observe(max(0.0, (now_utc - ts).total_seconds()))
+    for service, days in result.finished:
+        TURNAROUND.labels(service=service).observe(days)
+    BATCH_SECONDS.observe(seconds)
+
+
+def set_open_permits(counts: dict[str, int]) -> None:
+    """Set the open-permit gauges from open_permit_counts()."""
+    for state, n in counts.items():
+        PERMITS_OPEN.labels(sla_state=state).set(n)

@@ -1,0 +1,190 @@
+"""The read models (SQLAlchemy 2, SQLite and PostgreSQL): citizen golden record and what each
+agency holds about the person, services, permits and their status timelines, the consumer
+checkpoints written in the same transaction as the rows, and the access log of personal data.
+
+Every projected row keeps the source position (and source time) of the change it reflects, so a
+repeated or older event changes nothing. Timestamps are naive UTC (SQLite has no time zone).
+Deterministic on purpose: a rebuild from the log gives the same rows, so no column holds the
+wall-clock time of the write (`updated_at` is the source time of the latest change applied).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all projection tables."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Citizen(Base):
+    """The golden record of one person: each field from the best source, with provenance.
+
+    The civil registry (disdukcapil) wins for identity fields; other agencies fill only fields
+    it leaves empty. `provenance` maps each field to {agency, table, record_id, position}."""
+
+    __tablename__ = "citizen"
+
+    person_key: Mapped[str] = mapped_column(String, primary_key=True)
+    # A stable opaque handle for links and search results: a masked NIK cannot be looked up.
+    ref: Mapped[str] = mapped_column(String, unique=True)
+    nik: Mapped[str | None] = mapped_column(String, index=True)
+    nik_status: Mapped[str | None] = mapped_column(String)
+    name: Mapped[str | None] = mapped_column(String, index=True)
+    sex: Mapped[str | None] = mapped_column(String)
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    birth_place: Mapped[str | None] = mapped_column(String)
+    address: Mapped[str | None] = mapped_column(Text)
+    kecamatan_code: Mapped[str | None] = mapped_column(String)
+    kelurahan_code: Mapped[str | None] = mapped_column(String)
+    religion: Mapped[str | None] = mapped_column(String)
+    marital_status: Mapped[str | None] = mapped_column(String)
+    occupation: Mapped[str | None] = mapped_column(String)
+    kk_number: Mapped[str | None] = mapped_column(String)
+    deceased: Mapped[bool] = mapped_column(Boolean, default=False)
+    death_date: Mapped[dt.date | None] = mapped_column(Date)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_position: Mapped[str | None] = mapped_column(String)
+    source_ts: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class CitizenSourceRecord(Base):
+    """What one agency record says about a person (facts merged: null means "not stated")."""
+
+    __tablename__ = "citizen_source_record"
+
+    agency: Mapped[str] = mapped_column(String, primary_key=True)
+    source_table: Mapped[str] = mapped_column(String, primary_key=True)
+    source_record_id: Mapped[str] = mapped_column(String, primary_key=True)
+    # agency:table:record_id, lower-cased agency and table: how permits name their applicant.
+    ref: Mapped[str] = mapped_column(String, unique=True)
+    person_key: Mapped[str] = mapped_column(String, index=True)
+    nik_status: Mapped[str | None] = mapped_column(String)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    deceased: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_position: Mapped[str] = mapped_column(String)
+    source_ts: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Service(Base):
+    """A service (jenis izin) of an agency and its standard in working days."""
+
+    __tablename__ = "service"
+
+    service_ref: Mapped[str] = mapped_column(String, primary_key=True)
+    agency: Mapped[str | None] = mapped_column(String)
+    code: Mapped[str | None] = mapped_column(String, index=True)
+    name: Mapped[str | None] = mapped_column(String)
+    sla_days: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String)
+    active: Mapped[bool | None] = mapped_column(Boolean)
+    # Deleted at the source: kept, its SLA still applies to the permits filed under it.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_position: Mapped[str] = mapped_column(String)
+    source_ts: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Permit(Base):
+    """One permit application and where it stands (derived by streams.permits.derive_permit)."""
+
+    __tablename__ = "permit"
+
+    permit_id: Mapped[str] = mapped_column(String, primary_key=True)
+    agency: Mapped[str | None] = mapped_column(String)
+    service_ref: Mapped[str | None] = mapped_column(String, index=True)
+    service_code: Mapped[str | None] = mapped_column(String, index=True)
+    service_name: Mapped[str | None] = mapped_column(String)
+    sla_days: Mapped[int | None] = mapped_column(Integer)
+    applicant_ref: Mapped[str | None] = mapped_column(String, index=True)
+    applicant_person_key: Mapped[str | None] = mapped_column(String, index=True)
+    registration_no: Mapped[str | None] = mapped_column(String)
+    received_date: Mapped[dt.date | None] = mapped_column(Date)
+    file_complete_date: Mapped[dt.date | None] = mapped_column(Date)
+    finished_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str | None] = mapped_column(String)
+    outcome: Mapped[str | None] = mapped_column(String, index=True)
+    permit_number: Mapped[str | None] = mapped_column(String)
+    working_days_used: Mapped[int | None] = mapped_column(Integer)
+    sla_state: Mapped[str | None] = mapped_column(String)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    clock_stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The latest APPLICATION event as stated (with its own position and time): what
+    # derive_permit reads; the columns above are derived from it and the timeline.
+    application: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_position: Mapped[str | None] = mapped_column(String)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_permit_open", "outcome", "deleted"),)
+
+
+class PermitTimeline(Base):
+    """One entry of a permit's status log, unique by (permit_id, status_seq)."""
+
+    __tablename__ = "permit_timeline"
+
+    permit_id: Mapped[str] = mapped_column(String, primary_key=True)
+    status_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str | None] = mapped_column(String)
+    status_time: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    source_position: Mapped[str] = mapped_column(String)
+    source_ts: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Checkpoint(Base):
+    """The last offset a consumer applied per topic partition, committed with the rows."""
+
+    __tablename__ = "checkpoint"
+
+    consumer: Mapped[str] = mapped_column(String, primary_key=True)
+    topic: Mapped[str] = mapped_column(String, primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccessLog(Base):
+    """Who read which person's data, when and why (UU 27/2022). Never dropped by a rebuild."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    who: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String)  # citizen.read, citizen.search, permit.read
+    person_key: Mapped[str | None] = mapped_column(String, index=True)
+    resource: Mapped[str | None] = mapped_column(String)
+    result_count: Mapped[int | None] = mapped_column(Integer)
+    client: Mapped[str | None] = mapped_column(String)
+
+
+# Tables a rebuild drops and replays; the access log is an audit trail, not a projection.
+PROJECTION_TABLES = (
+    Citizen.__table__,
+    CitizenSourceRecord.__table__,
+    Service.__table__,
+    Permit.__table__,
+    PermitTimeline.__table__,
+    Checkpoint.__table__,
+)

@@ -1,0 +1,245 @@
+"""Read queries over the projections, shaped for the front office and masked per caller; the
+HTTP layer (projections/api.py) only maps them to routes."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from schemas.nik import mask_nik
+from streams.permits import FINAL_STATUSES
+from streams.workdays import ombudsman_zone
+
+from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
+from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline
+
+DECISIONS = frozenset({"ISSUED", "REJECTED"})
+SEARCH_LIMIT = 50
+MIN_SEARCH = 3
+
+_IDENTITY = (
+    "name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "address",
+    "kecamatan_code",
+    "kelurahan_code",
+    "religion",
+    "marital_status",
+    "occupation",
+)
+
+
+def find_citizen(session: Session, key: str) -> Citizen | None:
+    """The citizen with this NIK, person key or opaque ref (a person key match first)."""
+    found = session.get(Citizen, key)
+    if found is not None:
+        return found
+    return session.scalars(
+        select(Citizen)
+        .where(or_(Citizen.ref == key, Citizen.nik == key))
+        .order_by(Citizen.person_key)
+    ).first()
+
+
+def citizen_view(session: Session, citizen: Citizen, caller: Caller) -> dict[str, Any]:
+    """The golden record with its source records and permits, masked for the caller."""
+    out: dict[str, Any] = {
+        "ref": citizen.ref,
+        "person_key": mask_id(citizen.person_key, caller),
+        "nik": mask_id(citizen.nik, caller),
+        "nik_status": citizen.nik_status,
+        "kk_number": mask_id(citizen.kk_number, caller),
+        "masked": not caller.full,
+    }
+    for name in _IDENTITY:
+        out[name] = getattr(citizen, name)
+    out["deceased"] = citizen.deceased
+    out["death_date"] = citizen.death_date
+    out["provenance"] = mask_provenance(citizen.provenance, caller)
+    records = session.scalars(
+        select(CitizenSourceRecord)
+        .where(CitizenSourceRecord.person_key == citizen.person_key)
+        .order_by(
+            CitizenSourceRecord.agency,
+            CitizenSourceRecord.source_table,
+            CitizenSourceRecord.source_record_id,
+        )
+    )
+    out["sources"] = [
+        {
+            "agency": r.agency,
+            "source_table": r.source_table,
+            "source_record_id": mask_text(r.source_record_id, caller),
+            "nik_status": r.nik_status,
+            "data": mask_data(r.data or {}, caller),
+            "deceased": r.deceased,
+            "deleted": r.deleted,
+            "source_position": mask_text(r.source_position, caller),
+            "source_ts": r.source_ts,
+        }
+        for r in records
+    ]
+    permits = session.scalars(
+        select(Permit)
+        .where(Permit.applicant_person_key == citizen.person_key, Permit.deleted.is_(False))
+        .order_by(Permit.received_date.desc(), Permit.permit_id)
+    )
+    out["permits"] = [permit_summary(p) for p in permits]
+    return out
+
+
+def permit_summary(p: Permit) -> dict[str, Any]:
+    """What the front office shows of a permit in a list."""
+    return {
+        "permit_id": p.permit_id,
+        "agency": p.agency,
+        "service_code": p.service_code,
+        "service_name": p.service_name,
+        "registration_no": p.registration_no,
+        "status": p.status,
+        "outcome": p.outcome,
+        "received_date": p.received_date,
+        "file_complete_date": p.file_complete_date,
+        "finished_date": p.finished_date,
+        "working_days_used": p.working_days_used,
+        "sla_days": p.sla_days,
+        "sla_state": p.sla_state,
+        "due_date": p.due_date,
+        "clock_stopped": p.clock_stopped,
+        "permit_number": p.permit_number,
+    }
+
+
+def search_citizens(session: Session, name: str) -> list[dict[str, Any]]:
+    """Citizens whose name contains `name` (case-insensitive), masked, at most SEARCH_LIMIT."""
+    needle = name.strip().lower()
+    if len(needle) < MIN_SEARCH:
+        raise ValueError(f"search needs at least {MIN_SEARCH} characters of a name")
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = session.scalars(
+        select(Citizen)
+        .where(func.lower(Citizen.name).like(pattern, escape="\\"))
+        .order_by(Citizen.name, Citizen.person_key)
+        .limit(SEARCH_LIMIT)
+    )
+    return [
+        {
+            "ref": c.ref,
+            "nik": mask_nik(c.nik) if c.nik else None,  # a list is masked for every role
+            "name": c.name,
+            "birth_date": c.birth_date,
+            "birth_place": c.birth_place,
+            "kecamatan_code": c.kecamatan_code,
+            "deceased": c.deceased,
+        }
+        for c in rows
+    ]
+
+
+def permit_view(session: Session, permit: Permit, caller: Caller) -> dict[str, Any]:
+    """A permit with its timeline and applicant link, masked for the caller."""
+    out = permit_summary(permit)
+    applicant = (
+        session.get(Citizen, permit.applicant_person_key) if permit.applicant_person_key else None
+    )
+    out.update(
+        service_ref=permit.service_ref,
+        applicant_ref=permit.applicant_ref,
+        applicant_person_key=mask_id(permit.applicant_person_key, caller),
+        applicant=(
+            {"ref": applicant.ref, "name": applicant.name, "nik": mask_id(applicant.nik, caller)}
+            if applicant
+            else None
+        ),
+        findings=permit.findings,
+        deleted=permit.deleted,
+        source_position=permit.source_position,
+        updated_at=permit.updated_at,
+    )
+    out["timeline"] = [
+        {
+            "status_seq": t.status_seq,
+            "status": t.status,
+            "status_time": t.status_time,
+            "note": t.note,
+        }
+        for t in session.scalars(
+            select(PermitTimeline)
+            .where(PermitTimeline.permit_id == permit.permit_id)
+            .order_by(PermitTimeline.status_time, PermitTimeline.status_seq)
+        )
+    ]
+    return out
+
+
+def percentile(values: list[int], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..1) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(0, math.ceil(q * len(ordered)) - 1)])
+
+
+def turnaround(session: Session) -> list[dict[str, Any]]:
+    """Per service: counts, median/p90 working days of decided (issued or rejected) permits,
+    the share decided within the SLA and its Ombudsman zone."""
+    rows = session.execute(
+        select(
+            Permit.service_code,
+            Permit.service_name,
+            Permit.sla_days,
+            Permit.outcome,
+            Permit.working_days_used,
+            Permit.sla_state,
+        ).where(Permit.deleted.is_(False))
+    )
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    names: dict[str, tuple[Any, Any]] = {}
+    for r in rows:
+        code = r.service_code or "unknown"
+        groups[code].append(r._mapping)
+        if r.service_name is not None:
+            names[code] = (r.service_name, r.sla_days)
+    out = []
+    for code in sorted(groups):
+        items = groups[code]
+        closed = [i for i in items if i["outcome"] in FINAL_STATUSES]
+        # Decisions of the agency count against its standard; a withdrawal does not.
+        decided = [i for i in closed if i["outcome"] in DECISIONS]
+        days = [i["working_days_used"] for i in decided if i["working_days_used"] is not None]
+        judged = [i for i in decided if i["sla_state"] is not None]
+        within = sum(1 for i in judged if i["sla_state"] != "breached")
+        share = 100.0 * within / len(judged) if judged else None
+        zone = ombudsman_zone(share) if share is not None else None
+        open_items = [i for i in items if i["outcome"] not in FINAL_STATUSES]
+        name, sla = names.get(code, (None, None))
+        out.append(
+            {
+                "service_code": code,
+                "service_name": name,
+                "sla_days": sla,
+                "count": len(items),
+                "open": len(open_items),
+                "issued": sum(1 for i in decided if i["outcome"] == "ISSUED"),
+                "rejected": sum(1 for i in decided if i["outcome"] == "REJECTED"),
+                "cancelled": sum(1 for i in closed if i["outcome"] == "CANCELLED"),
+                "median_working_days": statistics.median(days) if days else None,
+                "p90_working_days": percentile(days, 0.9),
+                "within_sla_pct": round(share, 2) if share is not None else None,
+                "ombudsman_grade": zone.grade if zone else None,
+                "ombudsman_zone": zone.color if zone else None,
+                "open_by_sla_state": {
+                    s: sum(1 for i in open_items if i["sla_state"] == s)
+                    for s in ("on_track", "at_risk", "breached")
+                },
+            }
+        )
+    return out

@@ -1,0 +1,102 @@
+"""Where the read models live: an engine and sessions for settings.projection_db_url (an SQLite
+file by default, in WAL mode so the API reads while the worker writes; PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from streams.settings import WorkerSettings
+
+from .models import PROJECTION_TABLES, Base
+
+# Local time of the MPP (WITA, no daylight saving): "today" for working days and SLA states.
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "WITA")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def local_today() -> dt.date:
+    """Today's date at the MPP."""
+    return dt.datetime.now(LOCAL_TZ).date()
+
+
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """An engine for a projection database URL; an SQLite file's directory is created.
+
+    SQLite writers begin IMMEDIATE (take the write lock up front: two deferred transactions that
+    both read, then write, fail instead of waiting); readers begin deferred and never block it."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        database = u.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            u,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            hide_parameters=True,  # rows hold personal data: never in an error message or log
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
+        # so that one apply_batch is one BEGIN ... COMMIT.
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        return engine
+    if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
+        u = u.set(drivername="postgresql+psycopg")  # psycopg 3 is what the hub ships
+    return create_engine(u, pool_pre_ping=True, hide_parameters=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # see the "begin" listener
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the projection tables and the access log where missing."""
+    Base.metadata.create_all(engine)
+
+
+def drop_projection_tables(engine: Engine) -> None:
+    """Drop the projection tables (not the access log: an audit trail outlives a rebuild)."""
+    Base.metadata.drop_all(engine, tables=list(PROJECTION_TABLES))
+
+
+def has_tables(engine: Engine) -> bool:
+    """Whether the projection tables exist in the database."""
+    names = set(inspect(engine).get_table_names())
+    return all(t.name in names for t in PROJECTION_TABLES)
+
+
+@dataclass
+class Store:
+    """An engine and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+
+def store_from_settings(settings: WorkerSettings, **kwargs: Any) -> Store:
+    """open_store() over settings.projection_db_url."""
+    return open_store(settings.projection_db_url, **kwargs)
+
+
+def open_store(url: str, *, create: bool = True, writer: bool = True) -> Store:
+    """A Store over `url` (settings.projection_db_url), its tables created unless told not to."""
+    engine = make_engine(url, writer=writer)
+    if create:
+        create_tables(engine)
+    return Store(engine, sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,329 @@
+"""Helpers of the projection tests: read every projected row back, produce canonical events to
+the real broker, run the projection worker as a killable subprocess, wait with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+from sqlalchemy import Engine, func, select
+
+from projections.agent import ensure_topics
+from projections.events import ProjectionTopics
+from projections.models import (
+    Checkpoint,
+    Citizen,
+    CitizenSourceRecord,
+    Permit,
+    PermitTimeline,
+    Service,
+)
+from schemas.codec import Serializer
+from schemas.registry import RegistryClient
+from streams.settings import WorkerSettings
+from tests.projections import canonical
+from tests.projections import factories as f
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Every projection table but the checkpoint (offsets differ between a live run and a replay)
+# and the access log.
+COMPARED = (Citizen, CitizenSourceRecord, Service, Permit, PermitTimeline)
+
+
+def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """All rows of the compared tables, ordered by primary key, as dicts."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for model in COMPARED:
+            table = model.__table__
+            rows = conn.execute(select(table).order_by(*table.primary_key.columns))
+            out[table.name] = [dict(r._mapping) for r in rows]
+    return out
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something truthy; AssertionError naming `what` at the
+    deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(step)  # poll interval of a deadline wait
+
+
+def unique_topics() -> ProjectionTopics:
+    """Canonical topic names of one test (the shared stack serves every test of the session)."""
+    tag = uuid.uuid4().hex[:8]
+    return ProjectionTopics(
+        f"test.{tag}.canonical.person",
+        f"test.{tag}.canonical.permit",
+        f"test.{tag}.canonical.service",
+    )
+
+
+def checkpointed(engine: Engine) -> int:
+    """How many messages the checkpoints cover (sum of last offset + 1)."""
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.coalesce(func.sum(Checkpoint.offset + 1), 0)))
+    return int(n or 0)
+
+
+# --- producing ----------------------------------------------------------------------------
+
+
+@dataclass
+class Produced:
+    """What a test produced: (kind, value or raw bytes) in order, and per-topic counts."""
+
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    count: int = 0
+
+
+class CanonicalProducer:
+    """Produces canonical events (Confluent-framed Avro) to a test's topics, acks=all."""
+
+    def __init__(self, stack, topics: ProjectionTopics):
+        self.topics = topics
+        self.registry = RegistryClient(stack.registry_url)
+        schemas = canonical.schemas()
+        self.serializers = {
+            kind: Serializer(self.registry, f"{getattr(topics, kind)}-value", schemas[kind])
+            for kind in ("person", "permit", "service")
+        }
+        self.producer = KafkaProducer(
+            bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5, retries=5
+        )
+
+    def send(self, kind: str, value: Any) -> None:
+        """One event; `value` as bytes is sent as is (a poison message)."""
+        key_field = {"person": "person_key", "permit": "permit_id", "service": "service_ref"}[kind]
+        if isinstance(value, bytes):
+            key, payload = b"poison", value
+        else:
+            key, payload = value[key_field].encode(), self.serializers[kind](value)
+        self.producer.send(getattr(self.topics, kind), key=key, value=payload)
+
+    def send_all(self, events: list[tuple[str, Any]]) -> None:
+        """Send events in order and wait until the broker has them all."""
+        for kind, value in events:
+            self.send(kind, value)
+        self.producer.flush(timeout=30)
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
+        self.registry.close()
+
+
+def create_topics(stack, topics: ProjectionTopics, partitions: int = 3) -> None:
+    """Create a test's canonical topics."""
+    settings = WorkerSettings(kafka_bootstrap=stack.bootstrap, topic_partitions=partitions)
+    asyncio.run(ensure_topics(settings, topics))
+
+
+# --- the worker subprocess ------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """`python -m tests.projections.projection_worker` with a test's settings."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.projections.projection_worker"],
+            cwd=REPO,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        """SIGKILL: no clean shutdown, no offset commit, a transaction cut wherever it was."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+# --- a scenario ----------------------------------------------------------------------------
+
+SERVICES = [
+    ("dpmptsp:1", "SIP_DOKTER", "Surat Izin Praktik Dokter", 9),
+    ("dpmptsp:2", "SIP_BIDAN", "Surat Izin Praktik Bidan", 12),
+    ("dpmptsp:3", "REKLAME", "Izin Reklame", 5),
+    ("dpmptsp:4", "ITR", "Informasi Tata Ruang", 7),
+]
+START = dt.date(2026, 8, 3)  # Monday; Mon 17 Aug (Independence Day) falls inside
+
+
+def nik(i: int) -> str:
+    """A well-formed NIK of Sawerigadi, born on day (i % 28) + 1 of July 1990."""
+    return f"741301{(i % 28) + 1:02d}0790{i:04d}"
+
+
+def scenario(people: int, permits: int, seed: int = 7) -> list[tuple[str, Any]]:
+    """Canonical events of a small regency: residents, applicants, services, permits moving
+    through their states (some rejected, some clock stops, some still open), in log order,
+    with repeats of earlier events (at-least-once) and one malformed NIK."""
+    rnd = random.Random(seed)
+    events: list[tuple[str, Any]] = []
+    clock = iter(range(10**6))
+
+    def at() -> int:
+        return next(clock)
+
+    for ref, code, name, sla in SERVICES:
+        events.append(
+            ("service", f.service(ref, code=code, name=name, sla_days=sla, position=f"svc-{ref}"))
+        )
+    for i in range(people):
+        key = nik(i)
+        events.append(
+            (
+                "person",
+                f.person(
+                    key,
+                    record_id=str(i),
+                    position=f"siak-{i}",
+                    at=at(),
+                    name=f"WARGA {i}",
+                    sex="L" if i % 2 else "P",
+                    birth_date=dt.date(1990, 7, (i % 28) + 1),
+                    birth_place="Laworo",
+                    address=f"Jl. Poros {i}",
+                    kecamatan_code="741301",
+                ),
+            )
+        )
+        events.append(
+            (
+                "person",
+                f.person(
+                    key,
+                    agency="dpmptsp",
+                    table="tmpemohon",
+                    record_id=str(i),
+                    position=f"emohon-{i}",
+                    at=at(),
+                    name=f"Warga {i}",
+                    occupation="Wiraswasta",
+                ),
+            )
+        )
+    # An applicant with a malformed NIK: kept under a provisional key, flagged.
+    events.append(
+        (
+            "person",
+            f.person(
+                "dpmptsp:tmpemohon:999",
+                agency="dpmptsp",
+                table="tmpemohon",
+                record_id="999",
+                position="emohon-999",
+                at=at(),
+                name="PEMOHON NIK RUSAK",
+                nik="74130",
+                nik_status="MALFORMED",
+            ),
+        )
+    )
+    for n in range(permits):
+        pid = f"dpmptsp:{1000 + n}"
+        applicant = 999 if n == 0 else rnd.randrange(people)
+        service_ref = SERVICES[n % len(SERVICES)][0]
+        day = START + dt.timedelta(days=rnd.randrange(10))
+        app = dict(
+            service_ref=service_ref,
+            applicant_ref=f"dpmptsp:tmpemohon:{applicant}",
+            received_date=day,
+            file_complete_date=None,
+        )
+        events.append(("permit", f.application(pid, position=f"app-{n}-0", at=at(), **app)))
+        seq = iter(range(1, 100))
+
+        def step(status: str, when: dt.date, pid: str = pid, n: int = n, seq=seq) -> None:
+            k = next(seq)
+            events.append(
+                ("permit", f.status(pid, k, status, when, position=f"log-{n}-{k}", at=at()))
+            )
+
+        step("RECEIVED", day)
+        fate = rnd.random()
+        if fate < 0.1:
+            continue  # still waiting for a complete file
+        complete = day + dt.timedelta(days=rnd.randrange(3))
+        step("FILE_COMPLETE", complete)
+        app["file_complete_date"] = complete
+        events.append(("permit", f.application(pid, position=f"app-{n}-1", at=at(), **app)))
+        when = complete + dt.timedelta(days=1 + rnd.randrange(3))
+        step("VERIFIED", when)
+        if rnd.random() < 0.25:
+            step("CLOCK_STOPPED", when + dt.timedelta(days=1))
+            when = when + dt.timedelta(days=2 + rnd.randrange(4))
+            step("CLOCK_RESUMED", when)
+        if fate < 0.25:
+            continue  # open: its SLA state moves with time
+        finish = when + dt.timedelta(days=1 + rnd.randrange(12))
+        if fate < 0.35:
+            step("REJECTED", finish)
+            outcome = "REJECTED"
+        else:
+            step("APPROVED", finish)
+            step("ISSUED", finish)
+            outcome = "ISSUED"
+        events.append(
+            (
+                "permit",
+                f.application(
+                    pid,
+                    position=f"app-{n}-2",
+                    at=at(),
+                    outcome=outcome,
+                    finished_date=finish,
+                    permit_number=f"503/{n}/2026" if outcome == "ISSUED" else None,
+                    **app,
+                ),
+            )
+        )
+    # At-least-once upstream: some events again, later in the log, positions unchanged.
+    repeats = [e for e in events if rnd.random() < 0.05]
+    return events + repeats

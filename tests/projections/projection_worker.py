@@ -1,0 +1,31 @@
+"""The projection worker as a subprocess of the integration tests (so it can be killed -9).
+
+Settings come from MPPHUB_* variables; the test topics from MPPHUB_TEST_PROJECTION_TOPICS
+(person,permit,service). A short session timeout lets a restarted worker get its partitions
+back in seconds after its predecessor was killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from projections.agent import run_projection_worker
+from projections.events import ProjectionTopics
+from streams.settings import WorkerSettings
+
+
+def main() -> None:
+    person, permit, service = os.environ["MPPHUB_TEST_PROJECTION_TOPICS"].split(",")
+    logging.basicConfig(level=logging.INFO)
+    run_projection_worker(
+        WorkerSettings.from_env(),
+        topics=ProjectionTopics(person, permit, service),
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=0.5,
+    )
+
+
+if __name__ == "__main__":
+    main()
