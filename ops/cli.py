@@ -229,12 +229,136 @@ def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: in
     run_connect(config, overrides, progress=not no_progress, console=err_console)
 
 
-@main.command()
-def demo() -> None:
-    """Run the hub's demo on the local stack (Ctrl-C stops what it started)."""
-    from .demo import run_demo
+# --- worker, api, rebuild --------------------------------------------------------------------
+def _worker_settings(**overrides):
+    from streams.settings import WorkerSettings
 
-    run_demo(console)
+    return WorkerSettings.from_env(**overrides)
+
+
+@main.command()
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port [env MPPHUB_METRICS_PORT].",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Projection database URL [env MPPHUB_PROJECTION_DB_URL; "
+    "sqlite:///.mpphub/projections.db].",
+)
+def worker(metrics_port: int | None, db_url: str | None) -> None:
+    """Run a Faust worker: normalize raw change events, keep the SQL projections.
+
+    Settings come from MPPHUB_* variables (MPPHUB_KAFKA_BOOTSTRAP, MPPHUB_REGISTRY_URL, ...);
+    start more workers with the same MPPHUB_APP_ID to scale out."""
+    from .worker import run
+
+    sys.exit(run(_worker_settings(metrics_port=metrics_port, projection_db_url=db_url)))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Port [env MPPHUB_API_PORT; 8000].")
+@click.option("--db", "db_url", default=None, help="Projection database URL.")
+def api(host: str, port: int | None, db_url: str | None) -> None:
+    """Serve the front-office API and page over the projections (docs at /docs)."""
+    from projections.api import run_api
+
+    port = port or int(os.environ.get("MPPHUB_API_PORT", "8000"))
+    run_api(_worker_settings(projection_db_url=db_url), host=host, port=port)
+
+
+@main.command()
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Rebuild into this database instead of the live one [default: the settings' DB].",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def rebuild(db_url: str | None, no_progress: bool) -> None:
+    """Drop the projections and replay them from the canonical topics in Kafka.
+
+    Stop the workers first when rebuilding the live database in place."""
+    from projections.rebuild import rebuild as do_rebuild
+
+    stats = do_rebuild(_worker_settings(), target_url=db_url, progress=not no_progress)
+    console.print(stats)
+
+
+@main.command()
+@click.option(
+    "--people",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="Residents in the sample civil registry.",
+)
+@click.option(
+    "--permits",
+    type=int,
+    default=400,
+    show_default=True,
+    help="Applications in the sample permits database.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Simulated agency changes per second (0 = none).",
+)
+@click.option("--api-port", type=int, default=8000, show_default=True)
+def demo(people: int, permits: int, rate: float, api_port: int) -> None:
+    """Run the whole hub on this machine with sample agencies (Ctrl-C stops what it started)."""
+    from .demo import DemoOptions, run_demo
+
+    run_demo(console, DemoOptions(people=people, permits=permits, rate=rate, api_port=api_port))
+
+
+# --- bench --------------------------------------------------------------------------------------
+@main.group()
+def bench() -> None:
+    """Benchmarks: results as JSON, with a baseline measured in the same run."""
+
+
+@bench.command("e2e")
+@click.option(
+    "--rows",
+    type=int,
+    default=20000,
+    show_default=True,
+    help="People in the sample civil registry (events of the snapshot).",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Offered updates per second in the freshness phase.",
+)
+@click.option("--steady-seconds", type=float, default=20.0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the JSON result to this file.",
+)
+def bench_e2e(rows: int, rate: float, steady_seconds: float, out: Path | None) -> None:
+    """Snapshot, end-to-end, freshness, rebuild and baseline throughput, on a fresh stack."""
+    import json
+
+    from .bench import BenchOptions, run_bench
+
+    result = run_bench(err_console, BenchOptions(rows=rows, rate=rate, steady_s=steady_seconds))
+    text = json.dumps(result, indent=2)
+    if out:
+        out.write_text(text + "\n")
+    click.echo(text)
 
 
 if __name__ == "__main__":
