@@ -288,8 +288,10 @@ def test_an_unencodable_row_goes_to_the_dead_letter_topic(stack, tmp_path: Path)
     letters = dead_letters(stack, cfg["agency"])
     # At-least-once: the stream may read the row again where it overlaps the snapshot.
     assert letters and all(x["row"]["after"]["id"] == 2 for x in letters)
-    assert "tgl_lahir" in letters[0]["reason"] and letters[0]["position"].startswith("snapshot")
-    assert letters[0]["table"] == "penduduk" and letters[0]["stage"] == "capture"
+    assert all("tgl_lahir" in x["reason"] and x["table"] == "penduduk" for x in letters)
+    assert all(x["stage"] == "capture" for x in letters)
+    # The snapshot met it first (the letters are spread over partitions, not in time order).
+    assert any(x["position"].startswith("snapshot") for x in letters)
 
 
 # --- helpers ----------------------------------------------------------------------------------

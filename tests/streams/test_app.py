@@ -54,11 +54,13 @@ def test_normalize_reads_every_raw_topic_as_bytes() -> None:
     assert agent.channel.key_serializer == agent.channel.value_serializer == "raw"
 
 
-def test_output_topics_keep_the_canonical_log_and_compact_services() -> None:
+def test_output_topics_keep_the_canonical_log_and_services_whole() -> None:
     topics = output_topics()
     assert topics[catalog.PERSON_TOPIC]["retention.ms"] == "-1"
     assert topics[catalog.PERMIT_TOPIC]["retention.ms"] == "-1"
-    assert topics[catalog.SERVICE_TOPIC]["cleanup.policy"] == "compact"
+    # Not compacted: a service delete carries only its key, and a rebuild must still see the
+    # service it deletes.
+    assert topics[catalog.SERVICE_TOPIC] == {"cleanup.policy": "delete", "retention.ms": "-1"}
     assert set(topics) == {
         catalog.PERSON_TOPIC,
         catalog.PERMIT_TOPIC,
