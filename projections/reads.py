@@ -17,24 +17,15 @@ from streams.permits import FINAL_STATUSES
 from streams.workdays import ombudsman_zone
 
 from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
+from .events import IDENTITY_FIELDS
 from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline
 
 DECISIONS = frozenset({"ISSUED", "REJECTED"})
 SEARCH_LIMIT = 50
 MIN_SEARCH = 3
 
-_IDENTITY = (
-    "name",
-    "sex",
-    "birth_date",
-    "birth_place",
-    "address",
-    "kecamatan_code",
-    "kelurahan_code",
-    "religion",
-    "marital_status",
-    "occupation",
-)
+# The identity fields shown as they are; nik and kk_number are shown masked for most roles.
+_IDENTITY = tuple(f for f in IDENTITY_FIELDS if f not in ("nik", "kk_number"))
 
 
 def find_citizen(session: Session, key: str) -> Citizen | None:
