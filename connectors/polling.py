@@ -77,7 +77,12 @@ class PollingMode:
     def _poll_table(self, table: str, cursor: dict[str, Any], limit: int) -> list[dict]:
         ts_col, inc_col = self._columns(table)
         last_ts = dt.datetime.fromisoformat(cursor["ts"]) if cursor.get("ts") else _MIN_TS
-        until = self._now() - dt.timedelta(seconds=self.cfg.source.safety_delay_s)
+        # Only whole seconds that ended at least safety_delay_s ago: agency applications stamp
+        # whole seconds, so a row of a second not yet over may change again with the same stamp
+        # (and the cursor, having passed that stamp, would never see the second change).
+        until = (self._now() - dt.timedelta(seconds=self.cfg.source.safety_delay_s)).replace(
+            microsecond=0
+        )
         cond = ts_col > last_ts
         if cursor.get("inc") is not None:
             cond = sa.or_(cond, sa.and_(ts_col == last_ts, inc_col > cursor["inc"]))
@@ -85,7 +90,7 @@ class PollingMode:
             cond = ts_col >= last_ts
         q = (
             row_select(self.ctx.tables[table], self.engine.dialect.name)
-            .where(cond, ts_col <= until)
+            .where(cond, ts_col < until)
             .order_by(ts_col, inc_col)
             .limit(limit)
         )

@@ -134,6 +134,10 @@ def create_app(settings: WorkerSettings) -> faust.App:
         autodiscover=False,
         web_enabled=False,
         producer_acks=-1,
+        # Faust's 60 s default keeps a restarted worker (after a crash) idle for a minute
+        # while the broker waits for the dead member's session to expire.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.topic_partitions,

@@ -1,0 +1,806 @@
+"""The whole hub, end to end: the sample civil registry (SIAK) and permits office (SiCantik) in
+SQLite -> polling connectors (subprocesses) -> Kafka -> `mpphub worker` (normalize + projections,
+a subprocess) -> PostgreSQL; then `mpphub rebuild` into a second database.
+
+After the snapshot, scripted changes (births, corrections, a move, a death, permits driven
+through every state, one rejected, an applicant with a malformed NIK, a back-dated permit whose
+working days span Independence Day) and poison messages on a raw topic. The expected read models
+are computed here, straight from the source tables' final state (working days with
+streams.workdays, keys with streams.identity), never through the projection code.
+
+The module runs its own stack: the canonical topics (mpp.canonical.*) have fixed names, and
+other integration tests of the session write to them (tests/streams/test_worker.py produces
+e.g. permit dpmptsp:7 and service dpmptsp:2), which would leak into this projection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import holidays
+import pytest
+import sqlalchemy as sa
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from ops.demo import SIAK_TABLES, SICANTIK_TABLES
+from ops.samples import Simulator, create_siak, create_sicantik
+from ops.samples import siak as siak_db
+from ops.samples import sicantik as sicantik_db
+from ops.stack import Stack
+from projections.models import (
+    Checkpoint,
+    Citizen,
+    CitizenSourceRecord,
+    Permit,
+    PermitTimeline,
+    Service,
+)
+from projections.store import make_engine
+from schemas import catalog
+from schemas.codec import header
+from schemas.nik import Sex
+from streams.identity import resolve_person
+from streams.mappings.dpmptsp import OUTCOME, STATUS_CODES
+from streams.workdays import sla_state, working_days_between
+from tests.conftest import test_stack_config
+from tests.connectors.harness import SubprocessConnector, read_topic, wait_until
+from tests.projections.harness import COMPARED, snapshot
+from tests.projections.harness import wait_until as poll
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parent.parent
+PEOPLE, PERMITS, SEED = 60, 25, 11
+WITA = dt.timezone(dt.timedelta(hours=8))
+# The safety delay is above one second on purpose: the sample applications stamp whole seconds,
+# and with a shorter delay a row changed twice within one second loses its second change (the
+# cursor has passed that second and the key-set diff sees the same timestamp).
+POLLING = {"poll_interval_s": 0.2, "safety_delay_s": 0.5, "diff_interval_s": 1.0}
+BIODATA_TOPIC = "mpp.disdukcapil.biodata_wni"
+FINAL = {"ISSUED", "REJECTED", "CANCELLED"}
+# SiCantik status codes (trstspermohonan_log.c_status)
+RECEIVED, FILE_COMPLETE, VERIFIED, STOPPED, RESUMED, APPROVED, ISSUED, REJECTED = (
+    1, 3, 4, 5, 6, 7, 8, 9,
+)  # fmt: skip
+
+
+# --- child processes ------------------------------------------------------------------------
+
+
+class Worker:
+    """`python -m ops.cli worker` as a killable subprocess."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ops.cli", "worker"],
+                cwd=REPO,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def tail(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+# --- the sources, read directly -------------------------------------------------------------
+
+
+def wita_today() -> dt.date:
+    return dt.datetime.now(WITA).date()
+
+
+def _sex(code: int) -> Sex:
+    return Sex.L if code == Sex.L.siak_code else Sex.P
+
+
+def expected_citizens(siak: sa.Engine, sicantik: sa.Engine) -> dict[str, tuple]:
+    """person key -> (name, sex, birth date, kecamatan, deceased) from the sources' rows: the
+    civil registry's biodata wins; without it, the newest move states the district and the
+    newest applicant record the name and birth date; nobody is recorded dead (SIAK deletes)."""
+    bio: dict[str, dict] = {}
+    moves: dict[str, list[dict]] = defaultdict(list)
+    applicants: dict[str, list[dict]] = defaultdict(list)
+    with siak.connect() as c:
+        for r in c.execute(sa.select(siak_db.BIODATA_WNI)).mappings():
+            nik = r["NIK"].strip()
+            key = resolve_person(
+                nik,
+                agency="disdukcapil",
+                table="BIODATA_WNI",
+                record_id=nik,
+                birth_date=r["TGL_LHR"],
+                sex=_sex(r["JENIS_KLMIN"]),
+            ).person_key
+            bio[key] = dict(r)
+        for r in c.execute(sa.select(siak_db.PINDAH_DATANG)).mappings():
+            key = resolve_person(
+                r["NIK"], agency="disdukcapil", table="PINDAH_DATANG", record_id=r["NO_PINDAH"]
+            ).person_key
+            moves[key].append(dict(r))
+    for key, r in applicant_rows(sicantik).items():
+        applicants[key].append(r)
+    out: dict[str, tuple] = {}
+    for key in set(bio) | set(moves) | set(applicants):
+        if key in bio:
+            b = bio[key]
+            out[key] = (
+                b["NAMA_LGKP"].strip(),
+                _sex(b["JENIS_KLMIN"]).value,
+                b["TGL_LHR"],
+                f"7413{b['NO_KEC']:02d}",
+                False,
+            )
+            continue
+        kec = None
+        if moves[key]:
+            m = max(moves[key], key=lambda m: m["TGL_UBAH"])
+            kec = f"{m['NO_PROP_TUJUAN']:02d}{m['NO_KAB_TUJUAN']:02d}{m['NO_KEC_TUJUAN']:02d}"
+        name = birth = None
+        if applicants[key]:
+            a = min(applicants[key], key=lambda a: (-a["updated_at"].timestamp(), str(a["id"])))
+            name, birth = a["n_pemohon"].strip(), a["tgl_lahir"]
+        out[key] = (name, None, birth, kec, False)
+    return out
+
+
+def applicant_rows(sicantik: sa.Engine) -> dict[str, dict]:
+    """person key -> tmpemohon row (keyed by the typed NIK when valid, else its x- key)."""
+    out = {}
+    with sicantik.connect() as c:
+        for r in c.execute(sa.select(sicantik_db.tmpemohon)).mappings():
+            key = resolve_person(
+                r["no_identitas"],
+                agency="dpmptsp",
+                table="tmpemohon",
+                record_id=str(r["id"]),
+                birth_date=r["tgl_lahir"],
+            ).person_key
+            out[key] = dict(r)
+    return out
+
+
+def applicant_keys(sicantik: sa.Engine) -> dict[int, str]:
+    """tmpemohon.id -> the applicant's person key."""
+    return {r["id"]: key for key, r in applicant_rows(sicantik).items()}
+
+
+def expected_permits(sicantik: sa.Engine, today: dt.date) -> dict[str, dict[str, Any]]:
+    """permit id -> what the permit row must say, from tmpermohonan, its log and trperizinan."""
+    people = applicant_keys(sicantik)
+    with sicantik.connect() as c:
+        sla = {r.id: r.durasi for r in c.execute(sa.select(sicantik_db.trperizinan))}
+        logs: dict[int, list] = defaultdict(list)
+        for r in c.execute(sa.select(sicantik_db.trstspermohonan_log)):
+            logs[r.permohonan_id].append(r)
+        apps = list(c.execute(sa.select(sicantik_db.tmpermohonan)).mappings())
+    out = {}
+    for a in apps:
+        log = sorted(logs[a["id"]], key=lambda r: (r.d_status, r.id))
+        outcome = OUTCOME[a["c_izin_selesai"]]
+        final = outcome in FINAL
+        if final:
+            status = outcome
+        elif log:
+            status = STATUS_CODES[log[-1].c_status]
+        else:
+            status = "FILE_COMPLETE" if a["d_berkas_lengkap"] else "RECEIVED"
+        complete = a["d_berkas_lengkap"] or next(
+            (r.d_status.date() for r in log if r.c_status == FILE_COMPLETE), None
+        )
+        finished = a["d_selesai_proses"] if final else None
+        end = finished or today
+        stops, stopped_on = [], None
+        for r in log:
+            if r.c_status == STOPPED and stopped_on is None:
+                stopped_on = r.d_status.date()
+            elif r.c_status == RESUMED and stopped_on is not None:
+                stops.append((stopped_on, r.d_status.date()))
+                stopped_on = None
+        if stopped_on is not None:
+            stops.append((stopped_on, max(stopped_on, end)))
+        used = state = None
+        if complete is not None and end >= complete:
+            used = working_days_between(complete, end, stops)
+            state = sla_state(complete, end, sla[a["perizinan_id"]], final, stops).value
+        out[f"dpmptsp:{a['id']}"] = {
+            "status": status,
+            "outcome": outcome,
+            "file_complete_date": complete,
+            "finished_date": finished,
+            "working_days_used": used,
+            "sla_state": state,
+            "sla_days": sla[a["perizinan_id"]],
+            "applicant_person_key": people[a["pemohon_id"]],
+        }
+    return out
+
+
+def expected_timeline(sicantik: sa.Engine) -> dict[tuple[str, int], tuple]:
+    with sicantik.connect() as c:
+        return {
+            (f"dpmptsp:{r.permohonan_id}", r.id): (STATUS_CODES[r.c_status], r.d_status)
+            for r in c.execute(sa.select(sicantik_db.trstspermohonan_log))
+        }
+
+
+def expected_services(sicantik: sa.Engine) -> dict[str, tuple]:
+    with sicantik.connect() as c:
+        return {
+            f"dpmptsp:{r.id}": (r.c_kode, r.durasi)
+            for r in c.execute(sa.select(sicantik_db.trperizinan))
+        }
+
+
+# --- the projection, read back --------------------------------------------------------------
+
+
+def projected_citizens(engine: sa.Engine) -> dict[str, tuple]:
+    with engine.connect() as c:
+        return {
+            r.person_key: (r.name, r.sex, r.birth_date, r.kecamatan_code, r.deceased)
+            for r in c.execute(sa.select(Citizen))
+        }
+
+
+def projected_permits(engine: sa.Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as c:
+        rows = c.execute(sa.select(Permit).where(Permit.deleted.is_(False))).mappings()
+        return {
+            r["permit_id"]: {
+                k: r[k]
+                for k in (
+                    "status",
+                    "outcome",
+                    "file_complete_date",
+                    "finished_date",
+                    "working_days_used",
+                    "sla_state",
+                    "sla_days",
+                    "applicant_person_key",
+                )
+            }
+            for r in rows
+        }
+
+
+def projected_timeline(engine: sa.Engine) -> dict[tuple[str, int], tuple]:
+    with engine.connect() as c:
+        return {
+            (r.permit_id, r.status_seq): (r.status, r.status_time)
+            for r in c.execute(sa.select(PermitTimeline))
+        }
+
+
+def projected_services(engine: sa.Engine) -> dict[str, tuple]:
+    with engine.connect() as c:
+        return {r.service_ref: (r.code, r.sla_days) for r in c.execute(sa.select(Service))}
+
+
+def checkpointed(engine: sa.Engine) -> int:
+    """Messages the projection's checkpoints cover (0 before the worker created its tables)."""
+    try:
+        with engine.connect() as c:
+            return int(c.scalar(sa.select(sa.func.sum(Checkpoint.offset + 1))) or 0)
+    except sa.exc.DBAPIError:
+        return 0
+
+
+def assert_same(what: str, got: dict, want: dict) -> None:
+    """Equal dicts, or an AssertionError naming the first few differing keys compactly."""
+    if got == want:
+        return
+    missing = sorted(set(want) - set(got), key=str)[:5]
+    extra = sorted(set(got) - set(want), key=str)[:5]
+    differ = [k for k in sorted(set(got) & set(want), key=str) if got[k] != want[k]][:3]
+    lines = [f"{what}: {len(got)} projected, {len(want)} expected"]
+    if missing:
+        lines.append(f"  missing {missing}")
+    if extra:
+        lines.append(f"  unexpected {extra}")
+    lines += [f"  {k}: projected {got[k]} expected {want[k]}" for k in differ]
+    raise AssertionError("\n".join(lines))
+
+
+def assert_matches_sources(engine: sa.Engine, siak: sa.Engine, sicantik: sa.Engine) -> bool:
+    assert_same("services", projected_services(engine), expected_services(sicantik))
+    assert_same("citizens", projected_citizens(engine), expected_citizens(siak, sicantik))
+    assert_same("timeline", projected_timeline(engine), expected_timeline(sicantik))
+    assert_same("permits", projected_permits(engine), expected_permits(sicantik, wita_today()))
+    return True
+
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """topic -> sum of its partitions' end offsets (0 for a topic that does not exist yet)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        out = {}
+        for topic in topics:
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in parts]
+            out[topic] = sum(consumer.end_offsets(tps).values()) if tps else 0
+        return out
+    finally:
+        consumer.close()
+
+
+# --- the scripted changes -------------------------------------------------------------------
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def step(sicantik: sa.Engine, app_id: int, status: int, at: dt.datetime | None = None) -> None:
+    """An officer moves application `app_id` to `status`: a log row and the application row
+    updated, as SiCantik does (sicantik.advance_application, for one chosen application)."""
+    at = at or now()
+    t, log = sicantik_db.tmpermohonan, sicantik_db.trstspermohonan_log
+    with sicantik.begin() as c:
+        row = dict(c.execute(sa.select(t).where(t.c.id == app_id)).mappings().one())
+        sicantik_db.apply_status(row, status, at)
+        if status == ISSUED:
+            code = sicantik_db.PERMIT_TYPES[row["perizinan_id"] - 1].code
+            row["no_surat"] = sicantik_db.surat_number(app_id, code, at)
+        row["updated_at"] = now()  # a back-dated step is still a change made now
+        c.execute(
+            t.update()
+            .where(t.c.id == app_id)
+            .values(
+                {
+                    k: row[k]
+                    for k in (
+                        "d_berkas_lengkap",
+                        "d_selesai_proses",
+                        "no_surat",
+                        "c_izin_selesai",
+                        "updated_at",
+                    )
+                }
+            )
+        )
+        c.execute(
+            log.insert(),
+            {
+                "permohonan_id": app_id,
+                "c_status": status,
+                "n_status": sicantik_db.STATUS[status],
+                "d_status": at,
+                "keterangan": None,
+            },
+        )
+
+
+def new_application(
+    sicantik: sa.Engine, pemohon_id: int, perizinan_id: int, received: dt.datetime
+) -> int:
+    """An application received on `received` (status 1); its id."""
+    t = sicantik_db.tmpermohonan
+    with sicantik.begin() as c:
+        app_id = int(
+            c.execute(
+                t.insert(),
+                {
+                    "pemohon_id": pemohon_id,
+                    "perizinan_id": perizinan_id,
+                    "no_pendaftaran": f"REG-{received:%Y%m%d}-9{pemohon_id:03d}",
+                    "d_terima_berkas": received.date(),
+                    "c_izin_selesai": 0,
+                    "updated_at": now(),
+                },
+            ).inserted_primary_key[0]
+        )
+    step(sicantik, app_id, RECEIVED, received)
+    return app_id
+
+
+def malformed_applicant(sicantik: sa.Engine, person: Any) -> int:
+    """A front-office clerk drops a digit of the NIK: 15 digits (MALFORMED)."""
+    with sicantik.begin() as c:
+        return int(
+            c.execute(
+                sicantik_db.tmpemohon.insert(),
+                {
+                    "n_pemohon": person.name.title(),
+                    "no_identitas": person.nik[:7] + person.nik[8:],
+                    "tempat_lahir": person.birth_place.title(),
+                    "tgl_lahir": person.birth_date,
+                    "alamat": person.address,
+                    "telp": "081234567890",
+                    "updated_at": now(),
+                },
+            ).inserted_primary_key[0]
+        )
+
+
+def open_count(sicantik: sa.Engine) -> int:
+    t = sicantik_db.tmpermohonan
+    with sicantik.connect() as c:
+        return c.scalar(sa.select(sa.func.count()).where(t.c.c_izin_selesai == 0))
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    stack: Stack
+    siak: sa.Engine
+    sicantik: sa.Engine
+    engine: sa.Engine  # the live projection (PostgreSQL)
+    live_url: str
+    rebuild_url: str
+    env: dict[str, str]
+    at_kill: int  # messages checkpointed when the worker was killed
+    after_restart: int  # messages checkpointed when everything was projected
+    poison: list[tuple[int, int, str]] = field(default_factory=list)  # partition, offset, kind
+    after_poison_nik: str = ""
+    malformed_applicant_id: int = 0
+    malformed_permit: str = ""
+    holiday_permit: str = ""
+    rejected_permit: str = ""
+    full_path_permit: str = ""
+    moved: tuple[tuple[str, ...], str] = ((), "")  # the NIKs that moved, and where to
+    dead_nik: str = ""
+
+
+@pytest.fixture(scope="module")
+def hub_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of this module's own (see the module docstring); ports shifted off the session's
+    when MPPHUB_TEST_KAFKA_PORT pins them."""
+    s = Stack(test_stack_config(tmp_path_factory.mktemp("pipeline-stack"), base=40), log=print)
+    try:
+        s.up(timeout=180)
+        yield s
+    finally:
+        s.down(purge=True)
+
+
+@pytest.fixture(scope="module")
+def databases(postgres_server) -> Iterator[tuple[str, str]]:
+    """URLs of two fresh PostgreSQL databases: the live projection and the rebuild target."""
+    tag = uuid.uuid4().hex[:8]
+    names = (f"t_pipeline_live_{tag}", f"t_pipeline_rebuild_{tag}")
+    urls = [postgres_server.create_database(names[0])]
+    try:
+        urls.append(postgres_server.create_database(names[1]))
+        yield urls[0], urls[1]
+    finally:
+        for name in names[: len(urls)]:
+            postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Iterator[Run]:
+    tmp: Path = tmp_path_factory.mktemp("pipeline")
+    tag = uuid.uuid4().hex[:8]
+    live_url, rebuild_url = databases
+    siak = sa.create_engine(f"sqlite:///{tmp / 'siak.db'}")
+    sicantik = sa.create_engine(f"sqlite:///{tmp / 'sicantik.db'}")
+    population = create_siak(siak, n_people=PEOPLE, seed=SEED)
+    create_sicantik(sicantik, population, n_permits=PERMITS, seed=SEED)
+    sim = Simulator(siak, sicantik, population, seed=SEED, bad_nik_rate=0.0)
+
+    def connector(agency: str, name: str, engine: sa.Engine, tables: list) -> SubprocessConnector:
+        config = {
+            "agency": agency,
+            "name": name,
+            "source": {"mode": "polling", "url": str(engine.url), **POLLING},
+            "tables": tables,
+            "kafka": {"bootstrap": hub_stack.bootstrap},
+            "registry": {"url": hub_stack.registry_url},
+        }
+        return SubprocessConnector(config, tmp)
+
+    connectors = [
+        connector("disdukcapil", "siak", siak, SIAK_TABLES),
+        connector("dpmptsp", "sicantik", sicantik, SICANTIK_TABLES),
+    ]
+    env = {
+        "MPPHUB_APP_ID": f"t-pipeline-{tag}",
+        "MPPHUB_KAFKA_BOOTSTRAP": hub_stack.bootstrap,
+        "MPPHUB_REGISTRY_URL": hub_stack.registry_url,
+        "MPPHUB_PROJECTION_DB_URL": live_url,
+        "MPPHUB_WORKER_DATA_DIR": str(tmp / "worker"),
+        "MPPHUB_BATCH_SIZE": "20",
+    }
+    worker = Worker(env, tmp / "worker.log")
+    engine = make_engine(live_url)
+    try:
+        # 1. Snapshot: every source row in its raw topic before the worker starts, so that
+        # the worker has a backlog to be killed in.
+        for c in connectors:
+            c.start()
+        rows = {}
+        for agency, engine_of, tables in (
+            ("disdukcapil", siak, siak_db.TABLES),
+            ("dpmptsp", sicantik, sicantik_db.TABLES),
+        ):
+            with engine_of.connect() as c:
+                for table in tables:
+                    n = c.scalar(sa.select(sa.func.count()).select_from(table))
+                    rows[f"mpp.{agency}.{table.name.lower()}"] = n
+
+        def snapshot_published() -> bool:
+            for c in connectors:
+                assert c.alive(), c.output()[-3000:]
+            ends = end_offsets(hub_stack.bootstrap, list(rows))
+            return all(ends[t] >= n for t, n in rows.items())
+
+        wait_until(snapshot_published, 60, "the snapshot in the raw topics")
+
+        # 2. The worker, killed -9 right after its first commit, with a backlog left.
+        worker.start()
+        poll(
+            lambda: checkpointed(engine) > 0 or not worker.alive(),
+            90,
+            "the worker's first commit",
+            step=0.02,
+        )
+        assert worker.alive(), worker.tail()
+        worker.kill9()
+        at_kill = checkpointed(engine)
+        worker.start()
+        wait_until(
+            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik),
+            60,
+            "the snapshot projected",
+        )
+
+        # 3. Scripted changes in the civil registry.
+        births = [b for b in (sim.birth() for _ in range(8)) if b is not None][:2]
+        assert births, "no mother in the sample population"
+        for _ in range(3):
+            assert sim.correction() is not None
+        moved = sim.move()
+        assert moved is not None
+        died = sim.death()
+        assert died is not None
+
+        # ... and the permits office: an applicant with a malformed NIK, a permit through
+        # every state, one rejected, and a back-dated one spanning 17 August 2026.
+        bad_id = malformed_applicant(sicantik, population.adults(21)[0])
+        bad_permit = new_application(sicantik, bad_id, 3, now())
+        full = new_application(sicantik, 1, 1, now())
+        for status in (FILE_COMPLETE, VERIFIED, STOPPED, RESUMED, APPROVED, ISSUED):
+            step(sicantik, full, status)
+        rejected = new_application(sicantik, 2, 5, now())
+        for status in (FILE_COMPLETE, VERIFIED, REJECTED):
+            step(sicantik, rejected, status)
+        at = dt.datetime(2026, 8, 12, 9, 0)
+        holiday = new_application(sicantik, 3, 6, at)  # ITR, 7 working days
+        for status, day in (
+            (FILE_COMPLETE, 13),
+            (VERIFIED, 14),
+            (STOPPED, 19),
+            (RESUMED, 21),
+            (APPROVED, 26),
+            (ISSUED, 27),
+        ):
+            step(sicantik, holiday, status, at.replace(day=day))
+
+        # 4. Poison on a raw topic (every partition, so that whatever comes next on that
+        # topic comes after one), then more changes.
+        producer = KafkaProducer(bootstrap_servers=hub_stack.bootstrap, acks="all")
+        poison = []
+        try:
+            parts = sorted(producer.partitions_for(BIODATA_TOPIC))
+            for p in parts:
+                for kind, value in (
+                    ("garbage", b"\xde\xad\xbe\xef not avro"),
+                    ("unknown-id", header(987_654_321) + b"\x02\x00"),
+                ):
+                    meta = producer.send(BIODATA_TOPIC, value, key=b"poison", partition=p).get(30)
+                    poison.append((meta.partition, meta.offset, kind))
+        finally:
+            producer.close()
+        with siak.begin() as c:
+            b = siak_db.BIODATA_WNI
+            nik = c.scalar(sa.select(b.c.NIK).order_by(b.c.NIK).limit(1)).strip()
+            c.execute(
+                b.update().where(b.c.NIK == nik).values(NAMA_LGKP="SESUDAH RACUN", TGL_UBAH=now())
+            )
+        for _ in range(2):
+            assert sim.correction() is not None
+        steps = 0
+        while open_count(sicantik):
+            assert sim.advance_application() is not None
+            steps += 1
+            assert steps < 500, "applications do not finish"
+
+        # 5. Everything projected, and the projection caught up with the canonical log.
+        wait_until(
+            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik),
+            60,
+            "the scripted changes projected",
+        )
+        canonical = [catalog.PERSON_TOPIC, catalog.PERMIT_TOPIC, catalog.SERVICE_TOPIC]
+        wait_until(
+            lambda: (
+                checkpointed(engine) == sum(end_offsets(hub_stack.bootstrap, canonical).values())
+            ),
+            30,
+            "the projection at the end of the canonical topics",
+        )
+        after = checkpointed(engine)
+    except BaseException:
+        print("--- worker log ---\n" + worker.tail(80))
+        for c in connectors:
+            print(f"--- {c.path.name} ---\n" + c.output()[-2000:])
+        raise
+    finally:
+        worker.stop()
+        for c in connectors:
+            c.stop()
+    yield Run(
+        hub_stack,
+        siak,
+        sicantik,
+        engine,
+        live_url,
+        rebuild_url,
+        env,
+        at_kill,
+        after,
+        poison,
+        nik,
+        bad_id,
+        f"dpmptsp:{bad_permit}",
+        f"dpmptsp:{holiday}",
+        f"dpmptsp:{rejected}",
+        f"dpmptsp:{full}",
+        (moved.keys["BIODATA_WNI"], f"7413{moved.detail['to_kec']:02d}"),
+        died.detail["nik"],
+    )
+    engine.dispose()
+    siak.dispose()
+    sicantik.dispose()
+
+
+# --- what must hold --------------------------------------------------------------------------
+
+
+def test_projections_equal_a_direct_computation_from_the_sources(run: Run) -> None:
+    assert_matches_sources(run.engine, run.siak, run.sicantik)
+    permits = projected_permits(run.engine)
+    # The scenario did what it says: every permit finished, one through every state, one
+    # rejected, an x- applicant, and 17 August (Independence Day) inside a counted interval.
+    assert {p["outcome"] for p in permits.values()} <= FINAL
+    assert permits[run.rejected_permit]["status"] == "REJECTED"
+    timeline = projected_timeline(run.engine)
+    full = sorted(
+        (t, seq, s) for (pid, seq), (s, t) in timeline.items() if pid == run.full_path_permit
+    )
+    assert [s for _, _, s in full] == [
+        "RECEIVED", "FILE_COMPLETE", "VERIFIED", "CLOCK_STOPPED", "CLOCK_RESUMED", "APPROVED",
+        "ISSUED",
+    ]  # fmt: skip
+    holiday = permits[run.holiday_permit]
+    assert (holiday["file_complete_date"], holiday["finished_date"]) == (
+        dt.date(2026, 8, 13),
+        dt.date(2026, 8, 27),
+    )
+    assert dt.date(2026, 8, 17) in holidays.country_holidays("ID", years=2026)
+    # 10 weekdays in (13 Aug, 27 Aug], minus the holiday(s), minus 20-21 Aug (clock stopped).
+    assert holiday["working_days_used"] < 8
+    bad = permits[run.malformed_permit]
+    assert bad["applicant_person_key"] == f"x-dpmptsp-tmpemohon-{run.malformed_applicant_id}"
+    citizens = projected_citizens(run.engine)
+    members, to_kec = run.moved
+    assert members and all(citizens[nik][3] == to_kec for nik in members)
+    with run.engine.connect() as c:
+        record = c.execute(
+            sa.select(CitizenSourceRecord.deleted).where(
+                CitizenSourceRecord.agency == "disdukcapil",
+                CitizenSourceRecord.source_table == "BIODATA_WNI",
+                CitizenSourceRecord.source_record_id == run.dead_nik,
+            )
+        ).scalar_one()
+    assert record is True  # the registry deleted the row: no longer a resident
+    with run.engine.connect() as c:
+        provenance = c.scalar(
+            sa.select(Citizen.provenance).where(Citizen.person_key == run.dead_nik)
+        )
+    # Gone, or kept only by what other records (a move, a permit application) say.
+    assert all(src["table"] != "BIODATA_WNI" for src in (provenance or {}).values())
+    findings = read_topic(run.stack, catalog.DQ_FINDINGS_TOPIC).events
+    assert any(
+        e.value["agency"] == "dpmptsp"
+        and e.value["table"] == "tmpemohon"
+        and e.value["record_key"] == str(run.malformed_applicant_id)
+        and e.value["rule_code"] == "NIK_MALFORMED"
+        for e in findings
+    )
+
+
+def test_kill_9_of_the_worker_neither_loses_nor_doubles(run: Run) -> None:
+    assert 0 < run.at_kill < run.after_restart, (run.at_kill, run.after_restart)
+    with run.engine.connect() as c:
+        doubled = c.execute(
+            sa.select(PermitTimeline.permit_id, PermitTimeline.status_seq, sa.func.count())
+            .group_by(PermitTimeline.permit_id, PermitTimeline.status_seq)
+            .having(sa.func.count() > 1)
+        ).all()
+        entries = c.scalar(sa.select(sa.func.count()).select_from(PermitTimeline))
+    assert doubled == []
+    with run.sicantik.connect() as c:
+        log_rows = c.scalar(sa.select(sa.func.count()).select_from(sicantik_db.trstspermohonan_log))
+    assert entries == log_rows
+
+
+def test_rebuild_gives_the_live_projection_row_for_row(run: Run) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "rebuild", "--db", run.rebuild_url, "--no-progress"],
+        cwd=REPO,
+        env={**os.environ, **run.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rebuilt = make_engine(run.rebuild_url)
+    try:
+        live, replayed = snapshot(run.engine), snapshot(rebuilt)
+        for model in COMPARED:
+            table = model.__table__
+
+            def by_key(rows: list[dict], table: sa.Table = table) -> dict[tuple, dict]:
+                return {tuple(r[c.name] for c in table.primary_key.columns): r for r in rows}
+
+            assert_same(table.name, by_key(replayed[table.name]), by_key(live[table.name]))
+        assert replayed == live
+    finally:
+        rebuilt.dispose()
+
+
+def test_poison_is_dead_lettered_and_what_follows_is_projected(run: Run) -> None:
+    letters = {
+        (e.value["partition"], e.value["offset"]): e.value
+        for e in read_topic(run.stack, catalog.DEADLETTER_TOPIC, keys=False).events
+        if e.value is not None and e.value["original_topic"] == BIODATA_TOPIC
+    }
+    assert set(letters) == {(p, o) for p, o, _ in run.poison}
+    for p, o, kind in run.poison:
+        letter = letters[(p, o)]
+        assert letter["reason"] and letter["stage"] == "normalize"
+        expected = "WireFormatError" if kind == "garbage" else "UnknownSchemaError"
+        assert letter["error_type"] == expected, letter["reason"]
+    with run.engine.connect() as c:
+        name = c.scalar(sa.select(Citizen.name).where(Citizen.nik == run.after_poison_nik))
+    assert name == "SESUDAH RACUN"
