@@ -224,3 +224,62 @@ def dead_letters(stack, agency: str) -> list[dict]:
             }
         )
     return out
+
+
+def read_raw(stack, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a topic from its beginning to its current end, undecoded."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        deadline = time.monotonic() + 30
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"could not read {topic}"
+            for msgs in consumer.poll(timeout_ms=500).values():
+                out.extend((m.key, m.value) for m in msgs)
+        return out
+    finally:
+        consumer.close()
+
+
+def topic_size(stack, topic: str) -> int:
+    """How many records the topic holds (sum of its partitions' end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
+    finally:
+        consumer.close()
+
+
+def stored_offset(stack, agency: str) -> dict:
+    """The connector's last record in mpp.hub.connect-offsets (its key is the connector name,
+    which the harness configs leave equal to the agency)."""
+    import json
+
+    state: dict = {}
+    for key, value in read_raw(stack, "mpp.hub.connect-offsets"):
+        if key == agency.encode():
+            state = json.loads(value) if value else {}
+    return state
+
+
+def snapshot_done(stack, agency: str, table: str) -> bool:
+    """True once the stored offset says the table's snapshot is complete."""
+    tables = stored_offset(stack, agency).get("tables", {})
+    return bool(tables.get(table, {}).get("snapshot", {}).get("done"))
+
+
+def is_subsequence(wanted: list, seen: list) -> bool:
+    """Every item of `wanted` appears in `seen`, in that order (others may lie between)."""
+    it = iter(seen)
+    return all(any(w == s for s in it) for w in wanted)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from connectors.avro import TableShape
 from connectors.base import ModeContext
@@ -30,6 +29,7 @@ from tests.connectors.harness import (
     connector_config,
     dead_letters,
     read_topic,
+    topic_size,
     wait_until,
 )
 
@@ -295,11 +295,11 @@ def test_a_file_half_published_when_killed_is_taken_again(stack, tmp_path: Path)
     proc = SubprocessConnector(cfg, tmp_path)
     proc.start()
     try:
-        wait_until(lambda: 0 < _topic_size(stack, topic), 60, "the export half-way")
+        wait_until(lambda: 0 < topic_size(stack, topic), 60, "the export half-way")
         proc.kill9()
-        assert _topic_size(stack, topic) < len(rows), "killed too late to test anything"
+        assert topic_size(stack, topic) < len(rows), "killed too late to test anything"
         proc.start()
-        wait_until(lambda: _topic_size(stack, topic) >= len(rows), 60, "the rest of the export")
+        wait_until(lambda: topic_size(stack, topic) >= len(rows), 60, "the rest of the export")
         assert proc.alive(), proc.output()[-2000:]
     finally:
         proc.stop()
@@ -417,10 +417,3 @@ def test_the_diff() -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def _topic_size(stack, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()

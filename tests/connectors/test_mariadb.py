@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import random
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, TopicPartition
 
 from connectors.avro import TableShape
 from connectors.base import ModeContext
@@ -25,7 +22,10 @@ from tests.connectors.harness import (
     TopicLog,
     connector_config,
     dead_letters,
+    is_subsequence,
     read_topic,
+    stored_offset,
+    topic_size,
     wait_until,
 )
 
@@ -106,49 +106,6 @@ def _run(engine: sa.Engine, *statements: str, sql_mode: str | None = None) -> No
             c.execute(sa.text(f"SET SESSION sql_mode = '{sql_mode}'"))
         for s in statements:
             c.execute(sa.text(s))
-
-
-def _read_raw(stack, topic: str) -> list:
-    """Every (key, value) of a topic, undecoded."""
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"could not read {topic}"
-            for msgs in consumer.poll(timeout_ms=500).values():
-                out.extend((m.key, m.value) for m in msgs)
-        return out
-    finally:
-        consumer.close()
-
-
-def _topic_size(stack, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
-
-
-def _stored_offset(stack, cfg: dict) -> dict:
-    state: dict = {}
-    for key, value in _read_raw(stack, "mpp.hub.connect-offsets"):
-        if key == cfg["agency"].encode():
-            state = json.loads(value) if value else {}
-    return state
-
-
-def _is_subsequence(wanted: list, seen: list) -> bool:
-    it = iter(seen)
-    return all(any(w == s for s in it) for w in wanted)
 
 
 # --- capture ------------------------------------------------------------------------------------
@@ -260,7 +217,11 @@ def test_a_refused_schema_change_pauses_that_table_only(stack, mariadb_url: str)
         _run(engine, "ALTER TABLE penduduk MODIFY no_kec varchar(10)")  # int -> string: refused
         _run(engine, "INSERT INTO penduduk VALUES (2, '7413010')", "INSERT INTO izin VALUES (2, 1)")
         _wait_equal(stack, cfg, engine, "izin", ["id"])
-        wait_until(lambda: "penduduk" in _stored_offset(stack, cfg).get("paused", {}), 30, "paused")
+        wait_until(
+            lambda: "penduduk" in stored_offset(stack, cfg["agency"]).get("paused", {}),
+            30,
+            "paused",
+        )
         conn.check()
     assert (2,) not in read_topic(stack, _topic(cfg, "penduduk")).fold(["id"])
 
@@ -277,14 +238,14 @@ def test_the_offset_follows_the_binlog_while_the_captured_tables_are_idle(
     )
     cfg = _config(stack, mariadb_url, ["penduduk"])
     with InProcessConnector(cfg) as conn:
-        wait_until(lambda: _stored_offset(stack, cfg).get("stream"), 30, "streaming")
+        wait_until(lambda: stored_offset(stack, cfg["agency"]).get("stream"), 30, "streaming")
         for _ in range(20):  # binlog from a table the connector does not capture
             _run(engine, "INSERT INTO lain (isi) VALUES (repeat('x', 900))")
         with engine.connect() as c:
             file, pos = c.exec_driver_sql("SHOW MASTER STATUS").first()[:2]
         end = binlog_offset(file, pos)["position"]
         wait_until(
-            lambda: _stored_offset(stack, cfg)["stream"]["position"] >= end,
+            lambda: stored_offset(stack, cfg["agency"])["stream"]["position"] >= end,
             30,
             "the stored offset past the other table's changes",
         )
@@ -312,7 +273,7 @@ def test_a_lost_binlog_session_is_read_again_from_the_last_transaction(
 
     try:
         with InProcessConnector(cfg) as conn:
-            wait_until(lambda: _stored_offset(stack, cfg).get("stream"), 30, "streaming")
+            wait_until(lambda: stored_offset(stack, cfg["agency"]).get("stream"), 30, "streaming")
             _run(engine, "INSERT INTO penduduk VALUES (1, 'sebelum')")
             _wait_equal(stack, cfg, engine, "penduduk", ["id"])
             kill_dump_sessions()  # what a DBA does: the reader reconnects by itself
@@ -377,22 +338,22 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(
     proc.start()
     thread = threading.Thread(target=writer)
     try:
-        wait_until(lambda: 0 < _topic_size(stack, topic) < 20000, 60, "snapshot half-way")
+        wait_until(lambda: 0 < topic_size(stack, topic) < 20000, 60, "snapshot half-way")
         proc.kill9()
         proc.start()
         thread.start()
 
         def snapshot_done() -> bool:
-            snap = _stored_offset(stack, cfg).get("tables", {}).get("penduduk", {})
+            snap = stored_offset(stack, cfg["agency"]).get("tables", {}).get("penduduk", {})
             return bool(snap.get("snapshot", {}).get("done"))
 
         wait_until(snapshot_done, 60, "snapshot done after the restart")
-        size = _topic_size(stack, topic)
-        wait_until(lambda: _topic_size(stack, topic) > size + 300, 30, "streaming under way")
+        size = topic_size(stack, topic)
+        wait_until(lambda: topic_size(stack, topic) > size + 300, 30, "streaming under way")
         proc.kill9()
         proc.start()
-        size = _topic_size(stack, topic)
-        wait_until(lambda: _topic_size(stack, topic) > size + 300, 30, "streaming again")
+        size = topic_size(stack, topic)
+        wait_until(lambda: topic_size(stack, topic) > size + 300, 30, "streaming again")
         stop.set()
         thread.join()
         log = _wait_equal(stack, cfg, engine, "penduduk", ["id"], timeout=60)
@@ -406,7 +367,7 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(
     for e in sorted(log.events, key=lambda e: (e.partition, e.offset)):
         if e.value and e.value["after"]:
             versions.setdefault(e.key["id"], []).append(e.value["after"]["nama"])
-    lost = [k for k, w in written.items() if not _is_subsequence(w, versions.get(k, []))]
+    lost = [k for k, w in written.items() if not is_subsequence(w, versions.get(k, []))]
     assert not lost, f"versions missing for ids {lost[:5]}"
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, TopicPartition
 
 from connectors.avro import TableShape
 from tests.connectors.harness import (
@@ -22,6 +21,8 @@ from tests.connectors.harness import (
     connector_config,
     dead_letters,
     read_topic,
+    snapshot_done,
+    topic_size,
     wait_until,
 )
 
@@ -185,7 +186,7 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Pat
     proc = SubprocessConnector(cfg, tmp_path)
     proc.start()
     try:
-        wait_until(lambda: 0 < _topic_size(stack, topic) < 20000, 90, "snapshot half-way")
+        wait_until(lambda: 0 < topic_size(stack, topic) < 20000, 90, "snapshot half-way")
         proc.kill9()
         proc.start()
         stop = threading.Event()
@@ -205,8 +206,12 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Pat
         t = threading.Thread(target=writer)
         t.start()
         try:
-            wait_until(lambda: _snapshot_done(stack, cfg), 120, "snapshot done after restart")
-            wait_until(lambda: _topic_size(stack, topic) > 20100, 60, "streaming under way")
+            wait_until(
+                lambda: snapshot_done(stack, cfg["agency"], "penduduk"),
+                120,
+                "snapshot done after restart",
+            )
+            wait_until(lambda: topic_size(stack, topic) > 20100, 60, "streaming under way")
             proc.kill9()
             proc.start()
         finally:
@@ -295,16 +300,6 @@ def test_an_unencodable_row_goes_to_the_dead_letter_topic(stack, tmp_path: Path)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _topic_size(stack, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
-
-
 def _status(cfg: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     import yaml
 
@@ -317,21 +312,3 @@ def _status(cfg: dict, tmp_path: Path) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
-
-
-def _snapshot_done(stack, cfg: dict) -> bool:
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
-    try:
-        tp = TopicPartition("mpp.hub.connect-offsets", 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        state = None
-        while consumer.position(tp) < end:
-            for msgs in consumer.poll(timeout_ms=500).values():
-                for m in msgs:
-                    if m.key == cfg["agency"].encode():
-                        state = json.loads(m.value)
-        return bool(state and state["tables"].get("penduduk", {}).get("snapshot", {}).get("done"))
-    finally:
-        consumer.close()

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import random
 import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, TopicPartition
 
 from connectors.avro import TableShape
 from connectors.base import ModeContext
@@ -26,7 +23,11 @@ from tests.connectors.harness import (
     TopicLog,
     connector_config,
     dead_letters,
+    is_subsequence,
     read_topic,
+    snapshot_done,
+    stored_offset,
+    topic_size,
     wait_until,
 )
 
@@ -105,54 +106,6 @@ def _slot_lsn(pg: psycopg.Connection) -> int:
 def _wal_lsn(pg: psycopg.Connection, which: str = "") -> int:
     fn = f"pg_current_wal_{which}_lsn" if which else "pg_current_wal_lsn"
     return parse_lsn(pg.execute(f"SELECT {fn}()::text").fetchone()[0])
-
-
-def _topic_size(stack, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
-
-
-def _read_raw(stack, topic: str) -> list:
-    """Every (key, value) of a topic, undecoded."""
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"could not read {topic}"
-            for msgs in consumer.poll(timeout_ms=500).values():
-                out.extend((m.key, m.value) for m in msgs)
-        return out
-    finally:
-        consumer.close()
-
-
-def _stored_offset(stack, cfg: dict) -> dict:
-    state: dict = {}
-    for key, value in _read_raw(stack, "mpp.hub.connect-offsets"):
-        if key == cfg["agency"].encode():
-            state = json.loads(value) if value else {}
-    return state
-
-
-def _snapshot_done(stack, cfg: dict) -> bool:
-    tables = _stored_offset(stack, cfg).get("tables", {})
-    return bool(tables.get("penduduk", {}).get("snapshot", {}).get("done"))
-
-
-def _is_subsequence(wanted: list, seen: list) -> bool:
-    it = iter(seen)
-    return all(any(w == s for s in it) for w in wanted)
 
 
 # --- capture ------------------------------------------------------------------------------------
@@ -341,7 +294,9 @@ def test_a_refused_schema_change_pauses_one_table_and_nothing_is_lost(stack, pg_
         wait_until(lambda: "penduduk" in conn.connector.paused, 30, "penduduk paused again")
         with engine.begin() as c:
             c.execute(sa.text("UPDATE penduduk SET nama = 'selama jeda 2' WHERE id = 2"))
-        wait_until(lambda: _stored_offset(stack, cfg)["stream"].get("parked"), 30, "parked")
+        wait_until(
+            lambda: stored_offset(stack, cfg["agency"])["stream"].get("parked"), 30, "parked"
+        )
         conn.check()
     with engine.begin() as c:
         c.execute(sa.text("ALTER TABLE penduduk ALTER COLUMN nilai TYPE bigint"))
@@ -392,18 +347,22 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(
     proc.start()
     thread = threading.Thread(target=writer)
     try:
-        wait_until(lambda: 0 < _topic_size(stack, topic) < 20000, 60, "snapshot half-way")
+        wait_until(lambda: 0 < topic_size(stack, topic) < 20000, 60, "snapshot half-way")
         proc.kill9()
-        assert not _snapshot_done(stack, cfg)
+        assert not snapshot_done(stack, cfg["agency"], "penduduk")
         proc.start()
         thread.start()
-        wait_until(lambda: _snapshot_done(stack, cfg), 60, "snapshot done after the restart")
-        size = _topic_size(stack, topic)
-        wait_until(lambda: _topic_size(stack, topic) > size + 300, 30, "streaming under way")
+        wait_until(
+            lambda: snapshot_done(stack, cfg["agency"], "penduduk"),
+            60,
+            "snapshot done after the restart",
+        )
+        size = topic_size(stack, topic)
+        wait_until(lambda: topic_size(stack, topic) > size + 300, 30, "streaming under way")
         proc.kill9()
         proc.start()
-        size = _topic_size(stack, topic)
-        wait_until(lambda: _topic_size(stack, topic) > size + 300, 30, "streaming again")
+        size = topic_size(stack, topic)
+        wait_until(lambda: topic_size(stack, topic) > size + 300, 30, "streaming again")
         stop.set()
         thread.join()
         log = _wait_equal(stack, cfg, engine, "penduduk", ["id"], timeout=60)
@@ -419,7 +378,7 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(
     for e in sorted(log.events, key=lambda e: (e.partition, e.offset)):
         if e.value and e.value["after"]:
             versions.setdefault(e.key["id"], []).append(e.value["after"]["nama"])
-    lost = [k for k, w in written.items() if not _is_subsequence(w, versions.get(k, []))]
+    lost = [k for k, w in written.items() if not is_subsequence(w, versions.get(k, []))]
     assert not lost, f"versions missing for ids {lost[:5]}"
 
 
@@ -454,7 +413,7 @@ def test_the_slot_moves_only_after_kafka_acknowledged(stack, pg_url: str) -> Non
         gate.set()
         wait_until(lambda: _slot_lsn(pg) > inside, 30, "the slot advanced past the commit")
         assert (2,) in read_topic(stack, _topic(cfg, "penduduk")).fold(["id"])
-        assert parse_lsn(_stored_offset(stack, cfg)["stream"]["lsn"]) > inside
+        assert parse_lsn(stored_offset(stack, cfg["agency"])["stream"]["lsn"]) > inside
         conn.check()
     pg.close()
 
@@ -468,7 +427,7 @@ def test_heartbeats_move_the_slot_while_the_captured_tables_are_idle(stack, pg_u
     cfg = _config(stack, pg_url, ["penduduk"], heartbeat_interval_s=0.5)
     pg = _pg(pg_url)
     with InProcessConnector(cfg) as conn:
-        wait_until(lambda: _stored_offset(stack, cfg).get("stream"), 30, "streaming")
+        wait_until(lambda: stored_offset(stack, cfg["agency"]).get("stream"), 30, "streaming")
         for _ in range(20):  # WAL from a table the connector does not capture
             pg.execute("INSERT INTO lain (isi) SELECT repeat('x', 900) FROM generate_series(1, 50)")
         written = _wal_lsn(pg)
