@@ -4,6 +4,7 @@ be killed with -9), read back its topics, fold them by key, compare with the sou
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -283,3 +284,59 @@ def is_subsequence(wanted: list, seen: list) -> bool:
     """Every item of `wanted` appears in `seen`, in that order (others may lie between)."""
     it = iter(seen)
     return all(any(w == s for s in it) for w in wanted)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _norm(v: Any) -> Any:
+    """A value as it compares after an Avro round trip (a naive timestamp travels as UTC)."""
+    if isinstance(v, dt.datetime):
+        v = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
+        return (v - _EPOCH) // dt.timedelta(microseconds=1)
+    return v
+
+
+def source_state(engine, table: str) -> dict[tuple, dict]:
+    """The source table now, keyed and converted as the connector converts it."""
+    import sqlalchemy as sa
+
+    from connectors.avro import TableShape
+
+    refl = sa.Table(table, sa.MetaData(), autoload_with=engine)
+    shape = TableShape.from_table(refl)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(refl)).mappings()]
+    return {
+        tuple(_norm(v) for v in shape.convert_key(r).values()): {
+            k: _norm(v) for k, v in shape.convert_row(r).items()
+        }
+        for r in rows
+    }
+
+
+def wait_equal(stack, topic: str, engine, table: str, key: list[str], timeout=60) -> TopicLog:
+    """Wait until the folded topic equals the source table; returns the topic's log.
+
+    The failure names a few differing keys only: pytest's own diff of two large dicts takes
+    minutes on every poll."""
+    seen: dict[str, TopicLog] = {}
+
+    def same() -> bool:
+        seen["log"] = read_topic(stack, topic)
+        source = source_state(engine, table)
+        columns = next(iter(source.values())).keys() if source else ()
+        # Events written before a column was added lack it: a reader's schema fills in null.
+        folded = {
+            tuple(_norm(v) for v in k): {c: _norm(row.get(c)) for c in columns}
+            for k, row in seen["log"].fold(key).items()
+        }
+        differ = [k for k in source.keys() | folded.keys() if folded.get(k) != source.get(k)]
+        assert not differ, (
+            f"{len(differ)} key(s) differ ({len(folded)} in topic, {len(source)} in source), "
+            f"e.g. {sorted(differ, key=str)[:3]}"
+        )
+        return True
+
+    wait_until(same, timeout, f"{table}: folded topic == source")
+    return seen["log"]

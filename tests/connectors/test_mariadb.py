@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import threading
 from pathlib import Path
@@ -26,10 +25,9 @@ from tests.connectors.harness import (
     read_topic,
     stored_offset,
     topic_size,
+    wait_equal,
     wait_until,
 )
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -38,52 +36,12 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url, connect_args={"init_command": "SET time_zone = '+00:00'"})
 
 
-def _norm(v):
-    """Values as they compare after an Avro round trip (timestamps at millisecond precision)."""
-    if isinstance(v, dt.datetime):
-        v = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
-        return (v - _EPOCH) // dt.timedelta(milliseconds=1)
-    return v
-
-
-def _source_state(engine: sa.Engine, table: str) -> dict[tuple, dict]:
-    refl = sa.Table(table, sa.MetaData(), autoload_with=engine)
-    shape = TableShape.from_table(refl)
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(refl)).mappings()]
-    return {
-        tuple(_norm(v) for v in shape.convert_key(r).values()): {
-            k: _norm(v) for k, v in shape.convert_row(r).items()
-        }
-        for r in rows
-    }
-
-
-def _folded(log: TopicLog, key: list[str]) -> dict[tuple, dict]:
-    return {
-        tuple(_norm(v) for v in k): {c: _norm(v) for c, v in row.items()}
-        for k, row in log.fold(key).items()
-    }
-
-
 def _topic(cfg: dict, table: str) -> str:
     return f"mpp.{cfg['agency']}.{table}"
 
 
 def _wait_equal(stack, cfg, engine, table, key, timeout=60) -> TopicLog:
-    seen: dict[str, TopicLog] = {}
-
-    def same() -> bool:
-        seen["log"] = read_topic(stack, _topic(cfg, table))
-        folded, source = _folded(seen["log"], key), _source_state(engine, table)
-        # Events written before a column was added lack it: a reader's schema fills in null.
-        folded = {k: {**dict.fromkeys(source.get(k, {})), **row} for k, row in folded.items()}
-        missing = [k for k in source if folded.get(k) != source[k]][:3]
-        assert folded == source, f"{len(folded)} keys in topic, {len(source)} in source: {missing}"
-        return True
-
-    wait_until(same, timeout, f"{table}: folded topic == source")
-    return seen["log"]
+    return wait_equal(stack, _topic(cfg, table), engine, table, key, timeout)
 
 
 def _config(stack, url: str, tables: list[str], **source) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import threading
 from pathlib import Path
@@ -28,61 +27,20 @@ from tests.connectors.harness import (
     snapshot_done,
     stored_offset,
     topic_size,
+    wait_equal,
     wait_until,
 )
 
 FAST = {"poll_interval_s": 0.1, "heartbeat_interval_s": 60.0}
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _norm(v):
-    """Values as they compare after an Avro round trip (a naive timestamp travels as UTC)."""
-    if isinstance(v, dt.datetime):
-        v = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
-        return (v - _EPOCH) // dt.timedelta(microseconds=1)
-    return v
-
-
-def _source_state(engine: sa.Engine, table: str) -> dict[tuple, dict]:
-    refl = sa.Table(table, sa.MetaData(), autoload_with=engine)
-    shape = TableShape.from_table(refl)
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(refl)).mappings()]
-    return {
-        tuple(_norm(v) for v in shape.convert_key(r).values()): {
-            k: _norm(v) for k, v in shape.convert_row(r).items()
-        }
-        for r in rows
-    }
-
-
-def _folded(log: TopicLog, key: list[str], columns) -> dict[tuple, dict]:
-    """Latest row per key; a column added after an event was written reads as null."""
-    return {
-        tuple(_norm(v) for v in k): {c: _norm(row.get(c)) for c in columns}
-        for k, row in log.fold(key).items()
-    }
-
-
 def _topic(cfg: dict, table: str) -> str:
     return f"mpp.{cfg['agency']}.{table}"
 
 
 def _wait_equal(stack, cfg, engine, table, key, timeout=60) -> TopicLog:
-    seen: dict[str, TopicLog] = {}
-
-    def same() -> bool:
-        seen["log"] = read_topic(stack, _topic(cfg, table))
-        source = _source_state(engine, table)
-        columns = next(iter(source.values())).keys() if source else ()
-        folded = _folded(seen["log"], key, columns)
-        missing = [k for k in source if folded.get(k) != source[k]][:3]
-        assert folded == source, f"{len(folded)} keys in topic, {len(source)} in source: {missing}"
-        return True
-
-    wait_until(same, timeout, f"{table}: folded topic == source")
-    return seen["log"]
+    return wait_equal(stack, _topic(cfg, table), engine, table, key, timeout)
 
 
 def _config(stack, pg_url: str, tables: list[str], **source) -> dict:
