@@ -340,3 +340,20 @@ def wait_equal(stack, topic: str, engine, table: str, key: list[str], timeout=60
 
     wait_until(same, timeout, f"{table}: folded topic == source")
     return seen["log"]
+
+
+def assert_log_based_history(log: TopicLog, row_id: int, names: list[str]) -> None:
+    """What a log-based mode owes over the scripted `penduduk` table: every version of row
+    `row_id` in order (`nama` values), each streamed event with its source time and its own
+    ordered position, and every delete carrying the full old row followed by a tombstone."""
+    assert [v["nama"] if v else None for v in log.versions(["id"], (row_id,))] == names
+    events = sorted(log.events, key=lambda e: (e.partition, e.offset))
+    streamed = [e for e in events if e.value and e.value["op"] != "r"]
+    assert all(e.value["source"]["ts_ms"] for e in streamed)
+    positions = [e.value["source"]["position"] for e in streamed if e.key == {"id": row_id}]
+    assert positions == sorted(positions) and len(set(positions)) == len(names) - 1
+    for i, e in enumerate(events):
+        if e.value and e.value["op"] == "d":
+            assert e.value["before"]["nama"] == f"warga {e.key['id']}"
+            nxt = next(x for x in events[i + 1 :] if x.key == e.key and x.partition == e.partition)
+            assert nxt.value is None
