@@ -3,7 +3,7 @@
 events   the canonical topics and the conversions from decoded Avro
 models   tables (SQLAlchemy 2); store: engines and sessions (SQLite file or PostgreSQL)
 citizen  person facts -> source records -> golden record
-permit   services, applications and status logs -> permits (streams.permits.derive_permit)
+permit   services, applications and status logs -> permits (domain.permits.derive_permit)
 writer   apply_batch: one transaction per batch, checkpoints included
 agent    the Faust agent and timers; rebuild: replay the log into fresh tables
 access   roles, masking, access log; reads: queries; api + page: HTTP

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from schemas.nik import mask_nik
+from domain.nik import mask_nik
 
 from .models import AccessLog
 

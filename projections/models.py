@@ -103,7 +103,7 @@ class Service(Base):
 
 
 class Permit(Base):
-    """One permit application and where it stands (derived by streams.permits.derive_permit)."""
+    """One permit application and where it stands (derived by domain.permits.derive_permit)."""
 
     __tablename__ = "permit"
 

@@ -1,5 +1,5 @@
 """Permit projection: services, permit applications and their status logs -> permit rows whose
-status, working days and SLA state come from streams.permits.derive_permit.
+status, working days and SLA state come from domain.permits.derive_permit.
 
 A permit is re-derived whenever anything it depends on changes: its own events, its service's
 SLA, the arrival of its applicant's source record (applicant_person_key), and time
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from streams.permits import FINAL_STATUSES, IN_PROCESS, derive_permit
+from domain.permits import FINAL_STATUSES, IN_PROCESS, derive_permit
 
 from .bulk import changed, chunks, delete_keys, rows_where_in, write_rows
 from .events import is_stale, normalize_ref, to_json, utc_naive

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from schemas.nik import mask_nik
-from streams.permits import FINAL_STATUSES
-from streams.workdays import ombudsman_zone
+from domain.compliance import ombudsman_zone
+from domain.nik import mask_nik
+from domain.permits import FINAL_STATUSES
 
 from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
 from .events import IDENTITY_FIELDS

@@ -6,7 +6,7 @@ After the snapshot, scripted changes (births, corrections, a move, a death, perm
 through every state, one rejected, an applicant with a malformed NIK, a back-dated permit whose
 working days span Independence Day) and poison messages on a raw topic. The expected read models
 are computed here, straight from the source tables' final state (working days with
-streams.workdays, keys with streams.identity), never through the projection code.
+domain.workdays, keys with domain.identity), never through the projection code.
 
 The module runs its own stack: the canonical topics (mpp.canonical.*) have fixed names, and
 other integration tests of the session write to them (tests/streams/test_worker.py produces
@@ -32,6 +32,9 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from domain.identity import resolve_person
+from domain.nik import Sex
+from domain.workdays import sla_state, working_days_between
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.samples import Simulator, create_siak, create_sicantik
 from ops.samples import siak as siak_db
@@ -48,10 +51,7 @@ from projections.models import (
 from projections.store import make_engine
 from schemas import catalog
 from schemas.codec import header
-from schemas.nik import Sex
-from streams.identity import resolve_person
 from streams.mappings.dpmptsp import OUTCOME, STATUS_CODES
-from streams.workdays import sla_state, working_days_between
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector, read_topic, wait_until
 from tests.projections.harness import COMPARED, snapshot

@@ -19,8 +19,8 @@ from typing import Any
 
 from faker import Faker
 
-from schemas.nik import FEMALE_DAY_OFFSET, Sex, mask_nik
-from schemas.regions import MUNA_BARAT, MUNA_BARAT_DISTRICTS, SULAWESI_TENGGARA
+from domain.nik import FEMALE_DAY_OFFSET, Sex, mask_nik
+from domain.regions import MUNA_BARAT, MUNA_BARAT_DISTRICTS, SULAWESI_TENGGARA
 
 # SIAK code tables (as stored in BIODATA_WNI).
 AGAMA = {1: "ISLAM", 2: "KRISTEN", 3: "KATHOLIK", 4: "HINDU", 5: "BUDHA", 6: "KHONGHUCU"}

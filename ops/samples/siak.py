@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schemas.nik import Sex, mask_nik
-from schemas.regions import MUNA_BARAT
+from domain.nik import Sex, mask_nik
+from domain.regions import MUNA_BARAT
 
 from .people import (
     ANAK,

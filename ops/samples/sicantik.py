@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schemas.nik import Sex
-from streams.services import services_of
-from streams.workdays import add_working_days, is_working_day
+from domain.nik import Sex
+from domain.services import services_of
+from domain.workdays import add_working_days, is_working_day
 
 from .people import KECAMATAN, Person, Population, SimChange, office_time
 from .siak import bulk_insert, pick_row, prepare_tables

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schemas.nik import IdStatus, check_kk, parse_sex
-from schemas.regions import MUNA_BARAT
+from domain.nik import IdStatus, check_kk, parse_sex
+from domain.regions import MUNA_BARAT
 
 from ..canonical import Canonical
 from .base import RawChange, mapping

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.nik import mask_nik
+from domain.identity import NikStatus, resolve_person
+from domain.nik import mask_nik
 
 from ..canonical import DELETE, ERROR, UPSERT, WARNING, Canonical, DataQualityFinding, PersonFact
-from ..identity import NikStatus, resolve_person
 from .base import MappingError, RawChange
 from .values import Getter, Row, column, parse_recorded_sex
 

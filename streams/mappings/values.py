@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from schemas.nik import Sex, parse_sex
+from domain.nik import Sex, parse_sex
 
 from .base import MappingError
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.services import SERVICES
+from domain.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "ops" / "monitoring"

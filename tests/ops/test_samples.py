@@ -9,10 +9,10 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
+from domain.nik import check_kk, check_nik
+from domain.regions import MUNA_BARAT
 from ops.samples import Simulator, create_siak, create_sicantik, generate_population, siak
 from ops.samples import sicantik as sc
-from schemas.nik import check_kk, check_nik
-from schemas.regions import MUNA_BARAT
 
 TODAY = dt.date(2026, 5, 4)
 NOW = dt.datetime(2026, 5, 4, 10, 30, 15, 123456)  # the simulator drops the microseconds

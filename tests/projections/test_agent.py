@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
+from domain.permits import derive_permit
 from projections import agent
 from projections.agent import Projector, bad_data
 from projections.events import DEFAULT_TOPICS, Message
@@ -22,7 +23,6 @@ from projections.models import Citizen, Service
 from projections.store import local_today, open_store
 from projections.writer import apply_batch, read_checkpoints
 from schemas.codec import Serializer
-from streams.permits import derive_permit
 from streams.settings import WorkerSettings
 from tests.projections import canonical
 from tests.projections import factories as f

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from domain.nik import check_nik, parse_sex
 from ops.samples import siak, sicantik
 from ops.samples.people import generate_population
 from schemas import catalog
-from schemas.nik import check_nik, parse_sex
 from streams.canonical import DataQualityFinding, PermitEvent, PersonFact, ServiceEvent
 from streams.mappings import MAPPINGS, MappingError, RawChange, map_change, mapping_for
 from tests.streams.helpers import (

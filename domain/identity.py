@@ -13,13 +13,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from schemas.nik import Sex, check_nik
+from domain.nik import Sex, check_nik
 
 FALLBACK_PREFIX = "x-"
 
 
 class NikStatus(StrEnum):
-    """PersonFact.nik_status: schemas.nik.IdStatus plus MISSING (no NIK recorded at all)."""
+    """PersonFact.nik_status: domain.nik.IdStatus plus MISSING (no NIK recorded at all)."""
 
     VALID = "VALID"
     MISSING = "MISSING"

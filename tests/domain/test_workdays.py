@@ -12,14 +12,12 @@ import random
 
 import pytest
 
-from streams import workdays
-from streams.workdays import (
+from domain import workdays
+from domain.workdays import (
     SlaState,
-    Zone,
     add_working_days,
     holidays_in_year,
     is_working_day,
-    ombudsman_zone,
     sla_state,
     working_days_between,
 )
@@ -245,34 +243,3 @@ def test_clock_stop_keeps_a_permit_on_track():
 def test_negative_sla_is_an_error():
     with pytest.raises(ValueError):
         sla_state(START, START, -1, finished=False)
-
-
-# --- ombudsman_zone -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("score", "grade", "color"),
-    [
-        (100, "A", "hijau"),
-        (88, "A", "hijau"),
-        (87.99, "B", "hijau"),
-        (78, "B", "hijau"),
-        (77.99, "C", "kuning"),
-        (54, "C", "kuning"),
-        (53.99, "D", "merah"),
-        (32, "D", "merah"),
-        (31.99, "E", "merah"),
-        (0, "E", "merah"),
-    ],
-)
-def test_zone_boundaries(score, grade, color):
-    zone = ombudsman_zone(score)
-    assert zone == (grade, color)
-    assert (zone.grade, zone.color) == (grade, color)
-    assert isinstance(zone, Zone)
-
-
-@pytest.mark.parametrize("score", [-0.01, 100.01, float("nan"), float("inf")])
-def test_zone_out_of_range(score):
-    with pytest.raises(ValueError):
-        ombudsman_zone(score)

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from streams.permits import (
+from domain.permits import (
     F_AFTER_FINAL,
     F_FILE_COMPLETE_IN_FUTURE,
     F_FINISHED_BEFORE_FILE_COMPLETE,
@@ -26,7 +26,7 @@ from streams.permits import (
     day_of,
     derive_permit,
 )
-from streams.workdays import SlaState
+from domain.workdays import SlaState
 
 D = dt.date
 UTC = dt.UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.services import BY_CODE, SERVICES, service, services_of
+from domain.services import BY_CODE, SERVICES, service, services_of
 
 
 def test_service_standards_from_the_design():

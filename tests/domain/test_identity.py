@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from schemas.nik import Sex
-from streams.identity import (
+from domain.identity import (
     Identity,
     NikStatus,
     clean_nik,
@@ -15,6 +14,7 @@ from streams.identity import (
     is_fallback_key,
     resolve_person,
 )
+from domain.nik import Sex
 
 TODAY = dt.date(2025, 8, 18)
 WOMAN = "7413014508900001"  # Sawerigadi, 05-08-1990, P (day + 40)

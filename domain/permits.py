@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.workdays import Interval, SlaState, add_working_days, sla_state, working_days_between
+from domain.workdays import Interval, SlaState, add_working_days, sla_state, working_days_between
 
 # Lifecycle statuses of the status log (canonical PermitEvent.status).
 RECEIVED = "RECEIVED"

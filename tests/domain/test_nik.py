@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from schemas.nik import (
+from domain.nik import (
     IdStatus,
     NikStatus,
     Sex,
@@ -18,7 +18,7 @@ from schemas.nik import (
     parse_nik,
     parse_sex,
 )
-from schemas.regions import (
+from domain.regions import (
     MUNA_BARAT_DISTRICTS,
     PROVINCES,
     REGENCIES_74,
