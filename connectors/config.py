@@ -16,6 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from eventlog import KafkaSettings
+from eventlog.topics import CONNECT_OFFSETS_TOPIC, DEADLETTER_TOPIC
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -82,6 +85,11 @@ class KafkaConfig(_Strict):
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
 
+    @property
+    def client(self) -> KafkaSettings:
+        """The event log's client settings for this cluster."""
+        return KafkaSettings(bootstrap=self.bootstrap)
+
 
 class RegistryConfig(_Strict):
     url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
@@ -102,8 +110,8 @@ class ConnectorConfig(_Strict):
     kafka: KafkaConfig = KafkaConfig()
     registry: RegistryConfig = RegistryConfig()
     snapshot: SnapshotConfig = SnapshotConfig()
-    offsets_topic: str = "mpp.hub.connect-offsets"
-    deadletter_topic: str = "mpp.hub.deadletter"
+    offsets_topic: str = CONNECT_OFFSETS_TOPIC
+    deadletter_topic: str = DEADLETTER_TOPIC
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     batch_size: int = Field(default=500, ge=1)
 

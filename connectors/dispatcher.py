@@ -18,9 +18,9 @@ from typing import Any
 
 import fastavro
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
+from eventlog import admin
+from eventlog.topics import table_topic_config
 from schemas import catalog
 from schemas.codec import encode
 from schemas.registry import IncompatibleSchemaError, RegistryClient
@@ -63,7 +63,7 @@ class EventDispatcher:
         self._dlq_id: int | None = None
         self._dlq_schema: Any = None
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=config.kafka.bootstrap,
+            **config.kafka.client.client_options(),
             acks="all",
             enable_idempotence=True,
             linger_ms=config.kafka.linger_ms,
@@ -83,27 +83,12 @@ class EventDispatcher:
         self, topics: list[str], compact: bool, partitions: int | None = None
     ) -> None:
         """Create missing topics (compacted where the key identifies the row)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.config.kafka.bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            new = [
-                NewTopic(
-                    t,
-                    num_partitions=partitions or self.config.kafka.partitions,
-                    replication_factor=self.config.kafka.replication_factor,
-                    topic_configs={"cleanup.policy": "compact" if compact else "delete"},
-                )
-                for t in topics
-                if t not in existing
-            ]
-            if new:
-                try:
-                    await admin.create_topics(new)
-                except TopicAlreadyExistsError:
-                    pass  # another connector process won the race
-        finally:
-            await admin.close()
+        await admin.ensure_topics(
+            self.config.kafka.client,
+            dict.fromkeys(topics, table_topic_config(keyed=compact)),
+            partitions=partitions or self.config.kafka.partitions,
+            replication_factor=self.config.kafka.replication_factor,
+        )
 
     async def open_table(self, shape: TableShape) -> TableChannel:
         """Register the table's key and value schemas (BACKWARD_TRANSITIVE) and its topic.

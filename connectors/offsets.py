@@ -12,14 +12,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from .topics import read_to_end
+from eventlog import KafkaSettings
+from eventlog.reading import read_to_end
 
 
 class OffsetStore:
     """Reads the latest offset of one connector at start; writes new ones synchronously."""
 
-    def __init__(self, bootstrap: str, topic: str, connector: str, producer: AIOKafkaProducer):
-        self.bootstrap = bootstrap
+    def __init__(
+        self, kafka: KafkaSettings, topic: str, connector: str, producer: AIOKafkaProducer
+    ):
+        self.kafka = kafka
         self.topic = topic
         self.connector = connector
         self.producer = producer
@@ -28,7 +31,7 @@ class OffsetStore:
     async def load(self) -> dict[str, Any]:
         """Read the topic to its end and keep this connector's last record."""
         key = self.connector.encode()
-        async for batch in read_to_end(self.bootstrap, self.topic):
+        async for batch in read_to_end(self.kafka, self.topic):
             for m in batch:
                 if m.key == key:
                     self.current = json.loads(m.value) if m.value else {}

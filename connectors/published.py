@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventlog.reading import read_to_end
 from schemas.codec import decode
 from schemas.registry import RegistryClient
 
 from .avro import TableShape, avro_name, source_ts_ms
 from .config import ConnectorConfig
-from .topics import read_to_end
 
 
 async def published_rows(
@@ -21,7 +21,7 @@ async def published_rows(
     state: dict[tuple, dict[str, Any]] = {}
     key_fields = [avro_name(k) for k in key]
     try:
-        async for batch in read_to_end(cfg.kafka.bootstrap, topic):
+        async for batch in read_to_end(cfg.kafka.client, topic):
             for msg in batch:
                 # Cached schemas: HTTP only on the first message of each schema id.
                 key_rec = decode(registry, msg.key)

@@ -16,16 +16,8 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
+from eventlog.progress import rate_progress
 from schemas.registry import RegistryClient
 
 from . import metrics as m
@@ -72,7 +64,7 @@ class Connector:
         self.registry = RegistryClient(config.registry.url)
         self.dispatcher = EventDispatcher(config, self.registry)
         self.offsets = OffsetStore(
-            config.kafka.bootstrap, config.offsets_topic, self.name, self.dispatcher.producer
+            config.kafka.client, config.offsets_topic, self.name, self.dispatcher.producer
         )
         self.state: dict[str, Any] = {}
         self.paused: dict[str, str] = {}
@@ -198,7 +190,7 @@ class Connector:
             self.state["stream"] = await self.mode.snapshot_marker()
             await self.offsets.commit(self.state)
         marker = _position_of(self.state["stream"])
-        with _progress(self.show_progress) as progress:
+        with rate_progress("rows", enabled=self.show_progress) as progress:
             for table in todo:
                 if stop.is_set():
                     return
@@ -261,7 +253,7 @@ class Connector:
                 await self._commit(batch)
                 while self._late_snapshots:
                     table = self._late_snapshots.pop()
-                    with _progress(self.show_progress) as progress:
+                    with rate_progress("rows", enabled=self.show_progress) as progress:
                         marker = _position_of(self.state.get("stream"))
                         await self._snapshot_table(table, marker, progress, stop)
                 next_batch = asyncio.ensure_future(anext(stream))
@@ -276,21 +268,3 @@ class Connector:
 
 def _position_of(stream_offset: dict[str, Any] | None) -> str:
     return str((stream_offset or {}).get("position", "start"))
-
-
-class RateColumn(ProgressColumn):
-    """rows/s of a task."""
-
-    def render(self, task) -> Text:
-        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "- rows/s")
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )

@@ -340,9 +340,10 @@ def _baseline(stack: Stack, opts: BenchOptions) -> dict:
 
 def baseline_main(bootstrap: str, registry_url: str, db_path: str, rows: int) -> dict:
     """aiokafka getmany + our fastavro decode + one executemany upsert per batch into SQLite."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
-    from connectors.topics import topic_partitions
+    from eventlog import KafkaSettings
+    from eventlog.admin import topic_partitions
     from schemas.codec import Deserializer
     from schemas.registry import RegistryClient
 
@@ -364,8 +365,7 @@ def baseline_main(bootstrap: str, registry_url: str, db_path: str, rows: int) ->
         )
         await consumer.start()
         try:
-            parts = await topic_partitions(bootstrap, RAW_TOPIC)
-            tps = [TopicPartition(RAW_TOPIC, p) for p in parts]
+            tps = await topic_partitions(KafkaSettings(bootstrap=bootstrap), [RAW_TOPIC])
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             done, t0 = 0, time.monotonic()

@@ -230,10 +230,10 @@ def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: in
 
 
 # --- worker, api, rebuild --------------------------------------------------------------------
-def _worker_settings(**overrides):
-    from streams.settings import WorkerSettings
+def _hub_settings(**overrides):
+    from .settings import HubSettings
 
-    return WorkerSettings.from_env(**overrides)
+    return HubSettings.from_env(**overrides)
 
 
 @main.command()
@@ -257,19 +257,18 @@ def worker(metrics_port: int | None, db_url: str | None) -> None:
     start more workers with the same MPPHUB_APP_ID to scale out."""
     from .worker import run
 
-    sys.exit(run(_worker_settings(metrics_port=metrics_port, projection_db_url=db_url)))
+    sys.exit(run(_hub_settings(metrics_port=metrics_port, projection_db_url=db_url)))
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default=None, help="Address [env MPPHUB_API_HOST; 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env MPPHUB_API_PORT; 8000].")
 @click.option("--db", "db_url", default=None, help="Projection database URL.")
-def api(host: str, port: int | None, db_url: str | None) -> None:
+def api(host: str | None, port: int | None, db_url: str | None) -> None:
     """Serve the front-office API and page over the projections (docs at /docs)."""
     from projections.api import run_api
 
-    port = port or int(os.environ.get("MPPHUB_API_PORT", "8000"))
-    run_api(_worker_settings(projection_db_url=db_url), host=host, port=port)
+    run_api(_hub_settings(api_host=host, api_port=port, projection_db_url=db_url).api)
 
 
 @main.command()
@@ -286,7 +285,7 @@ def rebuild(db_url: str | None, no_progress: bool) -> None:
     Stop the workers first when rebuilding the live database in place."""
     from projections.rebuild import rebuild as do_rebuild
 
-    stats = do_rebuild(_worker_settings(), target_url=db_url, progress=not no_progress)
+    stats = do_rebuild(_hub_settings().projection, target_url=db_url, progress=not no_progress)
     console.print(stats)
 
 

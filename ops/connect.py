@@ -14,22 +14,18 @@ from rich.table import Table
 
 from connectors.config import load_config
 
+from .metrics import serve_metrics
+
 
 def run_connect(path: Path, overrides: dict, progress: bool, console: Console) -> None:
     """Validate the config, serve metrics, run until SIGINT/SIGTERM."""
-    from prometheus_client import start_http_server
-
     from connectors.runner import Connector
 
     config = load_config(path, overrides)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if config.metrics_port is not None:
-        # Loopback unless told otherwise: in a container Prometheus scrapes from another host.
-        start_http_server(
-            config.metrics_port, addr=os.environ.get("MPPHUB_METRICS_ADDR", "127.0.0.1")
-        )
+    serve_metrics(config.metrics_port, os.environ.get("MPPHUB_METRICS_ADDR", "127.0.0.1"))
     logging.getLogger("connectors").info(
         "connector %s: %s mode on %s, %d table(s)",
         config.connector_name,
@@ -57,11 +53,11 @@ def show_connect_status(path: Path, overrides: dict, console: Console) -> int:
     config = load_config(path, overrides)
 
     async def load() -> dict:
-        producer = AIOKafkaProducer(bootstrap_servers=config.kafka.bootstrap)
+        producer = AIOKafkaProducer(**config.kafka.client.client_options())
         await producer.start()
         try:
             store = OffsetStore(
-                config.kafka.bootstrap, config.offsets_topic, config.connector_name, producer
+                config.kafka.client, config.offsets_topic, config.connector_name, producer
             )
             return await store.load()
         finally:

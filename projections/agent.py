@@ -24,13 +24,16 @@ from faust.types import TP
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 
+from eventlog import admin
+from eventlog.retry import retrying
+from eventlog.topics import KEEP_FOREVER
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryClient
-from streams.settings import WorkerSettings
 
 from .events import CONSUMER, DEFAULT_TOPICS, Message, ProjectionTopics
 from .metrics import observe_batch, set_open_permits
 from .permit import open_permit_counts, refresh_open_permits
+from .settings import ProjectionSettings
 from .store import Store, local_today, open_store
 from .writer import BatchResult, apply_batch
 
@@ -88,7 +91,7 @@ class Projector:
 
     def __init__(
         self,
-        settings: WorkerSettings,
+        settings: ProjectionSettings,
         *,
         topics: ProjectionTopics = DEFAULT_TOPICS,
         consumer: str = CONSUMER,
@@ -110,7 +113,7 @@ class Projector:
         """The projection database (opened, tables created, on first use)."""
         with self._open_lock:
             if self._store is None:
-                self._store = open_store(self.settings.projection_db_url)
+                self._store = open_store(self.settings.db_url)
             return self._store
 
     @property
@@ -189,18 +192,23 @@ class Projector:
 
     async def process(self, raw: Sequence[RawMessage]) -> BatchResult:
         """Apply a batch in a thread, retrying with backoff until it is committed."""
-        delay, integrity_failures = RETRY_FIRST_S, 0
-        while True:
-            try:
-                return await asyncio.to_thread(
-                    self.apply, raw, integrity_is_bad_data=integrity_failures >= INTEGRITY_RETRIES
-                )
-            except Exception as e:  # noqa: BLE001 - database or registry away: wait, retry
-                if isinstance(e, sa_exc.IntegrityError):
-                    integrity_failures += 1
-                self._log_retry(raw, e, delay)
-            await asyncio.sleep(delay)  # backoff between retries, not a wait for a condition
-            delay = min(delay * 2, RETRY_MAX_S)
+        integrity_failures = 0
+
+        def report(e: BaseException, delay: float) -> None:
+            nonlocal integrity_failures
+            if isinstance(e, sa_exc.IntegrityError):
+                integrity_failures += 1
+            self._log_retry(raw, e, delay)
+
+        return await retrying(
+            lambda: asyncio.to_thread(
+                self.apply, raw, integrity_is_bad_data=integrity_failures >= INTEGRITY_RETRIES
+            ),
+            transient=lambda _e: True,  # database or registry away: wait, retry
+            on_retry=report,
+            first_s=RETRY_FIRST_S,
+            max_s=RETRY_MAX_S,
+        )
 
     def _log_retry(self, raw: Sequence[RawMessage], e: Exception, delay: float) -> None:
         first, last = raw[0], raw[-1]
@@ -237,37 +245,21 @@ class Projector:
 
 
 async def ensure_topics(
-    settings: WorkerSettings, topics: ProjectionTopics = DEFAULT_TOPICS
+    settings: ProjectionSettings, topics: ProjectionTopics = DEFAULT_TOPICS
 ) -> list[str]:
     """Create the canonical topics that do not exist yet (kept forever: projections are
     rebuilt from them); the names created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics.names if t not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        t,
-                        num_partitions=settings.topic_partitions,
-                        replication_factor=settings.replication_factor,
-                        topic_configs={"retention.ms": "-1"},
-                    )
-                    for t in missing
-                ]
-            )
-        return missing
-    finally:
-        await admin.close()
+    return await admin.ensure_topics(
+        settings.kafka,
+        dict.fromkeys(topics.names, KEEP_FOREVER),
+        partitions=settings.topic_partitions,
+        replication_factor=settings.replication_factor,
+    )
 
 
 def register_projection(
     app: faust.App,
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     *,
     topics: ProjectionTopics = DEFAULT_TOPICS,
     consumer: str = CONSUMER,
@@ -346,12 +338,8 @@ def register_projection(
     return projector
 
 
-def _broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
-
-
 def projection_app(
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     *,
     topics: ProjectionTopics = DEFAULT_TOPICS,
     consumer: str = CONSUMER,
@@ -360,7 +348,7 @@ def projection_app(
     """A Faust app running only the projection (consumer group `<app_id>-projections`), for
     scaling the read side apart from the stream processors."""
     options: dict[str, Any] = {
-        "broker": _broker_urls(settings.kafka_bootstrap),
+        "broker": [f"kafka://{h}" for h in settings.kafka.servers],
         "store": "memory://",
         "web_enabled": False,
         "datadir": settings.data_dir,
@@ -376,17 +364,13 @@ def projection_app(
 
 
 def run_projection_worker(
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     *,
     topics: ProjectionTopics = DEFAULT_TOPICS,
     consumer: str = CONSUMER,
     **faust_options: Any,
 ) -> None:
-    """Run the projection-only worker until stopped (metrics on settings.metrics_port)."""
-    if settings.metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.metrics_addr)
+    """Run the projection-only worker until stopped."""
     app = projection_app(settings, topics=topics, consumer=consumer, **faust_options)
     worker = faust.Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()

@@ -16,12 +16,11 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from streams.settings import WorkerSettings
-
 from . import reads
 from .access import AccessDenied, Caller, caller_from_headers, log_access
 from .models import Permit
 from .page import PAGE
+from .settings import ApiSettings
 from .store import Store, open_store
 
 
@@ -35,11 +34,11 @@ def _caller(request: Request) -> Caller:
     return caller_from_headers(request.headers, host)
 
 
-def create_api(settings: WorkerSettings, *, store: Store | None = None) -> FastAPI:
-    """The read API over settings.projection_db_url (tables created if missing), or over
+def create_api(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
+    """The read API over settings.db_url (tables created if missing), or over
     `store` (left open: it belongs to the caller)."""
     owned = store is None
-    store = store or open_store(settings.projection_db_url)
+    store = store or open_store(settings.db_url)
     # Reads never take the SQLite write lock; the access log is written apart, briefly.
     readers = store
     if store.engine.url.get_backend_name() == "sqlite":
@@ -151,8 +150,10 @@ def create_api(settings: WorkerSettings, *, store: Store | None = None) -> FastA
     return api
 
 
-def run_api(settings: WorkerSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_api(settings: ApiSettings) -> None:
     """Serve the API with uvicorn until stopped."""
     import uvicorn
 
-    uvicorn.run(create_api(settings), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(
+        create_api(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )

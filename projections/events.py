@@ -14,11 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from schemas import catalog
-
-PERSON_TOPIC = getattr(catalog, "PERSON_TOPIC", "mpp.canonical.person")
-PERMIT_TOPIC = getattr(catalog, "PERMIT_TOPIC", "mpp.canonical.permit")
-SERVICE_TOPIC = getattr(catalog, "SERVICE_TOPIC", "mpp.canonical.service")
+from eventlog.topics import PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
 
 PERSON = "person"
 PERMIT = "permit"

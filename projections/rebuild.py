@@ -14,26 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from streams.settings import WorkerSettings
+from eventlog.progress import rate_progress
+from eventlog.reading import LogRange, read_to_end
 
 from .agent import Projector
 from .events import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .settings import ProjectionSettings
 from .store import create_tables, drop_projection_tables, open_store
 from .writer import set_checkpoints
 
@@ -67,16 +55,8 @@ class RebuildStats:
         }
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(
-            f"{speed:,.0f} events/s" if speed else "- events/s", style="progress.data.speed"
-        )
-
-
 def rebuild(
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     target_url: str | None = None,
     progress: bool = True,
     *,
@@ -99,7 +79,7 @@ def rebuild(
 
 
 async def rebuild_async(
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     target_url: str | None = None,
     progress: bool = True,
     *,
@@ -108,7 +88,7 @@ async def rebuild_async(
     batch_size: int = REPLAY_BATCH,
 ) -> RebuildStats:
     """rebuild() for callers already inside an event loop."""
-    url = target_url or settings.projection_db_url
+    url = target_url or settings.db_url
     stats = RebuildStats(target=make_url(url).render_as_string(hide_password=True))
     store = open_store(url, create=False)
     try:
@@ -125,84 +105,37 @@ async def rebuild_async(
     return stats
 
 
-async def _partitions(bootstrap: str, names: tuple[str, ...]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(names))
-    finally:
-        await admin.close()
-    out = []
-    for d in described:
-        if d["error_code"] == 0:
-            out.extend(TopicPartition(d["topic"], p["partition"]) for p in d["partitions"])
-    return sorted(out)
-
-
 async def _replay(
-    settings: WorkerSettings,
+    settings: ProjectionSettings,
     topics: ProjectionTopics,
     projector: Projector,
     stats: RebuildStats,
     progress: bool,
     batch_size: int,
 ) -> dict[tuple[str, int], int]:
-    tps = await _partitions(settings.kafka_bootstrap, topics.names)
-    stats.partitions = len(tps)
-    if not tps:
-        return {}
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await kafka.start()
-    try:
-        kafka.assign(tps)
-        await kafka.seek_to_beginning(*tps)
-        begin = await kafka.beginning_offsets(tps)
-        end = await kafka.end_offsets(tps)
-        stats.end_offsets = {f"{tp.topic}:{tp.partition}": end[tp] for tp in tps}
-        total = sum(end[tp] - begin[tp] for tp in tps)
-        remaining = {tp for tp in tps if end[tp] > begin[tp]}
-        bar = _progress(progress)
-        with bar:
-            task = bar.add_task("rebuild", total=total)
-            while remaining:
-                fetched = await kafka.getmany(*remaining, timeout_ms=1000, max_records=batch_size)
-                raw = [
-                    (m.topic, m.partition, m.offset, m.key, m.value)
-                    for tp, msgs in fetched.items()
-                    for m in msgs
-                    if m.offset < end[tp]
-                ]
-                if raw:
-                    await asyncio.to_thread(projector.apply, raw)
-                    stats.events += len(raw)
-                    bar.update(task, advance=len(raw))
-                for tp in list(remaining):
-                    if await kafka.position(tp) >= end[tp]:
-                        remaining.discard(tp)
-            # Compaction may leave fewer records than offsets: the bar still ends full.
-            bar.update(task, completed=total)
-        return {(tp.topic, tp.partition): end[tp] for tp in tps}
-    finally:
-        await kafka.stop()
+    """Apply every canonical event up to the current end; the end offsets replayed to."""
+    bounds: list[LogRange] = []
+    with rate_progress("events", enabled=progress) as bar:
+        task = bar.add_task("rebuild", total=None)
 
+        def started(log_range: LogRange) -> None:
+            bounds.append(log_range)
+            stats.partitions = len(log_range.end)
+            stats.end_offsets = {f"{tp.topic}:{tp.partition}": n for tp, n in log_range.end.items()}
+            bar.update(task, total=log_range.total)
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )
+        async for batch in read_to_end(
+            settings.kafka,
+            topics.names,
+            max_records=batch_size,
+            on_range=started,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        ):
+            raw = [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
+            await asyncio.to_thread(projector.apply, raw)
+            stats.events += len(raw)
+            bar.update(task, advance=len(raw))
+        # Compaction may leave fewer records than offsets: the bar still ends full.
+        total = bounds[0].total if bounds else 0
+        bar.update(task, total=total, completed=total)
+    return {(tp.topic, tp.partition): n for b in bounds for tp, n in b.end.items()}

@@ -1,4 +1,4 @@
-"""Where the read models live: an engine and sessions for settings.projection_db_url (an SQLite
+"""Where the read models live: an engine and sessions for a database URL (an SQLite
 file by default, in WAL mode so the API reads while the worker writes; PostgreSQL by URL)."""
 
 from __future__ import annotations
@@ -6,13 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from streams.settings import WorkerSettings
 
 from .models import PROJECTION_TABLES, Base
 
@@ -89,13 +86,8 @@ class Store:
         self.engine.dispose()
 
 
-def store_from_settings(settings: WorkerSettings, **kwargs: Any) -> Store:
-    """open_store() over settings.projection_db_url."""
-    return open_store(settings.projection_db_url, **kwargs)
-
-
 def open_store(url: str, *, create: bool = True, writer: bool = True) -> Store:
-    """A Store over `url` (settings.projection_db_url), its tables created unless told not to."""
+    """A Store over `url` (ProjectionSettings.db_url), its tables created unless told not to."""
     engine = make_engine(url, writer=writer)
     if create:
         create_tables(engine)

@@ -14,14 +14,17 @@ from typing import Any
 
 import fastavro
 
+from eventlog.topics import (
+    DEADLETTER_TOPIC,
+    DQ_FINDINGS_TOPIC,
+    PERMIT_TOPIC,
+    PERSON_TOPIC,
+    SERVICE_TOPIC,
+)
+
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 NAMESPACE = "id.mpphub.canonical"
 
-PERSON_TOPIC = "mpp.canonical.person"
-PERMIT_TOPIC = "mpp.canonical.permit"
-SERVICE_TOPIC = "mpp.canonical.service"
-DEADLETTER_TOPIC = "mpp.hub.deadletter"
-DQ_FINDINGS_TOPIC = "mpp.hub.dq-findings"
 
 # Schema file (without .avsc) -> the topic whose values it describes.
 TOPICS: dict[str, str] = {

@@ -1,10 +1,5 @@
 """The Faust app of the hub's workers and its normalize agent.
 
-`run_worker(settings)` is what `mpphub worker` runs: topics first (Faust creates only its
-internal topics, and brokers run with auto-create off), then the app with the normalize agent
-(and whatever `extra` registers, e.g. the projection agent), a Prometheus endpoint, and a clean
-stop on Ctrl-C / SIGTERM.
-
 Delivery is at-least-once: a batch's input offsets are acknowledged only after every output of
 the batch is acknowledged by Kafka (acks=all, idempotent producer). Faust's exactly_once mode is
 not used (open duplicate bugs); projections make the effect exactly-once.
@@ -19,94 +14,43 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from prometheus_client import start_http_server
 
-from schemas import catalog
+from eventlog import admin, topics
+from eventlog.retry import retrying
+from eventlog.topics import TopicConfig
 from schemas.registry import IncompatibleSchemaError, RegistryClient, RegistryError
 
 from . import metrics
 from .normalize import STAGE, BatchResult, Normalizer, OutMessage, RawMessage
-from .settings import WorkerSettings
+from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Extra = Callable[[faust.App, WorkerSettings], Any]
+Extra = Callable[[faust.App], Any]
 
 RETRY_MAX_S = 10.0
-TOPIC_WAIT_S = 30.0
-
-# The canonical log is the source of truth that projections are rebuilt from: kept forever.
-# Services are state by key (compacted); raw change topics are compacted like the connectors
-# create them (the key is the row's primary key).
-_KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1"}
-_COMPACT = {"cleanup.policy": "compact"}
-_DELETE = {"cleanup.policy": "delete"}
 
 
-def output_topics() -> dict[str, dict[str, str]]:
+def output_topics() -> dict[str, TopicConfig]:
     """Every topic the worker writes, with its topic configuration."""
-    return {
-        catalog.PERSON_TOPIC: _KEEP_FOREVER,
-        catalog.PERMIT_TOPIC: _KEEP_FOREVER,
-        # Kept whole, not compacted: a delete event carries only the key, and a rebuild must
-        # still see the service it deletes (the live projection did).
-        catalog.SERVICE_TOPIC: _KEEP_FOREVER,
-        catalog.DQ_FINDINGS_TOPIC: _DELETE,
-        catalog.DEADLETTER_TOPIC: _DELETE,
-    }
+    return dict(topics.STREAM_OUTPUTS)
 
 
-def _bootstrap(settings: WorkerSettings) -> list[str]:
-    return [h.strip() for h in settings.kafka_bootstrap.split(",") if h.strip()]
-
-
-async def ensure_topics(settings: WorkerSettings, *, timeout: float = TOPIC_WAIT_S) -> list[str]:
+async def ensure_topics(settings: StreamSettings) -> list[str]:
     """Create the output topics and any raw topic that does not exist yet (partitions and
     replication from settings); wait until the broker lists them all. Returns the created ones."""
-    wanted = dict(output_topics())
+    wanted = output_topics()
     for topic in settings.raw_topics:
-        wanted.setdefault(topic, _COMPACT)
-    admin = AIOKafkaAdminClient(bootstrap_servers=_bootstrap(settings), client_id=settings.app_id)
-    try:
-        await admin.start()
-    except (KafkaError, OSError) as e:
-        raise RuntimeError(
-            f"Kafka not reachable at {settings.kafka_bootstrap} (MPPHUB_KAFKA_BOOTSTRAP):"
-            f" {type(e).__name__}: {e}"
-        ) from e
-    try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(
-                topic,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=config,
-            )
-            for topic, config in wanted.items()
-            if topic not in existing
-        ]
-        if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker (or a connector) created one first
-            log.info("created topics: %s", ", ".join(t.name for t in new))
-        deadline = time.monotonic() + timeout
-        while missing := set(wanted) - set(await admin.list_topics()):
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"topics not created within {timeout:.0f}s on {settings.kafka_bootstrap}:"
-                    f" {', '.join(sorted(missing))}"
-                )
-            await asyncio.sleep(0.2)  # polling the broker's metadata, not a fixed wait
-        return [t.name for t in new]
-    finally:
-        await admin.close()
+        wanted.setdefault(topic, topics.COMPACT)
+    return await admin.ensure_topics(
+        settings.kafka,
+        wanted,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.replication_factor,
+    )
 
 
 class _IdempotentProducer(faust_aiokafka.Producer):
@@ -124,11 +68,11 @@ class HubApp(faust.App):
         return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
-def create_app(settings: WorkerSettings) -> faust.App:
+def create_app(settings: StreamSettings) -> faust.App:
     """The hub's Faust app: broker, table store and data dir from settings, web server off."""
     return HubApp(
         settings.app_id,
-        broker=[f"kafka://{h}" for h in _bootstrap(settings)],
+        broker=[f"kafka://{h}" for h in settings.kafka.servers],
         store=settings.store,
         datadir=settings.data_dir,
         autodiscover=False,
@@ -153,7 +97,7 @@ def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
 
 
 def register_normalize(
-    app: faust.App, settings: WorkerSettings, *, create_topics: bool = True
+    app: faust.App, settings: StreamSettings, *, create_topics: bool = True
 ) -> Any:
     """Define the normalize agent over settings.raw_topics on `app`; returns the agent.
 
@@ -211,7 +155,9 @@ async def normalize_batch(
             lambda sid=schema_id: asyncio.to_thread(normalizer.load_schema, sid),
             f"fetching schema id {schema_id}",
         )
-    result = await _retrying(lambda: _call(normalizer.process, messages), "normalizing a batch")
+    result = await _retrying(
+        lambda: _as_awaitable(normalizer.process, messages), "normalizing a batch"
+    )
     await _retrying(lambda: _produce(sinks, result.out), "producing a batch")
     for topic, n in result.events.items():
         metrics.EVENTS.labels(topic=topic).inc(n)
@@ -224,7 +170,7 @@ async def normalize_batch(
     return result
 
 
-async def _call(fn: Callable[..., T], *args: Any) -> T:
+async def _as_awaitable(fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
@@ -236,21 +182,21 @@ async def _produce(sinks: dict[str, faust.TopicT], out: Iterable[OutMessage]) ->
         await asyncio.gather(*futures)
 
 
+def _transient(error: BaseException) -> bool:
+    """Registry or Kafka away: retry. A refused schema or a missing id: no retry heals it."""
+    if isinstance(error, IncompatibleSchemaError | LookupError):
+        return False
+    return isinstance(error, RegistryError | KafkaError | OSError)
+
+
 async def _retrying(make: Callable[[], Awaitable[T]], what: str) -> T:
     """Await make() until it succeeds; transient failures (registry or Kafka unreachable) are
     retried with backoff, anything else raises. Cancellation (shutdown) ends the wait."""
-    delay = 0.5
-    while True:
-        try:
-            return await make()
-        except IncompatibleSchemaError:
-            raise
-        except (RegistryError, KafkaError, OSError) as e:
-            if isinstance(e, LookupError):
-                raise
-            log.warning("normalize: %s failed (%s: %s); retrying", what, type(e).__name__, e)
-        await asyncio.sleep(delay)  # backoff between retries
-        delay = min(delay * 2, RETRY_MAX_S)
+
+    def report(e: BaseException, _delay: float) -> None:
+        log.warning("normalize: %s failed (%s: %s); retrying", what, type(e).__name__, e)
+
+    return await retrying(make, transient=_transient, on_retry=report, max_s=RETRY_MAX_S)
 
 
 async def _withholding_acks(events: Sequence[faust.EventT], work: Awaitable[Any]) -> None:
@@ -273,20 +219,11 @@ async def _withholding_acks(events: Sequence[faust.EventT], work: Awaitable[Any]
         raise
 
 
-def run_worker(settings: WorkerSettings, extra: Iterable[Extra] = ()) -> int:
+def run_worker(settings: StreamSettings, extra: Iterable[Extra] = ()) -> int:
     """Run a worker until Ctrl-C / SIGTERM: topics, the app with normalize and each
-    `extra(app, settings)`, the metrics endpoint. Returns the exit code (0 on a clean stop)."""
+    `extra(app)`. Returns the exit code (0 on a clean stop)."""
     # httpx logs every registry request at INFO: noise in a worker's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if settings.metrics_port:
-        try:
-            start_http_server(settings.metrics_port, addr=settings.metrics_addr)
-        except OSError as e:
-            raise RuntimeError(
-                f"metrics port {settings.metrics_addr}:{settings.metrics_port}"
-                f" (MPPHUB_METRICS_PORT): {e.strerror or e}"
-            ) from e
-        log.info("metrics on http://%s:%d/metrics", settings.metrics_addr, settings.metrics_port)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -297,7 +234,7 @@ def run_worker(settings: WorkerSettings, extra: Iterable[Extra] = ()) -> int:
     app = create_app(settings)
     register_normalize(app, settings, create_topics=False)
     for register in extra:
-        register(app, settings)
+        register(app)
     worker = faust.Worker(
         app, loop=loop, loglevel=settings.log_level, redirect_stdouts=False, quiet=True
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventlog.topics import DEADLETTER_TOPIC
 from schemas import catalog
 from schemas.codec import (
     CodecError,
@@ -258,7 +259,7 @@ class Normalizer:
             "ts": int(self.clock() * 1000),
         }
         key = m.key if m.key is not None else f"{m.topic}/{m.partition}/{m.offset}".encode()
-        return OutMessage(catalog.DEADLETTER_TOPIC, key, self._deadletter(record))
+        return OutMessage(DEADLETTER_TOPIC, key, self._deadletter(record))
 
 
 def _header_id(data: bytes | None) -> int | None:

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from eventlog import KafkaSettings
 from ops.databases import free_port
 from projections.events import ProjectionTopics
+from projections.settings import ProjectionSettings
 from projections.store import Store, make_engine, open_store
-from streams.settings import WorkerSettings
 from tests.projections.harness import (
     CanonicalProducer,
     WorkerProcess,
@@ -44,7 +45,7 @@ class LiveRun:
     """The projection worker's one live run of the session, and what went into it."""
 
     topics: ProjectionTopics
-    settings: WorkerSettings
+    settings: ProjectionSettings
     engine: Engine
     events: list[tuple[str, Any]]  # the scenario, without the poison messages
     total: int  # messages produced, poison included
@@ -80,11 +81,11 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
     half = len(events) // 2
     first, second = events[:half], POISON + events[half:]
     metrics_port = free_port()
-    settings = WorkerSettings(
+    settings = ProjectionSettings(
         app_id=f"t-{uuid.uuid4().hex[:8]}",
-        kafka_bootstrap=stack.bootstrap,
+        kafka=KafkaSettings(bootstrap=stack.bootstrap),
         registry_url=stack.registry_url,
-        projection_db_url=url,
+        db_url=url,
         batch_size=20,
         batch_within_s=0.05,
     )

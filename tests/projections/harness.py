@@ -20,6 +20,7 @@ from typing import Any
 from kafka import KafkaProducer
 from sqlalchemy import Engine, func, select
 
+from eventlog import KafkaSettings
 from projections.agent import ensure_topics
 from projections.events import ProjectionTopics
 from projections.models import (
@@ -30,9 +31,9 @@ from projections.models import (
     PermitTimeline,
     Service,
 )
+from projections.settings import ProjectionSettings
 from schemas.codec import Serializer
 from schemas.registry import RegistryClient
-from streams.settings import WorkerSettings
 from tests.projections import canonical
 from tests.projections import factories as f
 
@@ -132,7 +133,9 @@ class CanonicalProducer:
 
 def create_topics(stack, topics: ProjectionTopics, partitions: int = 3) -> None:
     """Create a test's canonical topics."""
-    settings = WorkerSettings(kafka_bootstrap=stack.bootstrap, topic_partitions=partitions)
+    settings = ProjectionSettings(
+        kafka=KafkaSettings(bootstrap=stack.bootstrap), topic_partitions=partitions
+    )
     asyncio.run(ensure_topics(settings, topics))
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import os
 
-from projections.agent import run_projection_worker
+from ops.settings import HubSettings
+from ops.worker import run_projections_only
 from projections.events import ProjectionTopics
-from streams.settings import WorkerSettings
 
 
 def main() -> None:
     person, permit, service = os.environ["MPPHUB_TEST_PROJECTION_TOPICS"].split(",")
     logging.basicConfig(level=logging.INFO)
-    run_projection_worker(
-        WorkerSettings.from_env(),
+    run_projections_only(
+        HubSettings.from_env(),
         topics=ProjectionTopics(person, permit, service),
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,

@@ -20,10 +20,10 @@ from projections.agent import Projector, bad_data
 from projections.events import DEFAULT_TOPICS, Message
 from projections.metrics import PERMITS_OPEN
 from projections.models import Citizen, Service
+from projections.settings import ProjectionSettings
 from projections.store import local_today, open_store
 from projections.writer import apply_batch, read_checkpoints
 from schemas.codec import Serializer
-from streams.settings import WorkerSettings
 from tests.projections import canonical
 from tests.projections import factories as f
 from tests.projections.conftest import POISON
@@ -58,7 +58,7 @@ class MemoryRegistry:
 @pytest.fixture
 def projector(store):
     registry = MemoryRegistry()
-    p = Projector(WorkerSettings(), store=store, registry=registry)
+    p = Projector(ProjectionSettings(), store=store, registry=registry)
     p.encode = {
         kind: Serializer(registry, f"{kind}-value", schema)
         for kind, schema in canonical.schemas().items()
@@ -202,7 +202,7 @@ def test_worker_was_killed_in_the_middle(live):
 
 @integration
 def test_every_message_is_checkpointed_once(live):
-    store = open_store(live.settings.projection_db_url, create=False)
+    store = open_store(live.settings.db_url, create=False)
     try:
         with store.sessions() as s:
             checkpoints = read_checkpoints(s)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from projections.api import create_api
 from projections.citizen import citizen_ref
 from projections.models import AccessLog
+from projections.settings import ApiSettings
 from projections.writer import apply_batch
-from streams.settings import WorkerSettings
 from tests.projections import factories as f
 
 D = dt.date
@@ -71,7 +71,7 @@ def client(store, tmp_path):
             messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
     with store.sessions() as s:
         apply_batch(s, messages, today=TODAY)
-    settings = WorkerSettings(projection_db_url=str(store.engine.url))
+    settings = ApiSettings(db_url=str(store.engine.url))
     with TestClient(create_api(settings, store=store)) as c:
         yield c
 

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text
 
 from projections.access import ROLES, Caller, log_access
 from projections.models import AccessLog
+from projections.settings import ProjectionSettings
 from projections.store import (
     LOCAL_TZ,
     drop_projection_tables,
@@ -15,9 +16,7 @@ from projections.store import (
     local_today,
     make_engine,
     open_store,
-    store_from_settings,
 )
-from streams.settings import WorkerSettings
 
 
 def test_sqlite_file_in_a_new_directory_in_wal_mode(tmp_path):
@@ -32,9 +31,9 @@ def test_sqlite_file_in_a_new_directory_in_wal_mode(tmp_path):
         store.close()
 
 
-def test_store_from_settings(tmp_path):
-    settings = WorkerSettings(projection_db_url=f"sqlite:///{tmp_path / 'p.db'}")
-    store = store_from_settings(settings)
+def test_store_opens_the_settings_database(tmp_path):
+    settings = ProjectionSettings(db_url=f"sqlite:///{tmp_path / 'p.db'}")
+    store = open_store(settings.db_url)
     try:
         assert has_tables(store.engine)
     finally:

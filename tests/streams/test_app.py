@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from eventlog import KafkaSettings
 from schemas import catalog
 from schemas.registry import IncompatibleSchemaError, RegistryUnavailableError
 from streams import app as app_module
@@ -18,11 +19,11 @@ from streams.app import (
     output_topics,
     register_normalize,
 )
-from streams.settings import WorkerSettings
+from streams.settings import StreamSettings
 
-SETTINGS = WorkerSettings(
+SETTINGS = StreamSettings(
     app_id="test-app",
-    kafka_bootstrap="k1:9092, k2:9092",
+    kafka=KafkaSettings(bootstrap="k1:9092, k2:9092"),
     raw_topics=("mpp.disdukcapil.biodata_wni", "mpp.dpmptsp.tmpermohonan"),
     store="memory://",
     topic_partitions=6,
@@ -144,7 +145,7 @@ def test_an_incompatible_schema_is_not_retried() -> None:
 def test_run_worker_registers_normalize_and_the_extras(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict = {}
 
-    async def topics(settings: WorkerSettings) -> list[str]:
+    async def topics(settings: StreamSettings) -> list[str]:
         seen["topics"] = settings
         return []
 
@@ -158,12 +159,12 @@ def test_run_worker_registers_normalize_and_the_extras(monkeypatch: pytest.Monke
     monkeypatch.setattr(app_module, "ensure_topics", topics)
     monkeypatch.setattr(app_module.faust, "Worker", Worker)
 
-    def extra(app, settings) -> None:
-        seen["extra"] = (app, settings)
+    def extra(app) -> None:
+        seen["extra"] = app
 
     assert app_module.run_worker(SETTINGS, extra=[extra]) == 0
     app, kw = seen["worker"]
-    assert seen["extra"] == (app, SETTINGS)
+    assert seen["extra"] is app
     assert seen["topics"] is SETTINGS
     assert "mpphub.normalize" in app.agents
     assert kw["loglevel"] == "info"

@@ -21,10 +21,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from ops.settings import HubSettings
 from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
 from schemas.registry import RegistryClient
-from streams.settings import WorkerSettings
 from tests.streams.helpers import TABLES, envelope, key_of, namespace, shape
 from tests.streams.test_mappings import WOMAN, biodata, pemohon, perizinan, permohonan, status_log
 
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 45.0
 RUN_WORKER = (
-    "import sys; from streams.app import run_worker; from streams.settings import WorkerSettings;"
-    " sys.exit(run_worker(WorkerSettings.model_validate_json(sys.argv[1])))"
+    "import sys; from ops.worker import run; from ops.settings import HubSettings;"
+    " sys.exit(run(HubSettings.model_validate_json(sys.argv[1]), projections=False))"
 )
 OUTPUTS = (
     catalog.PERSON_TOPIC,
@@ -55,7 +55,7 @@ def free_port() -> int:
 class Hub:
     """A running worker on its own raw topics, and what the tests need to talk to it."""
 
-    settings: WorkerSettings
+    settings: HubSettings
     topics: dict[str, str]  # source table -> raw topic
     proc: subprocess.Popen
     log: Path
@@ -119,7 +119,7 @@ class Outputs:
         self.hub = hub
         self.decode = Deserializer(hub.registry)
         self.consumer = KafkaConsumer(
-            bootstrap_servers=hub.settings.kafka_bootstrap, enable_auto_commit=False
+            bootstrap_servers=hub.settings.kafka.bootstrap, enable_auto_commit=False
         )
         tps = [
             TopicPartition(t, p)
@@ -164,9 +164,9 @@ def hub(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     run = uuid.uuid4().hex[:10]
     tmp = tmp_path_factory.mktemp("worker")
     topics = {t: f"it{run}.{agency}.{t.lower()}" for t, (agency, _) in TABLES.items()}
-    settings = WorkerSettings(
+    settings = HubSettings(
         app_id=f"it-normalize-{run}",
-        kafka_bootstrap=stack.bootstrap,
+        kafka={"bootstrap": stack.bootstrap},
         registry_url=stack.registry_url,
         raw_topics=tuple(topics.values()),
         topic_partitions=2,

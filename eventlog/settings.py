@@ -1,0 +1,68 @@
+"""Kafka client settings shared by every stage: bootstrap servers and, for a secured cluster, the
+security protocol, SASL credentials and CA file. One object, turned into client options here."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class KafkaSettings(BaseModel):
+    """Where the cluster is and how to authenticate to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bootstrap: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    # A file, not the password: secrets stay out of environment dumps and process listings.
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    client_id: str | None = Field(default=None, description="Shown in the broker's logs.")
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _hosts(cls, v: str) -> str:
+        hosts = [h.strip() for h in v.split(",") if h.strip()]
+        if not hosts or any(":" not in h for h in hosts):
+            raise ValueError("expected host:port[,host:port...]")
+        return ",".join(hosts)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password_file
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism,"
+                " sasl_username and sasl_password_file"
+            )
+        return self
+
+    @property
+    def servers(self) -> list[str]:
+        """The bootstrap servers as a list of host:port."""
+        return self.bootstrap.split(",")
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {"bootstrap_servers": self.servers}
+        if self.client_id:
+            options["client_id"] = self.client_id
+        if self.security_protocol == "PLAINTEXT":
+            return options
+        options["security_protocol"] = self.security_protocol
+        if self.security_protocol.endswith("SSL"):
+            options["ssl_context"] = ssl.create_default_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+            )
+        if self.security_protocol.startswith("SASL_"):
+            assert self.sasl_password_file is not None
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password_file.read_text().strip()
+        return options

@@ -1,0 +1,41 @@
+"""The read side's settings: the projection writer (and rebuild) and the front-office API, plain
+objects handed down by ops/; nothing in projections/ reads the environment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eventlog import KafkaSettings
+
+DEFAULT_DB_URL = "sqlite:///.mpphub/projections.db"
+
+
+class ProjectionSettings(BaseModel):
+    """What the projection agent, a projection-only worker and `mpphub rebuild` need."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_id: str = "mpphub-worker"
+    kafka: KafkaSettings = KafkaSettings()
+    registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    db_url: str = DEFAULT_DB_URL
+    # Used when the projection creates the canonical topics it reads (before normalize did).
+    topic_partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    data_dir: str = ".mpphub/worker"
+    batch_size: int = Field(default=500, ge=1)
+    batch_within_s: float = Field(default=0.2, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ApiSettings(BaseModel):
+    """What the front-office API needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_url: str = DEFAULT_DB_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
