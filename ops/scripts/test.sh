@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 .venv/bin/ruff check .
+# The layer contracts (pyproject.toml [tool.importlinter]): a wrong-way import fails here.
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest -p no:cacheprovider "$@"
