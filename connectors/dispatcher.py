@@ -25,9 +25,9 @@ from schemas import catalog
 from schemas.codec import encode
 from schemas.registry import IncompatibleSchemaError, RegistryClient
 
-from .avro import EncodeError, TableShape, avro_name
+from .changes import Change
 from .config import ConnectorConfig
-from .events import Change
+from .shapes import EncodeError, TableShape, avro_name
 
 log = logging.getLogger(__name__)
 

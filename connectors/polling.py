@@ -26,11 +26,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .avro import TableShape, source_ts_ms
-from .base import ModeContext
-from .events import Batch, Change
-from .published import published_state
+from .changes import Batch, Change
+from .mode import ModeContext
+from .shapes import TableShape, source_ts_ms
 from .sql import row_select
+from .topic_state import published_state
 
 log = logging.getLogger(__name__)
 

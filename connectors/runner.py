@@ -20,13 +20,13 @@ import sqlalchemy as sa
 from eventlog.progress import rate_progress
 from schemas.registry import RegistryClient
 
-from . import metrics as m
-from .avro import TableShape
-from .base import CaptureMode, ModeContext, load_mode
+from . import metrics
+from .changes import Batch, Change
 from .config import ConfigError, ConnectorConfig
 from .dispatcher import EventDispatcher, SchemaRefused
-from .events import Batch, Change
+from .mode import CaptureMode, ModeContext, load_mode
 from .offsets import OffsetStore
+from .shapes import TableShape
 from .sql import count_rows, lenient_postgres_dates, read_chunk
 
 log = logging.getLogger(__name__)
@@ -106,17 +106,17 @@ class Connector:
                 self._late_snapshots.add(shape.name)  # paused before its snapshot ran
             del self.paused[shape.name]
             self.ctx.paused.discard(shape.name)
-            m.TABLE_PAUSED.labels(self.name, shape.name).set(0)
-            m.PAUSED.labels(self.name).set(len(self.paused))
+            metrics.TABLE_PAUSED.labels(self.name, shape.name).set(0)
+            metrics.PAUSED.labels(self.name).set(len(self.paused))
         return True
 
     async def _pause(self, table: str, reason: str) -> None:
         log.error("table %s paused: %s", table, reason)
-        m.ERRORS.labels(self.name, "schema").inc()
+        metrics.ERRORS.labels(self.name, "schema").inc()
         self.paused[table] = reason
         self.ctx.paused.add(table)
-        m.TABLE_PAUSED.labels(self.name, table).set(1)
-        m.PAUSED.labels(self.name).set(len(self.paused))
+        metrics.TABLE_PAUSED.labels(self.name, table).set(1)
+        metrics.PAUSED.labels(self.name).set(len(self.paused))
         # Durable at once, so that `mpphub connect --status` shows it even if nothing else moves.
         self.state["paused"] = dict(self.paused)
         await self.offsets.commit(self.state)
@@ -160,15 +160,15 @@ class Connector:
         now = time.time()
         for label, n in counts.items():
             table, op = label.rsplit("/", 1)
-            m.ROWS.labels(self.name, table, op).inc(n)
+            metrics.ROWS.labels(self.name, table, op).inc(n)
         for table, n in dead.items():
-            m.DEAD_LETTERS.labels(self.name, table).inc(n)
+            metrics.DEAD_LETTERS.labels(self.name, table).inc(n)
         lag_seen: dict[str, int] = {}
         for c in batch.changes:
             if c.source_ts_ms is not None and not c.snapshot:
                 lag_seen[c.table] = max(lag_seen.get(c.table, 0), c.source_ts_ms)
         for table, ts in lag_seen.items():
-            m.SOURCE_LAG.labels(self.name, table).set(max(0.0, now - ts / 1000))
+            metrics.SOURCE_LAG.labels(self.name, table).set(max(0.0, now - ts / 1000))
         if batch.offset is not None:
             self.state["paused"] = dict(self.paused)
             await self.offsets.commit(self.state)
@@ -205,7 +205,7 @@ class Connector:
             .setdefault("snapshot", {"done": False, "after": None, "rows": 0})
         )
         total = await asyncio.to_thread(count_rows, self.engine, sql_table)
-        m.SNAPSHOT_TOTAL.labels(self.name, table).set(total)
+        metrics.SNAPSHOT_TOTAL.labels(self.name, table).set(total)
         task = progress.add_task(f"snapshot {table}", total=total, completed=st["rows"])
         chunk = self.config.snapshot.chunk_size
         while not stop.is_set():
@@ -220,20 +220,20 @@ class Connector:
             st["after"] = [rows[-1][k] for k in shape.key]
             st["rows"] += len(rows)
             await self._commit(Batch(changes, offset=self.state))
-            m.SNAPSHOT_ROWS.labels(self.name, table).inc(len(rows))
+            metrics.SNAPSHOT_ROWS.labels(self.name, table).inc(len(rows))
             progress.update(task, completed=st["rows"])
             if len(rows) < chunk:
                 break
         if not stop.is_set():
             st["done"] = True
             await self.offsets.commit(self.state)
-            m.SNAPSHOT_DONE.labels(self.name, table).set(1)
+            metrics.SNAPSHOT_DONE.labels(self.name, table).set(1)
 
     async def _stream(self, stop: asyncio.Event) -> None:
         assert self.mode is not None
         for t in self.ctx.tables:
             if self.state["tables"].get(t, {}).get("snapshot", {}).get("done"):
-                m.SNAPSHOT_DONE.labels(self.name, t).set(1)
+                metrics.SNAPSHOT_DONE.labels(self.name, t).set(1)
         stream = self.mode.stream(self.state.get("stream"))
         next_batch = asyncio.ensure_future(anext(stream))
         stopper = asyncio.ensure_future(stop.wait())

@@ -301,7 +301,7 @@ def source_state(engine, table: str) -> dict[tuple, dict]:
     """The source table now, keyed and converted as the connector converts it."""
     import sqlalchemy as sa
 
-    from connectors.avro import TableShape
+    from connectors.shapes import TableShape
 
     refl = sa.Table(table, sa.MetaData(), autoload_with=engine)
     shape = TableShape.from_table(refl)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.avro import TableShape
+from connectors.shapes import TableShape
 from tests.connectors.harness import (
     REPO,
     InProcessConnector,

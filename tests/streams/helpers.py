@@ -1,5 +1,5 @@
 """Helpers for the streams tests: raw change events shaped exactly as the connectors publish them
-(connectors.avro.TableShape of the sample tables), and an in-memory schema registry."""
+(connectors.shapes.TableShape of the sample tables), and an in-memory schema registry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import fastavro
 import sqlalchemy as sa
 
-from connectors.avro import TableShape
+from connectors.shapes import TableShape
 from ops.samples import siak, sicantik
 from schemas.registry import canonical
 

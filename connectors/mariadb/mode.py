@@ -42,8 +42,10 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
-from .avro import TableShape
-from .base import ModeContext
+from ..changes import Batch, Change
+from ..config import ConfigError
+from ..mode import ModeContext
+from ..shapes import TableShape
 from .binlog import (
     BinlogReader,
     Commit,
@@ -57,8 +59,6 @@ from .binlog import (
     row_changes,
     truncate_changes,
 )
-from .config import ConfigError
-from .events import Batch, Change
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ class MariaDBMode:
         return changes
 
     async def _truncate(self, table: str, item: Query) -> list[Change]:
-        from .published import published_state  # the Kafka read-back, only ever for TRUNCATE
+        from ..topic_state import published_state  # the Kafka read-back, only ever for TRUNCATE
 
         shape = self.ctx.shapes[table]
         keys = await published_state(self.cfg, self.cfg.topic(table), shape, None)

@@ -68,10 +68,10 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
-from .avro import TableShape
-from .base import ModeContext
-from .config import ConfigError
-from .events import Batch, Change
+from ..changes import Batch, Change
+from ..config import ConfigError
+from ..mode import ModeContext
+from ..shapes import TableShape
 from .pgoutput import (
     UNCHANGED,
     Begin,
@@ -637,7 +637,7 @@ class PostgresMode:
             new[c] = row[i] if row is not None else None
 
     async def _truncate(self, truncated: Truncated, table: str) -> list[Change]:
-        from .published import published_state  # the Kafka read-back, only ever for a TRUNCATE
+        from ..topic_state import published_state  # the Kafka read-back, only ever for a TRUNCATE
 
         shape = self.ctx.shapes[table]
         keys = await published_state(self.cfg, self.cfg.topic(table), shape, None)

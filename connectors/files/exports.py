@@ -18,8 +18,8 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import Any
 
-from .avro import TableShape, avro_name
-from .events import Change
+from ..changes import Change
+from ..shapes import TableShape, avro_name
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 import pytest
 from pymysqlreplication.constants import FIELD_TYPE, NONE_SOURCE
 
-from connectors.avro import TableShape
-from connectors.binlog import (
+from connectors.mariadb.binlog import (
     Commit,
     Query,
     Rows,
@@ -25,6 +24,7 @@ from connectors.binlog import (
     row_changes,
     truncate_changes,
 )
+from connectors.shapes import TableShape
 
 
 def test_positions_order_like_the_binlog() -> None:

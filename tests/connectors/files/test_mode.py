@@ -10,10 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from connectors.avro import TableShape
-from connectors.base import ModeContext
 from connectors.config import ConfigError, parse_config
-from connectors.exports import (
+from connectors.files.exports import (
     Export,
     FileRejected,
     Unencodable,
@@ -22,7 +20,9 @@ from connectors.exports import (
     read_csv,
     sniff_delimiter,
 )
-from connectors.filedrop import FileDropMode
+from connectors.files.mode import FileDropMode
+from connectors.mode import ModeContext
+from connectors.shapes import TableShape
 from tests.connectors.harness import (
     InProcessConnector,
     SubprocessConnector,

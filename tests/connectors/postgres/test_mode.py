@@ -11,11 +11,11 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from connectors.avro import TableShape
-from connectors.base import ModeContext
 from connectors.config import ConfigError, parse_config
-from connectors.pgoutput import parse_lsn
-from connectors.postgres import PostgresMode, ReplicationError
+from connectors.mode import ModeContext
+from connectors.postgres.mode import PostgresMode, ReplicationError
+from connectors.postgres.pgoutput import parse_lsn
+from connectors.shapes import TableShape
 from tests.connectors.harness import (
     InProcessConnector,
     SubprocessConnector,

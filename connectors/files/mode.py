@@ -55,11 +55,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import metrics as m
-from .avro import TableShape, avro_name
-from .base import ModeContext
-from .config import ConfigError
-from .events import Batch
+from .. import metrics
+from ..changes import Batch
+from ..config import ConfigError
+from ..mode import ModeContext
+from ..shapes import TableShape, avro_name
+from ..topic_state import published_rows
 from .exports import (
     CSV_SUFFIXES,
     MARKER,
@@ -71,7 +72,6 @@ from .exports import (
     read_csv,
     read_xlsx,
 )
-from .published import published_rows
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ class FileDropMode:
             export = await asyncio.to_thread(self._parse, table, f, data, known)
         except FileRejected as e:
             log.error("file drop %s: %s refused: %s", table, name, e)
-            m.ERRORS.labels(self.cfg.connector_name, "source").inc()
+            metrics.ERRORS.labels(self.cfg.connector_name, "source").inc()
             self._refused[name] = (f.size, f.mtime_ns)
             return
         if export.encoding == "cp1252":

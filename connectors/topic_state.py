@@ -9,8 +9,8 @@ from eventlog.reading import read_to_end
 from schemas.codec import decode
 from schemas.registry import RegistryClient
 
-from .avro import TableShape, avro_name, source_ts_ms
 from .config import ConnectorConfig
+from .shapes import TableShape, avro_name, source_ts_ms
 
 
 async def published_rows(

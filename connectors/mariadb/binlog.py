@@ -48,7 +48,7 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from .events import Change
+from ..changes import Change
 
 _QUEUE_ITEMS = 1000  # row events (each at most ~8 kB of rows) between the reader and the loop
 # Statements logged inside a transaction (the others end one: COMMIT, DDL's implicit commit).

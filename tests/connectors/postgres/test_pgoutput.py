@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from connectors.pgoutput import (
+from connectors.postgres.pgoutput import (
     UNCHANGED,
     Begin,
     Column,

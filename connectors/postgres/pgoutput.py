@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Change
+from ..changes import Change
 
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
 

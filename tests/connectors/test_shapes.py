@@ -10,7 +10,7 @@ import fastavro
 import pytest
 import sqlalchemy as sa
 
-from connectors.avro import EncodeError, TableShape, column_type, source_ts_ms
+from connectors.shapes import EncodeError, TableShape, column_type, source_ts_ms
 
 
 def _table() -> sa.Table:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.avro import TableShape
-from connectors.base import ModeContext
-from connectors.binlog import binlog_offset
 from connectors.config import parse_config
-from connectors.mariadb import MariaDBMode, ReplicationError
+from connectors.mariadb.binlog import binlog_offset
+from connectors.mariadb.mode import MariaDBMode, ReplicationError
+from connectors.mode import ModeContext
+from connectors.shapes import TableShape
 from tests.connectors.harness import (
     InProcessConnector,
     SubprocessConnector,

@@ -12,9 +12,9 @@ from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 
-from .avro import TableShape
+from .changes import Batch
 from .config import ConnectorConfig
-from .events import Batch
+from .shapes import TableShape
 
 
 @dataclass
@@ -58,9 +58,9 @@ class CaptureMode(Protocol):
 
 MODES: dict[str, str] = {
     "polling": "connectors.polling:PollingMode",
-    "postgres": "connectors.postgres:PostgresMode",
-    "mariadb": "connectors.mariadb:MariaDBMode",
-    "file": "connectors.filedrop:FileDropMode",
+    "postgres": "connectors.postgres.mode:PostgresMode",
+    "mariadb": "connectors.mariadb.mode:MariaDBMode",
+    "file": "connectors.files.mode:FileDropMode",
 }
 
 
