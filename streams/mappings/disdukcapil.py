@@ -14,8 +14,9 @@ from domain.nik import IdStatus, check_kk, parse_sex
 from domain.regions import MUNA_BARAT
 
 from ..canonical import Canonical
-from .base import RawChange, mapping
+from .change import RawChange
 from .person import Check, Issue, PersonSpec, person_facts
+from .registry import mapping
 from .values import Row, coded, column, date, region_code, sex, text, to_int, village_code
 
 AGENCY = "disdukcapil"

@@ -11,8 +11,10 @@ guessed.
 from __future__ import annotations
 
 from ..canonical import APPLICATION, DELETED, STATUS, Canonical, PermitEvent, ServiceEvent
-from .base import MappingError, RawChange, mapping
+from .change import RawChange
+from .errors import MappingError
 from .person import PersonSpec, person_facts
+from .registry import mapping
 from .values import boolean, column, date, enum_code, integer, text, timestamp, to_int
 
 AGENCY = "dpmptsp"

@@ -11,7 +11,8 @@ from domain.identity import NikStatus, resolve_person
 from domain.nik import mask_nik
 
 from ..canonical import DELETE, ERROR, UPSERT, WARNING, Canonical, DataQualityFinding, PersonFact
-from .base import MappingError, RawChange
+from .change import RawChange
+from .errors import MappingError
 from .values import Getter, Row, column, parse_recorded_sex
 
 

@@ -1,44 +1,32 @@
-"""Column getters for declarative mappings: `text("NAMA_LGKP")` is a function of a row that
-returns the column's value in canonical form.
+"""Column values in canonical form: converters (`to_date`) and row getters (`date("TGL_LHR")`).
 
-Rows come from every capture mode, so a value may arrive typed (int, date, datetime from the
-Avro logical types) or as text (CSV/XLSX exports, legacy VARCHAR columns); each getter accepts
-both. A value that cannot be converted raises MappingError naming the column and what was
-expected, never the value itself (it may be personal data): the message becomes a dead letter.
+Values arrive typed (Avro logical types) or as text (file exports, VARCHAR columns); both are
+accepted. A failure is a MappingError naming the column, never the value (personal data).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.nik import Sex, parse_sex
+from schemas.names import avro_name
 
-from .base import MappingError
+from .errors import MappingError
 
 Row = Mapping[str, Any]
 Getter = Callable[[Row], Any]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
-
-
-@functools.cache
-def _avro_name(name: str) -> str:
-    # The connectors' field naming (connectors.avro.avro_name), repeated here so that streams/
-    # does not import an upstream stage.
-    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return out if re.match(r"[A-Za-z_]", out) else f"_{out}"
 
 
 def column(row: Row, name: str) -> Any:
     """The value of source column `name` in a row (by its Avro field name, case-insensitively
     as a fallback: some databases report identifiers in another case); None when absent."""
-    field = _avro_name(name)
+    field = avro_name(name)
     if field in row:
         return row[field]
     lower = field.lower()
@@ -145,13 +133,6 @@ def to_bool(value: Any) -> bool | None:
     if text.lower() in _FALSE:
         return False
     raise ValueError("not a yes/no value")
-
-
-def millis_to_datetime(ms: int | None) -> dt.datetime | None:
-    """Epoch milliseconds as an aware UTC datetime (exact, no float rounding)."""
-    if ms is None:
-        return None
-    return _EPOCH + dt.timedelta(milliseconds=int(ms))
 
 
 # --- getters: row -> canonical value, errors naming the column --------------------------------

@@ -11,7 +11,7 @@ from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
 from schemas.registry import RegistryUnavailableError
 from streams import normalize as normalize_module
-from streams.mappings import base as mapping_base
+from streams.mappings.registry import MAPPINGS
 from streams.normalize import Normalizer, RawMessage
 from tests.streams.helpers import FakeRegistry, key_of, namespace, shape
 from tests.streams.test_mappings import WOMAN, biodata, permohonan
@@ -182,7 +182,7 @@ def test_a_bug_in_a_mapping_is_a_dead_letter_not_a_crash(
     def broken(envelope: Any, key: Any) -> list:
         raise KeyError("WA ODE SITTI")  # the message of an unexpected error may hold a value
 
-    monkeypatch.setitem(mapping_base.MAPPINGS, ("disdukcapil", "biodata_wni"), broken)
+    monkeypatch.setitem(MAPPINGS, ("disdukcapil", "biodata_wni"), broken)
     letter = dead_letter(
         registry, normalizer, Source(registry).message("BIODATA_WNI", "c", biodata())
     )

@@ -1,21 +1,20 @@
-"""What every mapping shares: the raw change as mappings see it, the error for rows that cannot be
-mapped, and the registry (agency, table) -> mapping function."""
+"""RawChange: one raw change event (Debezium envelope + key record) as the mappings see it.
+
+Times come from the envelope, never the wall clock, so a replay maps to the same events.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..canonical import Canonical
+from .errors import MappingError
+from .values import column
 
 OPS = ("c", "u", "d", "r")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-class MappingError(ValueError):
-    """A change that cannot be mapped; the message names the table/column and never a value."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,6 @@ class RawChange:
         if self.key:
             parts = list(self.key.values())
         elif key_columns:
-            from .values import column  # local: values imports this module
-
             parts = [column(self.row, c) for c in key_columns]
         if not parts or any(p is None for p in parts):
             raise MappingError(f"table {self.table}: change event has no primary key")
@@ -116,44 +113,3 @@ def _millis(ms: Any) -> dt.datetime | None:
         return _EPOCH + dt.timedelta(milliseconds=int(ms))
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-Mapper = Callable[[RawChange], list[Canonical]]
-MapFn = Callable[[Mapping[str, Any], Mapping[str, Any] | None], list[Canonical]]
-
-# (agency, table lower-cased) -> mapping function (envelope, key) -> canonical events
-MAPPINGS: dict[tuple[str, str], MapFn] = {}
-
-
-def mapping(agency: str, table: str) -> Callable[[Mapper], Mapper]:
-    """Register a function of a RawChange as the mapping of (agency, table)."""
-
-    def register(fn: Mapper) -> Mapper:
-        def map_envelope(
-            envelope: Mapping[str, Any], key: Mapping[str, Any] | None
-        ) -> list[Canonical]:
-            return fn(RawChange.from_envelope(envelope, key))
-
-        map_envelope.__name__ = fn.__name__
-        map_envelope.__doc__ = fn.__doc__
-        MAPPINGS[(agency, table.lower())] = map_envelope
-        return fn
-
-    return register
-
-
-def mapping_for(agency: str, table: str) -> MapFn | None:
-    """The mapping of a table (table names compare case-insensitively), or None."""
-    return MAPPINGS.get((agency, table.lower()))
-
-
-def map_change(envelope: Mapping[str, Any], key: Mapping[str, Any] | None) -> list[Canonical]:
-    """The canonical events of one raw change; MappingError when it cannot be mapped."""
-    source = envelope.get("source") if isinstance(envelope, Mapping) else None
-    if not isinstance(source, Mapping):
-        raise MappingError("change event has no source block")
-    agency, table = str(source.get("agency") or ""), str(source.get("table") or "")
-    fn = mapping_for(agency, table)
-    if fn is None:
-        raise MappingError(f"no mapping for table {table} of agency {agency}")
-    return fn(envelope, key)
