@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.processes import port_is_free
 from ops.stack import Stack, StackConfig
-from ops.stack.process import port_is_free
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.databases import MariaDBServer, PostgresServer, free_port
+from ops.databases import MariaDBServer, PostgresServer
+from ops.processes import free_port
 
 __all__ = [
     "database_state_dir",

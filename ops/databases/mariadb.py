@@ -11,7 +11,8 @@ from typing import Any
 import pymysql
 from sqlalchemy import URL
 
-from .server import LOOPBACK, DatabaseServer, check_name
+from ..processes import LOOPBACK
+from .server import DatabaseServer, check_name
 
 
 class MariaDBServer(DatabaseServer):

@@ -12,7 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import URL
 
-from .server import LOOPBACK, DatabaseServer, DatabaseServerError, check_name
+from ..processes import LOOPBACK
+from .server import DatabaseServer, DatabaseServerError, check_name
 
 PG_BINDIR = Path("/usr/lib/postgresql/15/bin")
 

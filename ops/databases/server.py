@@ -10,7 +10,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -19,7 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-LOOPBACK = "127.0.0.1"
+from ..processes import LOOPBACK, owned_pid, port_is_free, stop_process
+
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes on Linux, one of them the NUL
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _PR_SET_PDEATHSIG = 1
@@ -33,59 +33,12 @@ class ServerNotInstalled(DatabaseServerError):
     """The server binaries are missing; the message names the apt-get command that brings them."""
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port on ``host`` that nothing listens on right now (picked by the OS)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """True when a listener could bind ``host:port`` now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # SO_REUSEADDR so that a just-closed server's TIME_WAIT sockets don't count as "in use",
-        # the same way the servers themselves bind.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
 def check_name(name: str, what: str) -> str:
     """``name`` if it is a plain SQL identifier, else a DatabaseServerError naming ``what``."""
     # Names go into DDL as identifiers; a strict pattern keeps quoting trivial on both servers.
     if not _NAME_RE.match(name):
         raise DatabaseServerError(f"{what} {name!r} is not a plain identifier ([A-Za-z0-9_], <64)")
     return name
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, process group) of a live process, None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = raw.rsplit(")", 1)[1].split()  # the command name may contain spaces and ')'
-    return fields[0], int(fields[2])
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process ``pid`` exists and is not a zombie."""
-    st = _proc_stat(pid)
-    return st is not None and st[0] != "Z"
-
-
-def process_group(pgid: int) -> list[int]:
-    """Pids of the live processes in process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = _proc_stat(int(entry.name))
-            if st is not None and st[1] == pgid and st[0] != "Z":
-                members.append(int(entry.name))
-    return members
 
 
 def _die_with_parent(sig: int) -> Callable[[], None]:
@@ -198,11 +151,7 @@ class DatabaseServer:
             return None
         # The pid file may be stale and the pid reused: only a process serving *our* data
         # directory counts.
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except (FileNotFoundError, ProcessLookupError):
-            return None
-        return pid if pid_alive(pid) and str(self.datadir) in cmdline else None
+        return pid if owned_pid(pid, str(self.datadir)) else None
 
     @property
     def running(self) -> bool:
@@ -248,19 +197,16 @@ class DatabaseServer:
         if pid is None:
             self._proc = None
             return
-        try:
-            os.kill(pid, self.stop_signal)
-        except ProcessLookupError:
-            pass
-        if not self._wait_exit(pid, timeout):
-            # start_new_session made the server a group leader: its pid is the group id.
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._wait_exit(pid, 10.0)
-        self._kill_leftovers(pid)
+        child = self._proc if self._proc is not None and self._proc.pid == pid else None
+        # start_new_session made the server a group leader: a SIGKILL takes its backends too.
+        survivors = stop_process(
+            pid, marker=str(self.datadir), sig=self.stop_signal, timeout=timeout, child=child
+        )
         self._proc = None
+        if survivors:
+            raise DatabaseServerError(
+                f"{self.kind}: processes {survivors} of group {pid} survived SIGKILL"
+            )
         if self.running:
             raise DatabaseServerError(f"{self.kind}: pid {pid} ({self.home}) did not stop")
 
@@ -393,32 +339,3 @@ class DatabaseServer:
             f"{self.startup_timeout:.0f} s (last error: {str(last).strip()[:200]}); "
             f"log {self.log_path}: {_log_tail(self.log_path)}"
         )
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        if self._proc is not None and self._proc.pid == pid:
-            try:
-                self._proc.wait(timeout)  # also reaps it, so no zombie is left
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return True
-            time.sleep(0.05)
-        return False
-
-    def _kill_leftovers(self, pgid: int) -> None:
-        # Children of a SIGKILLed server would be orphans; normally this list is empty.
-        deadline = time.monotonic() + 10.0
-        while (members := process_group(pgid)) and time.monotonic() < deadline:
-            for member in members:
-                try:
-                    os.kill(member, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-        if members:
-            raise DatabaseServerError(
-                f"{self.kind}: processes {members} of group {pgid} survived SIGKILL"
-            )

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
+from ..processes import pid_in_file, port_is_free, port_is_listening, wait_for
 from .dist import Dist, StackError, find_java, pinned_versions
 from .kafka import KafkaNode, broker_specs, cluster_id_for
-from .process import port_is_free, port_is_listening, wait_for
 from .registry import RegistryNode
 
 __all__ = ["Stack", "StackConfig", "StackError", "ServiceStatus"]
@@ -149,7 +149,7 @@ class Stack:
         names = [f"kafka-{i + 1}" for i in range(cfg.brokers)]
         for name in names:
             pid_file = state / name / f"{name}.pid"
-            if pid_file.exists() and _pid_alive(pid_file):
+            if _pid_alive(pid_file):
                 return True
         return _pid_alive(state / "registry" / "registry.pid")
 
@@ -341,16 +341,8 @@ class Stack:
 
 
 def _pid_alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return False
-    marker = str(pid_file.parent)
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return marker in cmd
+    # The marker of a service is its state directory, where its pid file lives.
+    return pid_in_file(pid_file, str(pid_file.parent)) is not None
 
 
 __all__ += ["wait_for"]

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,8 @@ from ops.databases import (
     MariaDBServer,
     PostgresServer,
     ServerNotInstalled,
-    free_port,
-    pid_alive,
-    port_is_free,
-    process_group,
 )
+from ops.processes import free_port, pid_alive, port_is_free, process_group, wait_for
 from tests.databases import database_state_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,15 +33,6 @@ def _scalar(url: str, query: str) -> object:
             return conn.execute(sa.text(query)).scalar()
     finally:
         engine.dispose()
-
-
-def _wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # --- without servers ----------------------------------------------------------------------------
@@ -275,7 +262,7 @@ def test_server_dies_with_a_killed_parent(server_cls: type) -> None:
         assert proc.returncode == 0, proc.stderr
         pid = int(proc.stdout.split()[0])
         try:
-            assert _wait_until(lambda: not pid_alive(pid) and not process_group(pid), 30)
+            assert wait_for(lambda: not pid_alive(pid) and not process_group(pid), 30, 0.05)
         finally:
             if pid_alive(pid):
                 os.killpg(pid, signal.SIGKILL)

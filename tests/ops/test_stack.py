@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
+from ops.processes import port_is_free
 from ops.stack import Stack, StackConfig, StackError
 from ops.stack.kafka import BrokerSpec, server_properties
-from ops.stack.process import port_is_free
 from tests.conftest import test_stack_config
 
 pytestmark = pytest.mark.integration

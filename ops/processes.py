@@ -1,0 +1,169 @@
+"""Loopback ports and the processes the hub starts: the one port check and the one process stop
+that the local stack, the throwaway database servers, the demo and the benchmark share.
+
+A pid counts as ours only while its command line carries our marker (a state or data directory),
+so a pid the OS recycled after a crash is never signalled. Every process we start leads its own
+process group (start_new_session), so a stop that has to SIGKILL takes its children too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port on ``host`` that nothing listens on right now (picked by the OS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """True when a listener could bind ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # SO_REUSEADDR so that a just-closed server's TIME_WAIT sockets don't count as "in use",
+        # the same way the servers themselves bind.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_is_listening(port: int, host: str = LOOPBACK) -> bool:
+    """True when a TCP connect to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
+    """Poll predicate until it is true or the deadline passes; returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def command_line(pid: int) -> str:
+    """The command line of process ``pid``, arguments joined by spaces ("" when it is gone)."""
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a live process, None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()  # the command name may contain spaces and ')'
+    return fields[0], int(fields[2])
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def process_group(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _proc_stat(int(entry.name))
+            if st is not None and st[1] == pgid and st[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def owned_pid(pid: int, marker: str) -> bool:
+    """True while ``pid`` is alive with ``marker`` on its command line: still the one we started."""
+    return pid_alive(pid) and marker in command_line(pid)
+
+
+def pid_in_file(pid_file: Path, marker: str) -> int | None:
+    """The pid in ``pid_file`` (its first word) while that process is ours, else None."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if owned_pid(pid, marker) else None
+
+
+def stop_process(
+    pid: int,
+    *,
+    marker: str | None = None,
+    sig: int = signal.SIGTERM,
+    timeout: float = 30.0,
+    child: subprocess.Popen | None = None,
+) -> list[int]:
+    """Send ``sig``; after ``timeout`` SIGKILL the process and its group; then end whatever of
+    its group is left. ``marker`` guards against a recycled pid. Returns the survivors (none)."""
+    if child is not None and child.pid != pid:
+        raise ValueError(f"child pid {child.pid} is not pid {pid}")
+    leader = _leads_group(pid)
+
+    def gone() -> bool:
+        if child is not None:
+            return child.poll() is not None  # also reaps it, so no zombie is left
+        try:  # reap it if it happens to be our child (tests start the stack in-process)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return not (owned_pid(pid, marker) if marker is not None else pid_alive(pid))
+
+    if gone():
+        return []  # not ours (any more): nothing of it is touched
+    _signal(pid, sig)
+    if not wait_for(gone, timeout, 0.05):
+        _signal(pid, signal.SIGKILL, group=leader)
+        wait_for(gone, 10.0, 0.05)
+    if not gone():
+        return [pid]
+    return _end_group(pid) if leader else []
+
+
+def _leads_group(pid: int) -> bool:
+    st = _proc_stat(pid)
+    return st is not None and st[1] == pid
+
+
+def _signal(pid: int, sig: int, group: bool = False) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _end_group(pgid: int, timeout: float = 10.0) -> list[int]:
+    # Children of a SIGKILLed leader would be orphans; normally this list is empty.
+    deadline = time.monotonic() + timeout
+    while (members := process_group(pgid)) and time.monotonic() < deadline:
+        for member in members:
+            _signal(member, signal.SIGKILL)
+        time.sleep(0.05)
+    return members
