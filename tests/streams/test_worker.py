@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from ops.processes import free_port
 from ops.settings import HubSettings
 from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
@@ -43,12 +43,6 @@ OUTPUTS = (
     catalog.DQ_FINDINGS_TOPIC,
     catalog.DEADLETTER_TOPIC,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
