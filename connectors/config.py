@@ -1,19 +1,28 @@
 """A connector's configuration: one YAML file per agency database, validated once at start.
 
-Unknown or misspelt keys are refused with their path (`source.pol_interval_s: extra key`), and
-`${VAR}` / `url_file` keep credentials out of the file. The URL is never logged: `safe_url`
-gives the form with the password hidden.
+Unknown or misspelt keys are refused with their path (`source.pol_interval_s: unknown key`).
+`${VAR}` in source.url is resolved from the environment mapping ops/ hands to `load_config` (this
+package never reads os.environ), and `url_file` keeps credentials out of the file too. The URL is
+never logged: `safe_url` gives the form with the password hidden.
 """
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 
 from eventlog import KafkaSettings
@@ -114,6 +123,8 @@ class ConnectorConfig(_Strict):
     deadletter_topic: str = DEADLETTER_TOPIC
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     batch_size: int = Field(default=500, ge=1)
+    # The values of the ${VAR}s source.url names: private, so no repr or dump shows them.
+    _env: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("agency", "name")
     @classmethod
@@ -151,7 +162,7 @@ class ConnectorConfig(_Strict):
                     f"source.url_file: cannot read {self.source.url_file}: {e.strerror}"
                 ) from None
         assert self.source.url is not None
-        return _expand(self.source.url, "source.url")
+        return _expand(self.source.url, "source.url", self._env)
 
     def safe_url(self) -> str:
         """The URL with the password hidden, for logs and status."""
@@ -161,11 +172,11 @@ class ConnectorConfig(_Strict):
             return "<unparsable url>"
 
 
-def _expand(value: str, key: str) -> str:
+def _expand(value: str, key: str, env: Mapping[str, str]) -> str:
     def sub(m: re.Match[str]) -> str:
         var, default = m.group(1), m.group(2)
-        if var in os.environ:
-            return os.environ[var]
+        if var in env:
+            return env[var]
         if default is not None:
             return default
         raise ConfigError(f"{key}: environment variable {var} is not set")
@@ -173,8 +184,11 @@ def _expand(value: str, key: str) -> str:
     return _ENV_REF.sub(sub, value)
 
 
-def load_config(path: Path | str, overrides: dict | None = None) -> ConnectorConfig:
-    """Read and validate a connector YAML file; errors name the file and the key."""
+def load_config(
+    path: Path | str, overrides: dict | None = None, *, env: Mapping[str, str] | None = None
+) -> ConnectorConfig:
+    """Read and validate a connector YAML file; errors name the file and the key. `env` holds
+    the variables `${VAR}` in source.url may name (ops/ passes os.environ)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -190,13 +204,18 @@ def load_config(path: Path | str, overrides: dict | None = None) -> ConnectorCon
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
-    return parse_config(data, where=str(path))
+    return parse_config(data, where=str(path), env=env)
 
 
-def parse_config(data: dict, where: str = "config") -> ConnectorConfig:
-    """Validate a config mapping; the first problem is reported as `<where>: key.path: why`."""
+def parse_config(
+    data: dict, where: str = "config", *, env: Mapping[str, str] | None = None
+) -> ConnectorConfig:
+    """Validate a config mapping; the first problem is reported as `<where>: key.path: why`.
+
+    Only the variables source.url names are kept from `env`; one it lacks is reported when the
+    URL is first used (`source.url: environment variable X is not set`)."""
     try:
-        return ConnectorConfig.model_validate(data)
+        config = ConnectorConfig.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -204,3 +223,7 @@ def parse_config(data: dict, where: str = "config") -> ConnectorConfig:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         raise ConfigError(f"{where}: {loc}: {msg}") from None
+    env = env or {}
+    named = [var for var, _default in _ENV_REF.findall(config.source.url or "")]
+    config._env = {var: env[var] for var in named if var in env}
+    return config

@@ -23,11 +23,12 @@ from eventlog import admin
 from eventlog.topics import table_topic_config
 from schemas import catalog
 from schemas.codec import encode
+from schemas.names import avro_name
 from schemas.registry import IncompatibleSchemaError, RegistryClient
 
 from .changes import Change
 from .config import ConnectorConfig
-from .shapes import EncodeError, TableShape, avro_name
+from .shapes import EncodeError, TableShape
 
 log = logging.getLogger(__name__)
 

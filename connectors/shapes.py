@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
+from schemas.names import avro_name
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Avro's logical types hold these; a legacy row outside them is a dead letter, not a crash.
@@ -24,12 +25,6 @@ _MIN_DATE = dt.date(1, 1, 1)
 
 class EncodeError(ValueError):
     """A value the mapping cannot encode; the message says which column and why."""
-
-
-def avro_name(name: str) -> str:
-    """A valid Avro name for a SQL identifier (letters, digits, underscore; no leading digit)."""
-    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return out if re.match(r"[A-Za-z_]", out) else f"_{out}"
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from typing import Any
 
 from eventlog.reading import read_to_end
 from schemas.codec import decode
+from schemas.names import avro_name
 from schemas.registry import RegistryClient
 
 from .config import ConnectorConfig
-from .shapes import TableShape, avro_name, source_ts_ms
+from .shapes import TableShape, source_ts_ms
 
 
 async def published_rows(

@@ -21,7 +21,7 @@ def run_connect(path: Path, overrides: dict, progress: bool, console: Console) -
     """Validate the config, serve metrics, run until SIGINT/SIGTERM."""
     from connectors.runner import Connector
 
-    config = load_config(path, overrides)
+    config = load_config(path, overrides, env=os.environ)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -50,7 +50,7 @@ def show_connect_status(path: Path, overrides: dict, console: Console) -> int:
 
     from connectors.offsets import OffsetStore
 
-    config = load_config(path, overrides)
+    config = load_config(path, overrides, env=os.environ)
 
     async def load() -> dict:
         producer = AIOKafkaProducer(**config.kafka.client.client_options())

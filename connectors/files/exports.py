@@ -18,8 +18,10 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.names import avro_name
+
 from ..changes import Change
-from ..shapes import TableShape, avro_name
+from ..shapes import TableShape
 
 log = logging.getLogger(__name__)
 

@@ -55,11 +55,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.names import avro_name
+
 from .. import metrics
 from ..changes import Batch
 from ..config import ConfigError
 from ..mode import ModeContext
-from ..shapes import TableShape, avro_name
+from ..shapes import TableShape
 from ..topic_state import published_rows
 from .exports import (
     CSV_SUFFIXES,

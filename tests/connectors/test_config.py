@@ -43,21 +43,30 @@ def test_an_agency_that_cannot_name_a_topic_is_refused() -> None:
         parse_config({**BASE, "agency": "Dinas Dukcapil"})
 
 
-def test_credentials_come_from_the_environment_and_are_hidden(monkeypatch) -> None:
-    monkeypatch.setenv("SIAK_PW", "s3cret")
+def test_credentials_come_from_the_environment_and_are_hidden() -> None:
     cfg = parse_config(
-        {**BASE, "source": {"mode": "postgres", "url": "postgresql://hub:${SIAK_PW}@db/siak"}}
+        {**BASE, "source": {"mode": "postgres", "url": "postgresql://hub:${SIAK_PW}@db/siak"}},
+        env={"SIAK_PW": "s3cret", "OTHER_SECRET": "x"},
     )
     assert cfg.source_url() == "postgresql://hub:s3cret@db/siak"
     assert "s3cret" not in cfg.safe_url()
+    assert "s3cret" not in repr(cfg) and "s3cret" not in cfg.model_dump_json()
 
 
-def test_an_unset_variable_is_named(monkeypatch) -> None:
-    monkeypatch.delenv("NOPE_PW", raising=False)
+def test_a_default_stands_in_for_an_unset_variable() -> None:
     cfg = parse_config(
-        {**BASE, "source": {"mode": "postgres", "url": "postgresql://h:${NOPE_PW}@d/x"}}
+        {**BASE, "source": {"mode": "postgres", "url": "postgresql://hub@${SIAK_HOST:-db}/siak"}},
+        env={},
     )
-    with pytest.raises(ConfigError, match="NOPE_PW"):
+    assert cfg.source_url() == "postgresql://hub@db/siak"
+
+
+def test_an_unset_variable_is_named() -> None:
+    cfg = parse_config(
+        {**BASE, "source": {"mode": "postgres", "url": "postgresql://h:${NOPE_PW}@d/x"}},
+        env={"OTHER_PW": "x"},
+    )
+    with pytest.raises(ConfigError, match="source.url: environment variable NOPE_PW is not set"):
         cfg.source_url()
 
 
@@ -78,3 +87,14 @@ def test_load_config_names_the_file_on_bad_yaml(tmp_path: Path) -> None:
 def test_tables_listed_twice_are_refused() -> None:
     with pytest.raises(ConfigError, match="tables listed twice"):
         parse_config({**BASE, "tables": BASE["tables"] * 2})
+
+
+def test_load_config_resolves_variables_from_the_given_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "agency: disdukcapil\n"
+        "source: {mode: postgres, url: 'postgresql://hub:${SIAK_PW}@db/siak'}\n"
+        "tables: [{name: BIODATA_WNI}]\n"
+    )
+    cfg = load_config(path, env={"SIAK_PW": "s3cret"})
+    assert cfg.source_url() == "postgresql://hub:s3cret@db/siak"
