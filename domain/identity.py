@@ -1,10 +1,8 @@
 """Person keys: which person a fact is about, decided from the record alone (NIK first).
 
-A record whose NIK is VALID (16 digits, a known region, a date part that agrees with the recorded
-birth date and sex, when the record has them) is keyed by that NIK, so every agency's record of
-one resident lands on one key. Any other record is kept under a key of its own,
-`x-<agency>-<table>-<record id>`, and flagged: it is never dropped, and never merged with
-someone else on a guess. (Probabilistic matching of the x- records is a later stage.)
+A record with a VALID NIK is keyed by it, so every agency's record of one resident lands on one
+key. Any other record keeps a key of its own, `x-<agency>-<table>-<record id>`, and is flagged:
+never dropped, never merged with someone else on a guess.
 """
 
 from __future__ import annotations

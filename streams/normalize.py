@@ -1,11 +1,8 @@
-"""The normalize step without Kafka: raw messages (bytes) in, encoded canonical messages out.
+"""The normalize step without Kafka: raw messages (bytes) in, encoded canonical messages out,
+so that the Faust agent (streams/app.py) only moves bytes.
 
-Decoding (schemas.codec, writer schemas by id from the registry), mapping (streams.mappings)
-and encoding (Confluent-framed Avro, subjects registered BACKWARD_TRANSITIVE) live here so that
-the Faust agent (streams/app.py) only moves bytes. Anything that cannot be decoded or mapped
-becomes a dead letter (schemas/avro/dead_letter.avsc) with the reason and the original topic,
-partition and offset; the batch goes on. A registry that cannot be reached is not bad data: it
-raises RegistryError, and the caller retries.
+A message that cannot be decoded or mapped becomes a dead letter with the reason and where it
+was; the batch goes on. An unreachable registry is not bad data: it raises, the caller retries.
 """
 
 from __future__ import annotations
@@ -169,7 +166,7 @@ class Normalizer:
             result.events[m.topic] += 1
             seen: dict[str, Any] = {}
             try:
-                out, findings = self._one(m, seen)
+                out, findings = self._map_message(m, seen)
             except RegistryError as e:
                 if isinstance(e, LookupError):  # a 404 the codec did not turn into its own error
                     result.out.append(self.dead_letter(m, e, seen))
@@ -196,9 +193,11 @@ class Normalizer:
             result.findings.update(findings)
         return result
 
-    def _one(
+    def _map_message(
         self, m: RawMessage, seen: dict[str, Any]
     ) -> tuple[list[OutMessage], list[tuple[str, str]]]:
+        """Decode, map and encode one message: its canonical messages and (agency, rule) of its
+        findings. Fills `seen` with where the change came from, for a dead letter."""
         if m.value is None:
             return [], []  # the tombstone after a delete: the delete itself was mapped
         envelope = self._decode(m.value, "value")

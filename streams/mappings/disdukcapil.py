@@ -1,9 +1,8 @@
 """Disdukcapil (SIAK, the civil registry): BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG.
 
-SIAK stores region codes without the regency's prefix (NO_KEC 1..11, NO_KEL 1001/2001..) and
-religion, marital status and occupation as Kemendagri code numbers; facts carry full region
-codes and the code words. The registry holds living residents: a BIODATA_WNI row says
-deceased=false, and its deletion (death, moving out, a correction of the NIK) is a DELETE fact.
+SIAK's short region numbers and Kemendagri code numbers become full region codes and code words.
+The registry holds living residents: a BIODATA_WNI row says deceased=false, and its deletion
+(death, moving out, a NIK correction) is a DELETE fact.
 """
 
 from __future__ import annotations

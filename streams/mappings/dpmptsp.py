@@ -1,11 +1,9 @@
 """DPMPTSP (SiCantik, the permits office): trperizinan, tmpemohon, tmpermohonan,
-trstspermohonan_log.
+trstspermohonan_log. Refs are the agency's own ids: permit `dpmptsp:<tmpermohonan.id>`, service
+`dpmptsp:<trperizinan.id>`, applicant `dpmptsp:tmpemohon:<tmpemohon.id>`.
 
-Permit ids, service refs and applicant refs are built from the agency's own ids:
-permit `dpmptsp:<tmpermohonan.id>`, service `dpmptsp:<trperizinan.id>`, applicant
-`dpmptsp:tmpemohon:<tmpemohon.id>` (the PersonFact of that row). A code the hub does not know
-(c_izin_selesai, c_status) is a dead letter naming the column: better seen and fixed than
-guessed.
+A code the hub does not know (c_izin_selesai, c_status) is a dead letter naming the column:
+better seen and fixed than guessed.
 """
 
 from __future__ import annotations
