@@ -2,8 +2,8 @@
 
 Every figure is measured here, now, on the same data, next to a baseline measured in the same
 run: a bare consumer (aiokafka getmany + fastavro decode + one batched SQL upsert per batch, no
-Faust, no normalization) over the same raw topic. The ratio hub/baseline is what to compare
-across machines; absolute numbers move with the machine's load.
+Faust, no normalization: ops/baseline.py) over the same raw topic. The ratio hub/baseline is what
+to compare across machines; absolute numbers move with the machine's load.
 
 Phases: (1) a sample civil registry of N people in SQLite; (2) the connector's snapshot into
 Kafka (rows/s); (3) the worker catching up on that backlog into a fresh projection database
@@ -14,14 +14,13 @@ p50/p95/p99 from the worker's own histogram; (5) a rebuild of the projections fr
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 
+from .processes import ChildProcess
 from .stack import Stack, StackConfig, StackError
 
 RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
@@ -37,6 +37,8 @@ RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
 
 @dataclass
 class BenchOptions:
+    """The sizes and rates of one bench run, and where it keeps its stack and databases."""
+
     rows: int = 20000
     rate: float = 50.0  # offered updates per second in the steady phase
     steady_s: float = 20.0
@@ -54,41 +56,27 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-class _Proc:
+@dataclass
+class _Proc(ChildProcess):
     """A child process whose peak memory we keep reading while it lives."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.name, self.log = name, log
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                env={**os.environ, **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.peak_mb: float | None = None
+    peak_mb: float | None = None
 
     def sample(self) -> None:
-        peak = _peak_rss_mb(self.proc.pid)
+        """Read the process's peak memory so far."""
+        peak = _peak_rss_mb(self.proc.pid) if self.proc else None
         if peak is not None:
             self.peak_mb = max(self.peak_mb or 0, peak)
 
     def check(self) -> None:
-        if self.proc.poll() is not None and self.proc.returncode != 0:
+        """Raise if the process exited with an error."""
+        if self.proc and self.proc.poll() is not None and self.proc.returncode != 0:
             raise StackError(f"{self.name} exited with {self.proc.returncode} (log: {self.log})")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
+        """Its last peak memory, then SIGTERM (SIGKILL after ``timeout``)."""
         self.sample()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().stop(timeout)
 
 
 def _wait(predicate, procs: list[_Proc], timeout: float, what: str, tick: float = 0.2) -> float:
@@ -147,8 +135,76 @@ def quantile(q: float, before: dict[float, float], after: dict[float, float]) ->
 
 def run_bench(console: Console, opts: BenchOptions) -> dict:
     """All phases; returns the result document (also what the CLI prints as JSON)."""
-    from ops.samples import create_siak
+    run = _start_stack(console, opts)
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("sample civil registry", total=None)
 
+            def phase(description: str) -> None:
+                progress.update(task, description=description)
+
+            _create_source(run)
+            phase("connector snapshot")
+            connector = _snapshot_phase(run)
+            phase("worker catching up")
+            worker = _end_to_end_phase(run)
+            phase(f"steady {opts.rate:g} updates/s")
+            _freshness_phase(run)
+            connector.stop()
+            worker.stop()
+            phase("rebuild from the log")
+            _rebuild_phase(run)
+            phase("baseline (getmany + decode + upsert)")
+            base = _baseline_phase(run)
+        run.result["peak_memory_mb"] = {p.name: p.peak_mb for p in run.procs}
+        run.result["peak_memory_mb"]["baseline"] = base["peak_mb"]
+        return run.result
+    finally:
+        for p in run.procs:
+            p.stop()
+        run.stack.down()
+
+
+@dataclass
+class _Run:
+    """What the phases share: options, the stack, the child processes and the result so far."""
+
+    opts: BenchOptions
+    stack: Stack
+    result: dict
+    procs: list[_Proc] = field(default_factory=list)
+
+    @property
+    def siak_url(self) -> str:
+        return f"sqlite:///{(self.opts.dir / 'siak.db').resolve()}"
+
+    @property
+    def proj_url(self) -> str:
+        return f"sqlite:///{(self.opts.dir / 'projections.db').resolve()}"
+
+    def start(self, name: str, args: list[str]) -> _Proc:
+        """Start `mpphub <args>` with the bench's environment, its log under logs/."""
+        env = {
+            "MPPHUB_KAFKA_BOOTSTRAP": self.stack.bootstrap,
+            "MPPHUB_REGISTRY_URL": self.stack.registry_url,
+            "MPPHUB_PROJECTION_DB_URL": self.proj_url,
+            "MPPHUB_APP_ID": "mpphub-bench",
+            "MPPHUB_WORKER_DATA_DIR": str(self.opts.dir / "worker"),
+            "MPPHUB_RAW_TOPICS": RAW_TOPIC,
+        }
+        argv = [sys.executable, "-m", "ops.cli", *args]
+        proc = _Proc(name, argv, self.opts.dir / "logs" / f"{name}.log", env)
+        proc.start()
+        self.procs.append(proc)
+        return proc
+
+    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
+        """Seconds until predicate() held, watching every process started so far."""
+        return _wait(predicate, self.procs, timeout, what)
+
+
+def _start_stack(console: Console, opts: BenchOptions) -> _Run:
+    """A fresh stack and no databases left from an earlier run."""
     opts.dir.mkdir(parents=True, exist_ok=True)
     stack_cfg = StackConfig.from_env(state_dir=opts.dir / "stack")
     stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
@@ -157,130 +213,101 @@ def run_bench(console: Console, opts: BenchOptions) -> dict:
         (opts.dir / f).unlink(missing_ok=True)
     stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
     stack.up()
-    siak_url = f"sqlite:///{(opts.dir / 'siak.db').resolve()}"
-    proj_url = f"sqlite:///{(opts.dir / 'projections.db').resolve()}"
-    result: dict = {"rows": opts.rows, "machine": {"cpus": os.cpu_count()}}
-    procs: list[_Proc] = []
-    env = {
-        "MPPHUB_KAFKA_BOOTSTRAP": stack.bootstrap,
-        "MPPHUB_REGISTRY_URL": stack.registry_url,
-        "MPPHUB_PROJECTION_DB_URL": proj_url,
-        "MPPHUB_APP_ID": "mpphub-bench",
-        "MPPHUB_WORKER_DATA_DIR": str(opts.dir / "worker"),
-        "MPPHUB_RAW_TOPICS": RAW_TOPIC,
+    return _Run(opts, stack, {"rows": opts.rows, "machine": {"cpus": os.cpu_count()}})
+
+
+def _create_source(run: _Run) -> None:
+    """(1) The sample civil registry of `rows` people."""
+    from ops.samples import create_siak
+
+    create_siak(sa.create_engine(run.siak_url), n_people=run.opts.rows, seed=11)
+
+
+def _snapshot_phase(run: _Run) -> _Proc:
+    """(2) The connector's snapshot into Kafka (rows/s); the connector keeps running."""
+    cfg = {
+        "agency": "disdukcapil",
+        "name": "bench-siak",
+        "source": {
+            "mode": "polling",
+            "url": run.siak_url,
+            "poll_interval_s": 0.2,
+            "safety_delay_s": 0.5,
+            "diff_interval_s": 3600,
+        },
+        "tables": [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}],
+        "kafka": {"bootstrap": run.stack.bootstrap},
+        "registry": {"url": run.stack.registry_url},
+        "snapshot": {"chunk_size": 2000},
+        "batch_size": 1000,
     }
-    mpphub = [sys.executable, "-m", "ops.cli"]
-    try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("sample civil registry", total=None)
-            engine = sa.create_engine(siak_url)
-            create_siak(engine, n_people=opts.rows, seed=11)
-            progress.update(task, description="connector snapshot")
-            cfg = {
-                "agency": "disdukcapil",
-                "name": "bench-siak",
-                "source": {
-                    "mode": "polling",
-                    "url": siak_url,
-                    "poll_interval_s": 0.2,
-                    "safety_delay_s": 0.5,
-                    "diff_interval_s": 3600,
-                },
-                "tables": [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}],
-                "kafka": {"bootstrap": stack.bootstrap},
-                "registry": {"url": stack.registry_url},
-                "snapshot": {"chunk_size": 2000},
-                "batch_size": 1000,
-            }
-            cfg_path = opts.dir / "bench-siak.yaml"
-            cfg_path.write_text(yaml.safe_dump(cfg))
-            connector = _Proc(
-                "connector",
-                [*mpphub, "connect", str(cfg_path), "--no-progress"],
-                env,
-                opts.dir / "logs" / "connector.log",
-            )
-            procs.append(connector)
-            secs = _wait(
-                lambda: _topic_size(stack.bootstrap, RAW_TOPIC) >= opts.rows,
-                procs,
-                900,
-                "snapshot in Kafka",
-            )
-            result["snapshot_rows_per_s"] = round(opts.rows / secs, 1)
+    cfg_path = run.opts.dir / "bench-siak.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    connector = run.start("connector", ["connect", str(cfg_path), "--no-progress"])
+    rows = run.opts.rows
+    secs = run.wait(
+        lambda: _topic_size(run.stack.bootstrap, RAW_TOPIC) >= rows, 900, "snapshot in Kafka"
+    )
+    run.result["snapshot_rows_per_s"] = round(rows / secs, 1)
+    return connector
 
-            progress.update(task, description="worker catching up")
-            worker = _Proc(
-                "worker",
-                [*mpphub, "worker", "--metrics-port", str(opts.worker_metrics_port)],
-                env,
-                opts.dir / "logs" / "worker.log",
-            )
-            procs.append(worker)
-            # From the first projected row on: the worker's start-up (Faust, group join) is
-            # reported apart, it is not throughput.
-            result["worker_startup_s"] = round(
-                _wait(
-                    lambda: _count(proj_url, "citizen_source_record") > 0,
-                    procs,
-                    300,
-                    "the worker's first commit",
-                ),
-                2,
-            )
-            first = _count(proj_url, "citizen_source_record")
-            secs = _wait(
-                lambda: _count(proj_url, "citizen_source_record") >= opts.rows,
-                procs,
-                1800,
-                "projection of the snapshot",
-            )
-            result["e2e_events_per_s"] = round((opts.rows - first) / max(secs, 1e-6), 1)
 
-            progress.update(task, description=f"steady {opts.rate:g} updates/s")
-            before = _histogram(opts.worker_metrics_port, "mpphub_projection_freshness_seconds")
-            sent = _steady_updates(engine, opts, procs)
-            time.sleep(3)  # the last updates' safety delay + a poll, then read the histogram
-            after = _histogram(opts.worker_metrics_port, "mpphub_projection_freshness_seconds")
-            result["freshness_s"] = {
-                "offered_rate_per_s": opts.rate,
-                "updates": sent,
-                **{f"p{int(q * 100)}": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
-            }
-            connector.stop()
-            worker.stop()
+def _end_to_end_phase(run: _Run) -> _Proc:
+    """(3) The worker catching up on the snapshot backlog (events/s, source row to projection
+    commit); the worker keeps running."""
+    port = run.opts.worker_metrics_port
+    worker = run.start("worker", ["worker", "--metrics-port", str(port)])
 
-            progress.update(task, description="rebuild from the log")
-            rebuilt = f"sqlite:///{(opts.dir / 'rebuilt.db').resolve()}"
-            t0 = time.monotonic()
-            rb = _Proc(
-                "rebuild",
-                [*mpphub, "rebuild", "--db", rebuilt, "--no-progress"],
-                env,
-                opts.dir / "logs" / "rebuild.log",
-            )
-            procs.append(rb)
-            _wait(lambda: rb.proc.poll() is not None, procs, 1800, "rebuild")
-            rb.check()
-            events = _topic_total(
-                stack.bootstrap,
-                ("mpp.canonical.person", "mpp.canonical.permit", "mpp.canonical.service"),
-            )
-            result["rebuild_events_per_s"] = round(events / (time.monotonic() - t0), 1)
+    def projected() -> int:
+        return _count(run.proj_url, "citizen_source_record")
 
-            progress.update(task, description="baseline (getmany + decode + upsert)")
-            base = _baseline(stack, opts)
-            result["baseline_events_per_s"] = base["events_per_s"]
-            result["ratio_hub_to_baseline"] = round(
-                result["e2e_events_per_s"] / base["events_per_s"], 3
-            )
-        result["peak_memory_mb"] = {p.name: p.peak_mb for p in procs}
-        result["peak_memory_mb"]["baseline"] = base["peak_mb"]
-        return result
-    finally:
-        for p in procs:
-            p.stop()
-        stack.down()
+    # From the first projected row on: the worker's start-up (Faust, group join) is reported
+    # apart, it is not throughput.
+    run.result["worker_startup_s"] = round(
+        run.wait(lambda: projected() > 0, 300, "the worker's first commit"), 2
+    )
+    first, rows = projected(), run.opts.rows
+    secs = run.wait(lambda: projected() >= rows, 1800, "projection of the snapshot")
+    run.result["e2e_events_per_s"] = round((rows - first) / max(secs, 1e-6), 1)
+    return worker
+
+
+def _freshness_phase(run: _Run) -> None:
+    """(4) A steady offered rate of updates; freshness p50/p95/p99 from the worker's histogram."""
+    port, opts = run.opts.worker_metrics_port, run.opts
+    before = _histogram(port, "mpphub_projection_freshness_seconds")
+    sent = _steady_updates(sa.create_engine(run.siak_url), opts, run.procs)
+    time.sleep(3)  # the last updates' safety delay + a poll, then read the histogram
+    after = _histogram(port, "mpphub_projection_freshness_seconds")
+    run.result["freshness_s"] = {
+        "offered_rate_per_s": opts.rate,
+        "updates": sent,
+        **{f"p{int(q * 100)}": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
+    }
+
+
+def _rebuild_phase(run: _Run) -> None:
+    """(5) A rebuild of the projections from the canonical log into a fresh database."""
+    rebuilt = f"sqlite:///{(run.opts.dir / 'rebuilt.db').resolve()}"
+    t0 = time.monotonic()
+    rb = run.start("rebuild", ["rebuild", "--db", rebuilt, "--no-progress"])
+    run.wait(lambda: rb.proc.poll() is not None, 1800, "rebuild")
+    rb.check()
+    events = _topic_total(
+        run.stack.bootstrap,
+        ("mpp.canonical.person", "mpp.canonical.permit", "mpp.canonical.service"),
+    )
+    run.result["rebuild_events_per_s"] = round(events / (time.monotonic() - t0), 1)
+
+
+def _baseline_phase(run: _Run) -> dict:
+    """(6) The baseline over the same raw topic, and the hub's ratio to it."""
+    base = _baseline(run.stack, run.opts)
+    run.result["baseline_events_per_s"] = base["events_per_s"]
+    run.result["ratio_hub_to_baseline"] = round(
+        run.result["e2e_events_per_s"] / base["events_per_s"], 3
+    )
+    return base
 
 
 def _steady_updates(engine: sa.Engine, opts: BenchOptions, procs: list[_Proc]) -> int:
@@ -326,72 +353,14 @@ def _baseline(stack: Stack, opts: BenchOptions) -> dict:
     out = opts.dir / "baseline.json"
     out.unlink(missing_ok=True)
     code = (
-        "import json,sys; from ops.bench import baseline_main; "
+        "import json,sys; from ops.baseline import baseline_main; "
         f"json.dump(baseline_main({stack.bootstrap!r}, {stack.registry_url!r}, "
-        f"{str(opts.dir / 'baseline.db')!r}, {opts.rows}), open({str(out)!r}, 'w'))"
+        f"{str(opts.dir / 'baseline.db')!r}, {opts.rows}, {RAW_TOPIC!r}), open({str(out)!r}, 'w'))"
     )
-    proc = _Proc("baseline", [sys.executable, "-c", code], {}, opts.dir / "logs" / "baseline.log")
+    proc = _Proc("baseline", [sys.executable, "-c", code], opts.dir / "logs" / "baseline.log")
+    proc.start()
     _wait(lambda: proc.proc.poll() is not None, [proc], 1800, "baseline")
     proc.check()
     data = json.loads(out.read_text())
     data["peak_mb"] = proc.peak_mb
     return data
-
-
-def baseline_main(bootstrap: str, registry_url: str, db_path: str, rows: int) -> dict:
-    """aiokafka getmany + our fastavro decode + one executemany upsert per batch into SQLite."""
-    from aiokafka import AIOKafkaConsumer
-
-    from eventlog import KafkaSettings
-    from eventlog.admin import topic_partitions
-    from schemas.codec import Deserializer
-    from schemas.registry import RegistryClient
-
-    decode = Deserializer(RegistryClient(registry_url))
-    engine = sa.create_engine(f"sqlite:///{db_path}")
-    with engine.begin() as c:
-        c.execute(sa.text("CREATE TABLE person (nik TEXT PRIMARY KEY, name TEXT, birth TEXT)"))
-    upsert = sa.text(
-        "INSERT INTO person VALUES (:nik, :name, :birth) "
-        "ON CONFLICT (nik) DO UPDATE SET name = excluded.name, birth = excluded.birth"
-    )
-
-    async def run() -> float:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            tps = await topic_partitions(KafkaSettings(bootstrap=bootstrap), [RAW_TOPIC])
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            done, t0 = 0, time.monotonic()
-            while done < rows:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
-                params = []
-                for msgs in batch.values():
-                    for m in msgs:
-                        if m.value is None:
-                            continue
-                        after = decode(m.value)["after"]
-                        if after:
-                            params.append(
-                                {
-                                    "nik": after["NIK"],
-                                    "name": after["NAMA_LGKP"],
-                                    "birth": str(after["TGL_LHR"]),
-                                }
-                            )
-                if params:
-                    with engine.begin() as c:
-                        c.execute(upsert, params)
-                    done += len(params)
-            return time.monotonic() - t0
-        finally:
-            await consumer.stop()
-
-    secs = asyncio.run(run())
-    return {"events_per_s": round(rows / secs, 1)}

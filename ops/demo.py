@@ -9,14 +9,12 @@ everything it started, in reverse order.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,6 +22,7 @@ import sqlalchemy as sa
 import yaml
 from rich.console import Console
 
+from .processes import ChildProcess
 from .stack import Stack, StackConfig, StackError
 
 SIAK_TABLES = [
@@ -42,47 +41,14 @@ SICANTIK_TABLES = [
 
 @dataclass
 class DemoOptions:
+    """The sample sizes, the simulated change rate, the ports and the state dir of a demo."""
+
     people: int = 2000
     permits: int = 400
     rate: float = 1.0  # simulated changes per second
     api_port: int = 8000
     metrics_base_port: int = 9401
     dir: Path = Path(".mpphub/demo")
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env},
-                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-            )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 def _connector_config(agency: str, name: str, url: str, tables: list, stack: Stack) -> dict:
@@ -146,13 +112,13 @@ def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
         "MPPHUB_PROJECTION_DB_URL": f"sqlite:///{(opts.dir / 'projections.db').resolve()}",
         "MPPHUB_WORKER_DATA_DIR": str((opts.dir / "worker").resolve()),
     }
-    children: list[Child] = []
+    children: list[ChildProcess] = []
     port = opts.metrics_base_port
     for name, cfg in configs.items():
         path = cfg_dir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         children.append(
-            Child(
+            ChildProcess(
                 f"connector {name}",
                 [*mpphub, "connect", str(path), "--no-progress", "--metrics-port", str(port)],
                 logs / f"connect-{name}.log",
@@ -161,10 +127,12 @@ def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
         )
         port += 1
     children.append(
-        Child("worker", [*mpphub, "worker", "--metrics-port", str(port)], logs / "worker.log", env)
+        ChildProcess(
+            "worker", [*mpphub, "worker", "--metrics-port", str(port)], logs / "worker.log", env
+        )
     )
     children.append(
-        Child("api", [*mpphub, "api", "--port", str(opts.api_port)], logs / "api.log", env)
+        ChildProcess("api", [*mpphub, "api", "--port", str(opts.api_port)], logs / "api.log", env)
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -187,7 +155,7 @@ def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
         )
 
 
-def _wait_api(port: int, api: Child, timeout: float = 60) -> None:
+def _wait_api(port: int, api: ChildProcess, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not api.alive():

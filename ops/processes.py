@@ -1,5 +1,5 @@
 """Loopback ports and the processes the hub starts: the one port check and the one process stop
-that the local stack, the throwaway database servers, the demo and the benchmark share.
+shared by the local stack, the throwaway database servers, the demo, the bench and the tests.
 
 A pid counts as ours only while its command line carries our marker (a state or data directory),
 so a pid the OS recycled after a crash is never signalled. Every process we start leads its own
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -142,6 +143,56 @@ def stop_process(
     if not gone():
         return [pid]
     return _end_group(pid) if leader else []
+
+
+@dataclass
+class ChildProcess:
+    """A command run as our child in its own session (Ctrl-C reaches us, and we stop it in
+    order), its output appended to a log file."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the command (again, after a stop or a kill)."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, and SIGKILL to its process group after ``timeout``."""
+        if self.alive():
+            assert self.proc is not None
+            stop_process(self.proc.pid, timeout=timeout, child=self.proc)
+
+    def kill9(self) -> None:
+        """SIGKILL, as a crash would: no clean shutdown, no offset commit."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of its log."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
 
 def _leads_group(pid: int) -> bool:
