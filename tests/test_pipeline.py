@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -36,6 +35,7 @@ from domain.identity import resolve_person
 from domain.nik import Sex
 from domain.workdays import sla_state, working_days_between
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
+from ops.processes import ChildProcess
 from ops.samples import Simulator, create_siak, create_sicantik
 from ops.samples import siak as siak_db
 from ops.samples import sicantik as sicantik_db
@@ -54,8 +54,8 @@ from schemas.codec import header
 from streams.mappings.dpmptsp import OUTCOME, STATUS_CODES
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector, read_topic, wait_until
+from tests.faults import kill_9_after_first_commit
 from tests.projections.harness import COMPARED, snapshot
-from tests.projections.harness import wait_until as poll
 
 pytestmark = pytest.mark.integration
 
@@ -72,51 +72,6 @@ FINAL = {"ISSUED", "REJECTED", "CANCELLED"}
 RECEIVED, FILE_COMPLETE, VERIFIED, STOPPED, RESUMED, APPROVED, ISSUED, REJECTED = (
     1, 3, 4, 5, 6, 7, 8, 9,
 )  # fmt: skip
-
-
-# --- child processes ------------------------------------------------------------------------
-
-
-class Worker:
-    """`python -m ops.cli worker` as a killable subprocess."""
-
-    def __init__(self, env: dict[str, str], log: Path):
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ops.cli", "worker"],
-                cwd=REPO,
-                env={**os.environ, **self.env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 # --- the sources, read directly -------------------------------------------------------------
@@ -540,7 +495,9 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         "MPPHUB_WORKER_DATA_DIR": str(tmp / "worker"),
         "MPPHUB_BATCH_SIZE": "20",
     }
-    worker = Worker(env, tmp / "worker.log")
+    worker = ChildProcess(
+        "worker", [sys.executable, "-m", "ops.cli", "worker"], tmp / "worker.log", env, cwd=REPO
+    )
     engine = make_engine(live_url)
     try:
         # 1. Snapshot: every source row in its raw topic before the worker starts, so that
@@ -566,16 +523,7 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         wait_until(snapshot_published, 60, "the snapshot in the raw topics")
 
         # 2. The worker, killed -9 right after its first commit, with a backlog left.
-        worker.start()
-        poll(
-            lambda: checkpointed(engine) > 0 or not worker.alive(),
-            90,
-            "the worker's first commit",
-            step=0.02,
-        )
-        assert worker.alive(), worker.tail()
-        worker.kill9()
-        at_kill = checkpointed(engine)
+        at_kill = kill_9_after_first_commit(worker, lambda: checkpointed(engine))
         worker.start()
         wait_until(
             lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik),
@@ -665,7 +613,7 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
             print(f"--- {c.path.name} ---\n" + c.output()[-2000:])
         raise
     finally:
-        worker.stop()
+        worker.stop(timeout=30)
         for c in connectors:
             c.stop()
     yield Run(
@@ -717,8 +665,10 @@ def test_projections_equal_a_direct_computation_from_the_sources(run: Run) -> No
         dt.date(2026, 8, 27),
     )
     assert dt.date(2026, 8, 17) in holidays.country_holidays("ID", years=2026)
-    # 10 weekdays in (13 Aug, 27 Aug], minus the holiday(s), minus 20-21 Aug (clock stopped).
-    assert holiday["working_days_used"] < 8
+    # Working days in (Thu 13 Aug, Thu 27 Aug]: 10 weekdays (14, 17-21, 24-27), minus Mon 17 Aug
+    # (Independence Day) and Tue 25 Aug (Maulid Nabi), minus Thu 20 and Fri 21 Aug (clock stopped
+    # on the 19th, resumed on the 21st) = 6.
+    assert holiday["working_days_used"] == 6
     bad = permits[run.malformed_permit]
     assert bad["applicant_person_key"] == f"x-dpmptsp-tmpemohon-{run.malformed_applicant_id}"
     citizens = projected_citizens(run.engine)
