@@ -14,7 +14,7 @@ from streams import normalize as normalize_module
 from streams.mappings.registry import MAPPINGS
 from streams.normalize import Normalizer, RawMessage
 from tests.streams.helpers import FakeRegistry, key_of, namespace, shape
-from tests.streams.test_mappings import WOMAN, biodata, permohonan
+from tests.streams.rows import WOMAN, biodata, permohonan
 
 RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
 NOW = 1_755_500_000.0

@@ -26,7 +26,7 @@ from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
 from schemas.registry import RegistryClient
 from tests.streams.helpers import TABLES, envelope, key_of, namespace, shape
-from tests.streams.test_mappings import WOMAN, biodata, pemohon, perizinan, permohonan, status_log
+from tests.streams.rows import WOMAN, biodata, pemohon, perizinan, permohonan, status_log
 
 pytestmark = pytest.mark.integration
 
