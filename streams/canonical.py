@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from schemas.catalog import DQ_FINDINGS_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
+from eventlog.topics import DQ_FINDINGS_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
 
 UPSERT, DELETE = "UPSERT", "DELETE"  # PersonFact.op
 APPLICATION, STATUS, DELETED = "APPLICATION", "STATUS", "DELETED"  # PermitEvent.kind
