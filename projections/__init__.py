@@ -1,10 +1,12 @@
 """SQL read models of the hub, their writer, and the front office's read API.
 
-events   the canonical topics and the conversions from decoded Avro
-models   tables (SQLAlchemy 2); store: engines and sessions (SQLite file or PostgreSQL)
-citizen  person facts -> source records -> golden record
-permit   services, applications and status logs -> permits (domain.permits.derive_permit)
-writer   apply_batch: one transaction per batch, checkpoints included
-agent    the Faust agent and timers; rebuild: replay the log into fresh tables
-access   roles, masking, access log; reads: queries; api + page: HTTP
+facts      the canonical topics, the consumed Message, conversions from decoded Avro
+models     tables (SQLAlchemy 2); store: engines and sessions (SQLite file or PostgreSQL)
+rows       set-at-a-time SELECT / INSERT / UPDATE / DELETE of the writers
+citizen    person facts -> source records -> golden record
+permit     services, applications and status logs -> permits (domain.permits.derive_permit)
+writer     apply_batch: one transaction per batch, checkpoints included
+projector  decode, retry, apply, metrics; agent: the Faust agent and timers
+rebuild    replay the log into fresh tables
+access     roles, masking, access log; reads: queries; api/: HTTP routers and the page
 """

@@ -1,247 +1,31 @@
-"""The projection as a Faust agent: batches of raw canonical messages -> decode -> apply_batch
-(in a thread) -> metrics. Plus a timer that re-derives open permits as time passes.
+"""The projection as a Faust agent: the writer agent over the three canonical topics, the
+timers that keep open permits and their gauges current, and the projection-only worker.
 
-Delivery: the agent acks a batch only after apply_batch committed it, and apply_batch skips
-what the checkpoint in the database says was applied, so Kafka's committed offsets may lag
-(kill -9) without doubling anything, and never run ahead of the database. Faust's exactly_once is
-not used. A batch that fails for a transient reason (database or registry away, a deadlock) is
-retried until it goes through; a message that cannot be projected at all (bad bytes, an event
-missing a field) is logged with its topic/partition/offset, counted, and passed over.
+The agent acks a batch only after the Projector committed it, so Kafka's committed offsets may
+lag the database (kill -9) but never run ahead of it. Faust's exactly_once is not used.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from faust.types import TP
-from prometheus_client import Counter
-from sqlalchemy import exc as sa_exc
 
 from eventlog import admin
-from eventlog.retry import retrying
 from eventlog.topics import KEEP_FOREVER
-from schemas.codec import CodecError, Deserializer
-from schemas.registry import RegistryClient
 
-from .events import CONSUMER, DEFAULT_TOPICS, Message, ProjectionTopics
-from .metrics import observe_batch, set_open_permits
-from .permit import open_permit_counts, refresh_open_permits
+from .facts import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .projector import Projector, RawMessage
 from .settings import ProjectionSettings
-from .store import Store, local_today, open_store
-from .writer import BatchResult, apply_batch
 
 log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_S = 30.0
 GAUGE_INTERVAL_S = 5.0
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 30.0
-# A unique-key race with another worker (rebalance) clears on retry; one that does not, after
-# this many tries, is taken for bad data.
-INTEGRITY_RETRIES = 5
-
-SKIPPED = Counter(
-    "mpphub_projection_skipped_total",
-    "Canonical messages that could not be projected (undecodable or invalid), per topic.",
-    ["topic"],
-)
-
-RawMessage = tuple[str, int, int, Any, Any]  # topic, partition, offset, key bytes, value bytes
-
-
-def bad_data(error: BaseException, integrity_is_bad_data: bool = False) -> bool:
-    """Whether an error of apply_batch comes from the data (retrying cannot help) rather than
-    from the database or the network (retrying will)."""
-    if isinstance(error, sa_exc.IntegrityError):
-        return integrity_is_bad_data  # usually a race with another worker: retry first
-    if isinstance(error, sa_exc.DataError):
-        return True  # a value the column refuses
-    if isinstance(error, sa_exc.StatementError) and not isinstance(error, sa_exc.DBAPIError):
-        return True  # a value SQLAlchemy could not bind
-    return isinstance(error, KeyError | TypeError | ValueError | AttributeError)
-
-
-def describe_error(error: BaseException) -> str:
-    """An error for the log without personal data: database errors by their first line only
-    (PostgreSQL's DETAIL repeats key values; parameters are hidden by the engine), data errors
-    by their type (a ValueError may quote the value), a missing field by its name."""
-    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
-        first = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
-        return f"{type(error).__name__} ({type(error.orig).__name__}): {first}"
-    if isinstance(error, KeyError):
-        return f"KeyError: missing field {error.args[0]!r}" if error.args else "KeyError"
-    if isinstance(error, ValueError | TypeError | AttributeError | sa_exc.StatementError):
-        return type(error).__name__
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-class Projector:
-    """The edge between a consumer and apply_batch: decoding, retries, metrics.
-
-    Thread-safe: batches and the refresh timer take turns (one lock), so the two never race
-    on the same permit rows."""
-
-    def __init__(
-        self,
-        settings: ProjectionSettings,
-        *,
-        topics: ProjectionTopics = DEFAULT_TOPICS,
-        consumer: str = CONSUMER,
-        store: Store | None = None,
-        registry: Any = None,
-    ):
-        self.settings = settings
-        self.topics = topics
-        self.consumer = consumer
-        self._store = store
-        self._registry = registry
-        self._decoder: Deserializer | None = None
-        self._lock = threading.Lock()
-        self._open_lock = threading.Lock()
-        self._refreshed_on: dt.date | None = None
-
-    @property
-    def store(self) -> Store:
-        """The projection database (opened, tables created, on first use)."""
-        with self._open_lock:
-            if self._store is None:
-                self._store = open_store(self.settings.db_url)
-            return self._store
-
-    @property
-    def decoder(self) -> Deserializer:
-        """The Avro decoder (registry client created on first use)."""
-        with self._open_lock:
-            if self._decoder is None:
-                registry = self._registry or RegistryClient(self.settings.registry_url)
-                self._decoder = Deserializer(registry)
-            return self._decoder
-
-    def decode(self, raw: RawMessage) -> Message:
-        """One raw message decoded; a value that is no canonical event becomes None (logged)."""
-        topic, partition, offset, key, value = raw
-        if isinstance(key, bytes | bytearray):
-            key = bytes(key).decode("utf-8", "replace")
-        if value is None:
-            return Message(topic, partition, offset, key, None)
-        try:
-            record = self.decoder(value)
-        except CodecError as e:  # garbage bytes, unknown schema id: never heals by retrying
-            self._skip(topic, partition, offset, f"undecodable: {e}")
-            return Message(topic, partition, offset, key, None)
-        if not isinstance(record, dict):
-            self._skip(topic, partition, offset, f"not a record: {type(record).__name__}")
-            record = None
-        return Message(topic, partition, offset, key, record)
-
-    def _skip(self, topic: str, partition: int, offset: int, reason: str) -> None:
-        log.error("projection skips %s[%d]@%d: %s", topic, partition, offset, reason)
-        SKIPPED.labels(topic=topic).inc()
-
-    def apply(
-        self, raw: Sequence[RawMessage], *, integrity_is_bad_data: bool = False
-    ) -> BatchResult:
-        """Decode and apply one batch, then record metrics; blocking (run it in a thread).
-
-        A batch that fails on bad data is applied message by message, passing the bad ones
-        over; any other error is raised for the caller to retry."""
-        messages = [self.decode(m) for m in raw]
-        with self._lock:
-            started = time.perf_counter()
-            try:
-                result = self._apply(messages)
-            except Exception as e:
-                if not bad_data(e, integrity_is_bad_data):
-                    raise
-                result = self._apply_one_by_one(messages, integrity_is_bad_data)
-            observe_batch(result, time.perf_counter() - started)
-        return result
-
-    def _apply(self, messages: list[Message]) -> BatchResult:
-        with self.store.sessions() as session:
-            return apply_batch(
-                session, messages, topics=self.topics, consumer=self.consumer, today=local_today()
-            )
-
-    def _apply_one_by_one(
-        self, messages: list[Message], integrity_is_bad_data: bool
-    ) -> BatchResult:
-        total = BatchResult(received=len(messages))
-        for m in messages:
-            try:
-                r = self._apply([m])
-            except Exception as e:
-                if not bad_data(e, integrity_is_bad_data):
-                    raise  # transient after all: the caller retries from the checkpoint
-                self._skip(m.topic, m.partition, m.offset, describe_error(e))
-                r = self._apply([m._replace(value=None)])
-            total.applied += r.applied
-            total.per_topic.update(r.per_topic)
-            total.source_ts.extend(r.source_ts)
-            total.finished.extend(r.finished)
-            total.checkpoints.update(r.checkpoints)
-        return total
-
-    async def process(self, raw: Sequence[RawMessage]) -> BatchResult:
-        """Apply a batch in a thread, retrying with backoff until it is committed."""
-        integrity_failures = 0
-
-        def report(e: BaseException, delay: float) -> None:
-            nonlocal integrity_failures
-            if isinstance(e, sa_exc.IntegrityError):
-                integrity_failures += 1
-            self._log_retry(raw, e, delay)
-
-        return await retrying(
-            lambda: asyncio.to_thread(
-                self.apply, raw, integrity_is_bad_data=integrity_failures >= INTEGRITY_RETRIES
-            ),
-            transient=lambda _e: True,  # database or registry away: wait, retry
-            on_retry=report,
-            first_s=RETRY_FIRST_S,
-            max_s=RETRY_MAX_S,
-        )
-
-    def _log_retry(self, raw: Sequence[RawMessage], e: Exception, delay: float) -> None:
-        first, last = raw[0], raw[-1]
-        log.warning(
-            "projection batch of %d messages (%s[%d]@%d .. %s[%d]@%d) failed, retry in %.1fs: %s",
-            len(raw),
-            first[0],
-            first[1],
-            first[2],
-            last[0],
-            last[1],
-            last[2],
-            delay,
-            describe_error(e),
-        )
-
-    def refresh(self, *, force: bool = False) -> int:
-        """Re-derive open permits as of today and update the open-permit gauges; the number of
-        permits that changed. Working days change with the date only, so once per day (and
-        once after start) is enough: later ticks of the same day return 0 at once."""
-        today = local_today()
-        if not force and self._refreshed_on == today:
-            return 0
-        with self._lock, self.store.sessions() as session:
-            changed = refresh_open_permits(session, today)
-            set_open_permits(open_permit_counts(session))
-        self._refreshed_on = today
-        return changed
-
-    def update_gauges(self) -> None:
-        """Set the open-permit gauges from the database."""
-        with self.store.sessions() as session:
-            set_open_permits(open_permit_counts(session))
 
 
 async def ensure_topics(
@@ -255,6 +39,79 @@ async def ensure_topics(
         partitions=settings.topic_partitions,
         replication_factor=settings.replication_factor,
     )
+
+
+def writer_agent(
+    projector: Projector, settings: ProjectionSettings
+) -> Callable[[faust.StreamT], Awaitable[None]]:
+    """The agent body: batches of raw messages to the projector, acked after the commit."""
+
+    async def project(stream: faust.StreamT) -> None:
+        # noack_take: events are acked here, after the commit, never on the way out of a
+        # cancelled batch (take_events acks in a finally), so Kafka offsets never pass what
+        # the database holds.
+        batches = stream.noack_take(settings.batch_size, within=settings.batch_within_s)
+        async for events in batches:
+            raw: list[RawMessage] = [
+                (
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                )
+                for e in events
+            ]
+            await projector.process(raw)
+            for e in events:
+                await stream.ack(e)
+
+    return project
+
+
+def in_charge(app: faust.App, topics: ProjectionTopics) -> bool:
+    """Whether this process refreshes open permits and reports their (global) gauges: the
+    owner of the permit topic's partition 0."""
+    # Not Faust's on_leader: the hub's app runs without the leader topic
+    # (topic_disable_leader), where no worker is ever leader.
+    try:
+        return TP(topics.permit, 0) in app.consumer.assignment()
+    except Exception:  # noqa: BLE001 - no consumer (yet): not in charge
+        return False
+
+
+def in_charge_timer(
+    app: faust.App, topics: ProjectionTopics, work: Callable[[], Any], failure: str
+) -> Callable[[], Awaitable[None]]:
+    """A timer body running `work` in a thread when this process is in charge; a failure is
+    logged as `failure`, and the next tick tries again."""
+
+    async def tick() -> None:
+        if not in_charge(app, topics):
+            return
+        try:
+            await asyncio.to_thread(work)
+        except Exception:  # noqa: BLE001 - a timer must not die; the next tick tries again
+            log.exception(failure)
+
+    return tick
+
+
+def create_topics_on_first_start(
+    app: faust.App, settings: ProjectionSettings, topics: ProjectionTopics
+) -> None:
+    """Create the canonical topics when `app` first starts, after its own first-start work."""
+    first_start = app.on_first_start
+
+    async def on_first_start() -> None:
+        # Before the consumer subscribes: a topic created later would only be seen at the
+        # next metadata refresh, minutes away.
+        await first_start()
+        created = await ensure_topics(settings, topics)
+        if created:
+            log.info("created canonical topics %s", ", ".join(created))
+
+    app.on_first_start = on_first_start  # type: ignore[method-assign]
 
 
 def register_projection(
@@ -274,67 +131,14 @@ def register_projection(
         key_serializer="raw",
         value_serializer="raw",
     )
-
-    async def project(stream: faust.StreamT) -> None:
-        # noack_take: events are acked here, after the commit, never on the way out of a
-        # cancelled batch (take_events acks in a finally), so Kafka offsets never pass what
-        # the database holds.
-        batches = stream.noack_take(settings.batch_size, within=settings.batch_within_s)
-        async for events in batches:
-            raw = [
-                (
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                )
-                for e in events
-            ]
-            await projector.process(raw)
-            for e in events:
-                await stream.ack(e)
-
-    def in_charge() -> bool:
-        # One process reports the (global) open-permit gauges and refreshes: the owner of
-        # the permit topic's partition 0. Not Faust's on_leader: the hub's app runs without
-        # the leader topic (topic_disable_leader), where no worker is ever leader.
-        try:
-            return TP(topics.permit, 0) in app.consumer.assignment()
-        except Exception:  # noqa: BLE001 - no consumer (yet): not in charge
-            return False
-
-    async def refresh() -> None:
-        if not in_charge():
-            return
-        try:
-            await asyncio.to_thread(projector.refresh)
-        except Exception:  # noqa: BLE001 - a timer must not die; the next tick tries again
-            log.exception("refresh of open permits failed")
-
-    async def gauges() -> None:
-        if not in_charge():
-            return
-        try:
-            await asyncio.to_thread(projector.update_gauges)
-        except Exception:  # noqa: BLE001
-            log.exception("open-permit gauges not updated")
-
-    app.agent(channel, name=f"{consumer}.writer")(project)
-    app.timer(REFRESH_INTERVAL_S, name=f"{consumer}.refresh")(refresh)
-    app.timer(GAUGE_INTERVAL_S, name=f"{consumer}.gauges")(gauges)
-
-    first_start = app.on_first_start
-
-    async def on_first_start() -> None:
-        # Before the consumer subscribes: a topic created later would only be seen at the
-        # next metadata refresh, minutes away.
-        await first_start()
-        created = await ensure_topics(settings, topics)
-        if created:
-            log.info("created canonical topics %s", ", ".join(created))
-
-    app.on_first_start = on_first_start  # type: ignore[method-assign]
+    app.agent(channel, name=f"{consumer}.writer")(writer_agent(projector, settings))
+    app.timer(REFRESH_INTERVAL_S, name=f"{consumer}.refresh")(
+        in_charge_timer(app, topics, projector.refresh, "refresh of open permits failed")
+    )
+    app.timer(GAUGE_INTERVAL_S, name=f"{consumer}.gauges")(
+        in_charge_timer(app, topics, projector.update_gauges, "open-permit gauges not updated")
+    )
+    create_topics_on_first_start(app, settings, topics)
     return projector
 
 

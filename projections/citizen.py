@@ -16,8 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .bulk import changed, delete_keys, rows_where_in, write_rows
-from .events import (
+from .facts import (
     CIVIL_REGISTRY,
     DATE_FIELDS,
     FACT_FIELDS,
@@ -30,6 +29,7 @@ from .events import (
     utc_naive,
 )
 from .models import Citizen, CitizenSourceRecord
+from .rows import changed, delete_keys, rows_where_in, write_rows
 
 _EPOCH = dt.datetime(1970, 1, 1)
 VALID = "VALID"

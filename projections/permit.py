@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from domain.permits import FINAL_STATUSES, IN_PROCESS, derive_permit
 
-from .bulk import changed, chunks, delete_keys, rows_where_in, write_rows
-from .events import is_stale, normalize_ref, to_json, utc_naive
+from .facts import is_stale, normalize_ref, to_json, utc_naive
 from .models import CitizenSourceRecord, Permit, PermitTimeline, Service
+from .rows import changed, chunks, delete_keys, rows_where_in, write_rows
 
 APPLICATION = "APPLICATION"
 STATUS = "STATUS"

@@ -1,5 +1,5 @@
 """Read queries over the projections, shaped for the front office and masked per caller; the
-HTTP layer (projections/api.py) only maps them to routes."""
+HTTP layer (projections/api/) only maps them to routes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from domain.nik import mask_nik
 from domain.permits import FINAL_STATUSES
 
 from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
-from .events import IDENTITY_FIELDS
+from .facts import IDENTITY_FIELDS
 from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline
 
 DECISIONS = frozenset({"ISSUED", "REJECTED"})

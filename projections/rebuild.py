@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
-from .agent import Projector
-from .events import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .facts import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .projector import Projector
 from .settings import ProjectionSettings
 from .store import create_tables, drop_projection_tables, open_store
 from .writer import set_checkpoints

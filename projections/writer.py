@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from .bulk import write_rows
 from .citizen import apply_person_facts
-from .events import (
+from .facts import (
     CONSUMER,
     DEFAULT_TOPICS,
     PERMIT,
@@ -33,6 +32,7 @@ from .events import (
 )
 from .models import Checkpoint
 from .permit import Observation, apply_service_events, project_permits
+from .rows import write_rows
 from .store import local_today
 
 TopicPartition = tuple[str, int]

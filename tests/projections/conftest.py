@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from eventlog import KafkaSettings
 from ops.databases import free_port
-from projections.events import ProjectionTopics
+from projections.facts import ProjectionTopics
 from projections.settings import ProjectionSettings
 from projections.store import Store, make_engine, open_store
 from tests.projections.harness import (

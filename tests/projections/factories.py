@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from projections.events import DEFAULT_TOPICS, Message
+from projections.facts import DEFAULT_TOPICS, Message
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 7, 1, 8, 0, tzinfo=UTC)

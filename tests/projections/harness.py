@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from eventlog import KafkaSettings
 from projections.agent import ensure_topics
-from projections.events import ProjectionTopics
+from projections.facts import ProjectionTopics
 from projections.models import (
     Checkpoint,
     Citizen,

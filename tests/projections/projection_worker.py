@@ -12,7 +12,7 @@ import os
 
 from ops.settings import HubSettings
 from ops.worker import run_projections_only
-from projections.events import ProjectionTopics
+from projections.facts import ProjectionTopics
 
 
 def main() -> None:

@@ -1,206 +1,29 @@
-"""The projection agent: the Projector edge without a broker (decoding, bad data, retries), and
-end to end against the real broker, registry and PostgreSQL: canonical events -> Faust agent (a
-subprocess) -> rows, the worker killed -9 while it writes and restarted (the session's `live`
-run, tests/projections/conftest.py).
+"""The projection agent end to end against the real broker, registry and PostgreSQL: canonical
+events -> Faust agent (a subprocess) -> rows, the worker killed -9 while it writes and restarted
+(the session's `live` run, tests/projections/conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import defaultdict
 
 import pytest
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 
 from domain.permits import derive_permit
-from projections import agent
-from projections.agent import Projector, bad_data
-from projections.events import DEFAULT_TOPICS, Message
-from projections.metrics import PERMITS_OPEN
-from projections.models import Citizen, Service
-from projections.settings import ProjectionSettings
+from projections.facts import Message
 from projections.store import local_today, open_store
 from projections.writer import apply_batch, read_checkpoints
-from schemas.codec import Serializer
-from tests.projections import canonical
-from tests.projections import factories as f
 from tests.projections.conftest import POISON
 from tests.projections.harness import SERVICES, snapshot
 
-integration = pytest.mark.integration
+pytestmark = pytest.mark.integration
 
 
-class MemoryRegistry:
-    """A schema registry in a dict (the codec's SchemaSource protocol)."""
-
-    def __init__(self) -> None:
-        self.schemas: dict[int, object] = {}
-
-    def register(self, subject: str, schema: object) -> int:
-        for i, known in self.schemas.items():
-            if known == schema:
-                return i
-        self.schemas[len(self.schemas) + 1] = schema
-        return len(self.schemas)
-
-    def lookup(self, subject: str, schema: object) -> int | None:
-        return next((i for i, s in self.schemas.items() if s == schema), None)
-
-    def get_schema(self, schema_id: int) -> object:
-        try:
-            return self.schemas[schema_id]
-        except KeyError:
-            raise LookupError(f"no schema {schema_id}") from None
-
-
-@pytest.fixture
-def projector(store):
-    registry = MemoryRegistry()
-    p = Projector(ProjectionSettings(), store=store, registry=registry)
-    p.encode = {
-        kind: Serializer(registry, f"{kind}-value", schema)
-        for kind, schema in canonical.schemas().items()
-    }
-    return p
-
-
-def raw(projector, kind: str, value, offset: int, partition: int = 0):
-    topic = getattr(DEFAULT_TOPICS, kind)
-    payload = value if isinstance(value, bytes) else projector.encode[kind](value)
-    return (topic, partition, offset, b"key", payload)
-
-
-def test_projector_decodes_and_applies(projector, store):
-    batch = [
-        raw(projector, "service", f.service(), 0),
-        raw(projector, "person", f.person(name="SITI", birth_date=dt.date(1990, 7, 5)), 0),
-    ]
-    result = projector.apply(batch)
-    assert result.applied == 2
-    with store.sessions() as s:
-        assert s.get(Citizen, f.NIK_A).birth_date == dt.date(1990, 7, 5)
-        assert s.get(Service, "dpmptsp:1").sla_days == 9
-
-
-def test_undecodable_messages_are_skipped_and_checkpointed(projector, store):
-    before = agent.SKIPPED.labels(topic=DEFAULT_TOPICS.person)._value.get()
-    batch = [
-        raw(projector, "person", b"\x00\x00\x00\x00\x63junk", 0),  # unknown schema id 99
-        raw(projector, "person", b"plain text", 1),
-        raw(projector, "person", f.person(name="SITI"), 2),
-    ]
-    result = projector.apply(batch)
-    assert result.applied == 3
-    assert agent.SKIPPED.labels(topic=DEFAULT_TOPICS.person)._value.get() == before + 2
-    with store.sessions() as s:
-        assert s.scalar(select(Citizen.name)) == "SITI"
-        assert read_checkpoints(s) == {(DEFAULT_TOPICS.person, 0): 2}
-
-
-def test_an_invalid_event_is_passed_over_and_the_rest_applied(projector, store):
-    good = projector.decode(raw(projector, "person", f.person(name="SITI"), 0))
-    bad = f.person(f.NIK_B, record_id="2", position="p2")
-    del bad["source_record_id"]  # decodes (not through Avro here), cannot be projected
-
-    def fake_decode(m):
-        return good if m[2] == 0 else Message(m[0], m[1], m[2], None, bad)
-
-    projector.decode = fake_decode
-    result = projector.apply(
-        [(DEFAULT_TOPICS.person, 0, 0, b"", b""), (DEFAULT_TOPICS.person, 0, 1, b"", b"")]
-    )
-    assert result.applied == 2
-    with store.sessions() as s:
-        assert [c.person_key for c in s.scalars(select(Citizen))] == [f.NIK_A]
-        assert read_checkpoints(s) == {(DEFAULT_TOPICS.person, 0): 1}
-
-
-def test_transient_errors_are_retried_until_the_batch_commits(projector, store, monkeypatch):
-    monkeypatch.setattr(agent, "RETRY_FIRST_S", 0.001)
-    real = projector._apply
-    failures = [
-        sa_exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
-    ] * 2
-
-    def flaky(messages):
-        if failures:
-            raise failures.pop()
-        return real(messages)
-
-    projector._apply = flaky
-    result = asyncio.run(projector.process([raw(projector, "person", f.person(name="SITI"), 0)]))
-    assert result.applied == 1 and failures == []
-    with store.sessions() as s:
-        assert s.scalar(select(Citizen.name)) == "SITI"
-
-
-def test_refresh_updates_open_permits_and_gauges(projector, store):
-    with store.sessions() as s:
-        apply_batch(
-            s,
-            [
-                Message(DEFAULT_TOPICS.service, 0, 0, None, f.service(sla_days=1)),
-                Message(
-                    DEFAULT_TOPICS.permit,
-                    0,
-                    0,
-                    None,
-                    f.application(file_complete_date=local_today() - dt.timedelta(days=30)),
-                ),
-            ],
-            today=local_today() - dt.timedelta(days=30),
-        )
-    assert projector.refresh() == 1
-    assert projector.refresh() == 0  # the same day: nothing to do
-    assert PERMITS_OPEN.labels(sla_state="breached")._value.get() == 1
-
-
-@pytest.mark.parametrize(
-    ("error", "integrity_is_bad", "expected"),
-    [
-        (KeyError("source_record_id"), False, True),
-        (ValueError("bad date"), False, True),
-        (sa_exc.DataError("INSERT", {}, Exception("value too long")), False, True),
-        (sa_exc.OperationalError("INSERT", {}, Exception("deadlock detected")), False, False),
-        (sa_exc.ProgrammingError("INSERT", {}, Exception("no such table")), False, False),
-        (sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), False, False),
-        (sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), True, True),
-        (ConnectionError("registry away"), False, False),
-    ],
-)
-def test_bad_data_or_transient(error, integrity_is_bad, expected):
-    assert bad_data(error, integrity_is_bad) is expected
-
-
-def test_errors_are_described_without_personal_data():
-    pg = Exception(
-        'duplicate key value violates unique constraint "citizen_pkey"\n'
-        "DETAIL:  Key (person_key)=(7413014507900001) already exists."
-    )
-    described = agent.describe_error(
-        sa_exc.IntegrityError("INSERT", {"nik": "7413014507900001"}, pg)
-    )
-    assert "7413" not in described and "citizen_pkey" in described
-    assert (
-        agent.describe_error(ValueError("Invalid isoformat string: '1990-07-45'")) == "ValueError"
-    )
-    assert (
-        agent.describe_error(KeyError("source_record_id"))
-        == "KeyError: missing field 'source_record_id'"
-    )
-
-
-# --- end to end ------------------------------------------------------------------------------
-
-
-@integration
 def test_worker_was_killed_in_the_middle(live):
     assert 0 < live.at_kill < live.total
 
 
-@integration
 def test_every_message_is_checkpointed_once(live):
     store = open_store(live.settings.db_url, create=False)
     try:
@@ -212,7 +35,6 @@ def test_every_message_is_checkpointed_once(live):
     assert {t for t, _ in checkpoints} == set(live.topics.names)
 
 
-@integration
 def test_rows_equal_a_direct_apply_of_the_same_events(live, tmp_path):
     # The same events applied in one go, without Kafka, Faust or a crash.
     expected = open_store(f"sqlite:///{tmp_path / 'expected.db'}")
@@ -228,7 +50,6 @@ def test_rows_equal_a_direct_apply_of_the_same_events(live, tmp_path):
         expected.close()
 
 
-@integration
 def test_no_timeline_entry_doubled_and_none_lost(live):
     produced = {
         (v["permit_id"], v["status_seq"])
@@ -241,7 +62,6 @@ def test_no_timeline_entry_doubled_and_none_lost(live):
     assert set(keys) == produced
 
 
-@integration
 def test_permits_match_a_computation_from_the_events(live):
     apps: dict[str, dict] = {}
     timelines: dict[str, dict[int, dict]] = defaultdict(dict)
@@ -273,7 +93,6 @@ def test_permits_match_a_computation_from_the_events(live):
     assert {"ISSUED", "REJECTED", "IN_PROCESS"} <= outcomes
 
 
-@integration
 def test_applicants_are_resolved_to_person_keys(live):
     rows = snapshot(live.engine)
     citizens = {c["person_key"]: c for c in rows["citizen"]}
@@ -286,7 +105,6 @@ def test_applicants_are_resolved_to_person_keys(live):
     assert resident["provenance"]["occupation"]["agency"] == "dpmptsp"
 
 
-@integration
 def test_worker_metrics(live):
     text = live.metrics
     assert f'mpphub_projection_events_total{{topic="{live.topics.permit}"}}' in text
@@ -297,7 +115,6 @@ def test_worker_metrics(live):
     assert "7413" not in "".join(line for line in text.splitlines() if "{" in line)
 
 
-@integration
 def test_today_is_used_for_open_permits(live):
     rows = snapshot(live.engine)["permit"]
     open_rows = [r for r in rows if r["outcome"] == "IN_PROCESS" and r["file_complete_date"]]

@@ -60,7 +60,7 @@ def test_civil_registry_wins_for_identity_fields_even_when_older():
 
 def _row(fact: dict) -> dict:
     from projections.citizen import merge_fact
-    from projections.events import source_ref
+    from projections.facts import source_ref
 
     ref = source_ref(fact["agency"], fact["source_table"], fact["source_record_id"])
     return merge_fact(None, fact, ref)

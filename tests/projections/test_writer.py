@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from projections.events import DEFAULT_TOPICS, Message
+from projections.facts import DEFAULT_TOPICS, Message
 from projections.models import Checkpoint, Citizen, PermitTimeline
 from projections.writer import apply_batch, read_checkpoints, set_checkpoints
 from tests.projections import factories as f

@@ -1,6 +1,6 @@
-"""The canonical events the projections read: their topics, and the small conversions from a
-decoded Avro record (fastavro: dates as date, timestamps as aware datetimes, enums as str) to
-what the read models store.
+"""The canonical facts as the projections read them: their topics, the consumed Message, and
+the small conversions from a decoded Avro record (fastavro: dates as date, timestamps as aware
+datetimes, enums as str) to what the read models store.
 
 The contract (schemas/avro/*.avsc): PersonFact on mpp.canonical.person keyed by person_key,
 PermitEvent (kind APPLICATION | STATUS | DELETED) on mpp.canonical.permit keyed by permit_id,

@@ -1,5 +1,6 @@
-"""Set-at-a-time SQL helpers of the writers: one SELECT for all the keys of a batch, one
-executemany INSERT and one executemany UPDATE per table, never a round trip per event."""
+"""Rows read and written a set at a time by the projection writers: one SELECT for all the keys
+of a batch, one executemany INSERT and one executemany UPDATE per table, never a round trip per
+event."""
 
 from __future__ import annotations
 

@@ -1,5 +1,12 @@
-"""The front-office page: plain HTML and a little fetch(); data is put in with textContent only,
-so nothing from an agency's records is ever parsed as HTML."""
+"""GET /: the front-office page, plain HTML and a little fetch(); data is put in with textContent
+only, so nothing from an agency's records is ever parsed as HTML."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+router = APIRouter()
 
 PAGE = """<!doctype html>
 <html lang="id">
@@ -125,3 +132,9 @@ document.getElementById("search").addEventListener("submit", async ev => {
 </body>
 </html>
 """
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page() -> str:
+    """The front-office page."""
+    return PAGE

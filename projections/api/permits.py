@@ -1,0 +1,29 @@
+"""GET /permits/{permit_id}: a permit with its timeline; a read of the applicant's data, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from .. import reads
+from ..models import Permit
+from .dependencies import AuditTrail, CurrentCaller, ReadSession
+
+router = APIRouter()
+
+
+@router.get("/permits/{permit_id}")
+def permit(permit_id: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail) -> dict[str, Any]:
+    """A permit with its status timeline, working days and SLA state."""
+    found = s.get(Permit, permit_id)
+    if found is None:
+        raise HTTPException(404, f"no permit {permit_id}")
+    view = reads.permit_view(s, found, who)
+    audit.record(
+        "permit.read",
+        person_key=found.applicant_person_key,
+        resource=f"permit:{permit_id}",
+        result_count=1,
+    )
+    return view

@@ -1,0 +1,83 @@
+"""The read API's tests share one SQLite projection: two people, two services, four permits from
+1 Jul 2026 seen on 20 Jul, behind a TestClient; and a reader of the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from projections.api import create_api
+from projections.models import AccessLog
+from projections.settings import ApiSettings
+from projections.writer import apply_batch
+from tests.projections import factories as f
+
+D = dt.date
+TODAY = D(2026, 7, 20)
+OFFICER = {"X-MPP-User": "petugas1", "X-MPP-Role": "officer", "X-MPP-Purpose": "layanan SIP"}
+SUPERVISOR = {"X-MPP-User": "kabid", "X-MPP-Role": "supervisor", "X-MPP-Purpose": "verifikasi"}
+MASKED_A = f.NIK_A[:4] + "*" * 10 + f.NIK_A[-2:]
+
+
+@pytest.fixture
+def client(store, tmp_path):
+    """The API over the scenario's projection (the store left open for the test to read)."""
+    log = f.Log()
+    messages = [
+        log.person(
+            f.person(
+                # As SIAK's connector gives them: the record id and the position hold the NIK.
+                record_id=f.NIK_A,
+                position=f"2026-07-01T08:00:00|{f.NIK_A}",
+                name="WA ODE SITI",
+                sex="P",
+                birth_date=D(1990, 7, 5),
+                kk_number="7413010101900003",
+                address="Laworo",
+            )
+        ),
+        log.person(
+            f.person(
+                agency="dpmptsp",
+                table="tmpemohon",
+                record_id="1",
+                position="e1",
+                occupation="Dokter",
+            )
+        ),
+        log.person(f.person(f.NIK_B, record_id="2", position="p2", name="LA ODE SITI")),
+        log.service(f.service(sla_days=9)),
+        log.service(
+            f.service(
+                "dpmptsp:2", code="ITR", name="Informasi Tata Ruang", sla_days=7, position="v2"
+            )
+        ),
+    ]
+    # From Wed 1 Jul: issued Tue 7 (4 working days), issued Fri 17 (12, breached), rejected
+    # on Sat 4 (2); one still open (13 days on 20 Jul, breached).
+    for n, (outcome, days_to_finish) in enumerate(
+        [("ISSUED", 6), ("ISSUED", 16), ("REJECTED", 3), (None, None)]
+    ):
+        pid = f"dpmptsp:{n + 1}"
+        start = D(2026, 7, 1)
+        messages.append(log.permit(f.application(pid, position=f"a{n}", file_complete_date=start)))
+        messages.append(log.permit(f.status(pid, 1, "FILE_COMPLETE", start, position=f"s{n}.1")))
+        if outcome:
+            end = start + dt.timedelta(days=days_to_finish)
+            if outcome == "ISSUED":
+                messages.append(log.permit(f.status(pid, 2, "APPROVED", end, position=f"s{n}.2")))
+            messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
+    with store.sessions() as s:
+        apply_batch(s, messages, today=TODAY)
+    settings = ApiSettings(db_url=str(store.engine.url))
+    with TestClient(create_api(settings, store=store)) as c:
+        yield c
+
+
+def access_log(store) -> list[AccessLog]:
+    """Every access-log row, oldest first."""
+    with store.sessions() as s:
+        return list(s.scalars(select(AccessLog).order_by(AccessLog.id)))

@@ -1,0 +1,19 @@
+"""GET /permits/{permit_id}: timeline, working days, SLA state, the applicant masked, audited."""
+
+from __future__ import annotations
+
+from tests.projections import factories as f
+from tests.projections.api.conftest import MASKED_A, OFFICER, access_log
+
+
+def test_permit_with_timeline(client):
+    r = client.get("/permits/dpmptsp:1", headers=OFFICER)
+    assert r.status_code == 200
+    p = r.json()
+    assert [t["status"] for t in p["timeline"]] == ["FILE_COMPLETE", "APPROVED", "ISSUED"]
+    assert (p["status"], p["working_days_used"], p["sla_state"]) == ("ISSUED", 4, "on_track")
+    assert p["applicant_person_key"] == MASKED_A
+    assert p["applicant"]["name"] == "WA ODE SITI"
+    (entry,) = access_log(client.app.state.store)
+    assert (entry.action, entry.person_key) == ("permit.read", f.NIK_A)
+    assert client.get("/permits/dpmptsp:999").status_code == 404
