@@ -2,7 +2,7 @@
 
 SQLite hands date/time columns back as text and SQLAlchemy parses them while fetching: one legacy
 row with '0000-00-00' there would fail the whole query. We select those columns as text and let
-the row conversion (connectors/avro.py) parse them per row, so a bad value becomes that row's
+the row conversion (connectors/shapes.py) parse them per row, so a bad value becomes that row's
 dead letter instead of stopping capture.
 """
 

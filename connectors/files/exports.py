@@ -42,7 +42,7 @@ class FileRejected(Exception):
 class Unencodable(bytes):
     """A cell the event mapping must refuse: its raw bytes, their encoding and why.
 
-    connectors/avro.py decodes bytes of a text column as UTF-8; this refuses with `reason`, so
+    connectors/shapes.py decodes bytes of a text column as UTF-8; this refuses with `reason`, so
     the dispatcher dead-letters the row ("column NAMA: ...") while the other rows go on. The
     dead-letter record still shows the value (decoded with `errors=`backslashreplace)."""
 

@@ -10,7 +10,7 @@ digits>` (plus `.<n>` when one message gives several events), ordered in commit 
 of the events - and the same when re-read.
 
 Values arrive in their text form and are decoded by type OID; the decoding session is fixed to
-ISO dates and UTC (connectors/postgres.py sets it). A value Python cannot hold ('infinity', BC,
+ISO dates and UTC (connectors/postgres/slot.py sets it). A value Python cannot hold ('infinity', BC,
 year > 9999) stays text, so that the row conversion refuses it and the row becomes a dead letter.
 """
 
