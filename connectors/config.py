@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import (
@@ -27,6 +26,8 @@ from sqlalchemy.engine import make_url
 
 from eventlog import KafkaSettings
 from eventlog.topics import CONNECT_OFFSETS_TOPIC, DEADLETTER_TOPIC
+
+from .mode import MODES
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -59,7 +60,7 @@ class TableConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    mode: Literal["polling", "postgres", "mariadb", "file"]
+    mode: str = Field(description="The capture mode: a name in connectors.mode.MODES.")
     url: str | None = None
     url_file: Path | None = None
     # polling
@@ -76,6 +77,14 @@ class SourceConfig(_Strict):
     # file drop
     directory: Path | None = None
     archive_directory: Path | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _known_mode(cls, v: object) -> object:
+        if not isinstance(v, str) or v not in MODES:
+            *names, last = (repr(n) for n in MODES)
+            raise ValueError(f"Input should be {', '.join(names)} or {last}")
+        return v
 
     @model_validator(mode="after")
     def _needs_location(self) -> SourceConfig:

@@ -1,4 +1,5 @@
-"""The capture-mode plug-in protocol: a new capture mode is one file implementing `CaptureMode`.
+"""The capture-mode plug-in protocol: a new capture mode is a module (or package) implementing
+`CaptureMode` plus one entry in `MODES`, under the name configs give as source.mode.
 
 The runner (connectors/runner.py) owns Kafka, offsets, snapshot and metrics; a mode only turns
 its source into `Batch`es of `Change`s, each batch carrying the offset to resume from after it.
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 
 from .changes import Batch
-from .config import ConnectorConfig
 from .shapes import TableShape
+
+if TYPE_CHECKING:  # config.py validates source.mode against MODES below
+    from .config import ConnectorConfig
 
 
 @dataclass
@@ -56,6 +59,7 @@ class CaptureMode(Protocol):
         """Release connections (not the slot: it keeps our place)."""
 
 
+#: source.mode -> "module:class", imported only when chosen (each mode has its own drivers).
 MODES: dict[str, str] = {
     "polling": "connectors.polling:PollingMode",
     "postgres": "connectors.postgres.mode:PostgresMode",

@@ -1,18 +1,9 @@
-"""Query-based capture for any SQLAlchemy database (SQLite is the embedded default).
-
-Like the Kafka Connect JDBC source in timestamp+incrementing mode, with two fixes for what its
-users complain about:
-- a *safety delay*: only rows whose timestamp is older than `safety_delay_s` are read, so a
-  transaction that started earlier but commits after a later one is still seen (its timestamp
-  lies behind the cursor only if it ran longer than the delay);
-- a periodic *key-set diff* (every `diff_interval_s`) that compares (key, timestamp) of the
-  whole table with what was published: a key gone is published as a delete (polling cannot see
-  deletes otherwise), a key whose timestamp differs is published again (a late commit that the
-  cursor passed).
-
-What was published is rebuilt at start from the table's own compacted topic, so the diff also
-sees deletes made while the connector was down. Polling cannot see the old row: `before` of an
-update is null and `before` of a delete holds only the key (documented Debezium difference).
+"""Query-based capture for any SQLAlchemy database (SQLite is the embedded default), like the Kafka
+Connect JDBC source in timestamp+incrementing mode, with two fixes for what its users complain of:
+a *safety delay* (only rows stamped at least `safety_delay_s` ago are read, so a transaction that
+commits after a later one is still seen) and a periodic *key-set diff* against what was published
+(rebuilt at start from the table's topic): a key gone is a delete, a passed-over version is sent
+again. Polling cannot see the old row: `before` of an update is null, of a delete only the key.
 """
 
 from __future__ import annotations

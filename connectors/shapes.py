@@ -1,9 +1,9 @@
-"""Avro schemas of raw change events, derived from a source table's metadata (as Debezium does),
-and the conversion of a row's values into what those schemas accept.
+"""Table shapes: a captured table's columns and key as the connector sees them, the Avro schemas
+derived from its metadata (as Debezium does), and the conversion of a row's values to them.
 
-Key: a record of the key columns. Value: the Debezium envelope
-`{before, after, op, ts_ms, source}` where before/after are the row record. Every column is
-nullable with default null, so an added column evolves the schema BACKWARD_TRANSITIVE-compatibly.
+Key: a record of the key columns; value: the Debezium envelope `{before, after, op, ts_ms,
+source}`. Every column is nullable with default null, so an added column evolves the schema
+BACKWARD_TRANSITIVE-compatibly. Field names follow the contract's `schemas.names.avro_name`.
 """
 
 from __future__ import annotations

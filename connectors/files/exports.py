@@ -1,6 +1,12 @@
-"""Reading agency exports (CSV/XLSX) and diffing one against the last: pure, bytes in, rows
-out. The capture mode that feeds them from a drop directory is connectors/filedrop.py, whose
-docstring lists the choices (encodings, delimiters, header, bad rows)."""
+"""Reading agency exports (CSV/XLSX) and diffing one against the last: pure, bytes in, rows out.
+
+Text is UTF-8 (BOM skipped; UTF-16 with a BOM too), else cp1252 when no valid multi-byte UTF-8
+is in it; the delimiter (`,` `;` tab `|`) is the one most consistent in the first lines; the
+header is the first of 20 rows holding every key column, matched case-insensitively. Cells are
+trimmed, empty is null, XLSX values become text. An empty key, invalid bytes or cells beyond the
+header make their row a dead letter (the others go on); a duplicated key keeps its last row. A
+new column evolves the schema (all columns are nullable text); a missing one stays, null.
+"""
 
 from __future__ import annotations
 

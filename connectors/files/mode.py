@@ -1,41 +1,16 @@
 """File drop capture: agencies without a database (BPJS Kesehatan `peserta_jkn`, Polres `skck`)
-drop periodic *full* exports of a table as CSV or XLSX into `source.directory`.
+drop periodic *full* exports of a table as CSV/XLSX into `source.directory`; each export is
+diffed against the previous one as published (a new key `c`, `r` in the table's first export; a
+changed row `u`; a key gone `d`). How an export is read is connectors/files/exports.py's.
 
-Each export is diffed against the previous export of the same table, as published (the table's
-own compacted topic at start, then the last export kept in memory): a new key is `c` (`r` in the
-table's very first export, snapshot=true), a changed row `u` (before = the previous row), a key
-gone `d` (before = the previous row, then a tombstone).
-
-Choices, in the order an operator meets them:
-- Files: `tables[].file` (a glob, case-insensitive) or by default `<table>*.csv` / `<table>*.xlsx`
-  (a file matching several default patterns belongs to the longest table name). They are taken
-  in order of name (case-insensitive), then mtime: name them so they sort by export time
-  (`skck_20240105.csv`), or overwrite one name (a new mtime and content is a new export). A file
-  sorting before the last one published is an older export: skipped, with a warning.
-- Completeness: a file is read once a `<file>.done` marker exists beside it, or else once its
-  size and mtime are unchanged across two polls (`source.poll_interval_s` apart). Uploaders
-  slower than that should write the marker (or upload under another name and rename).
-- Text: UTF-8 (a BOM is skipped; UTF-16 with a BOM, Excel's "Unicode text", is read too). A file
-  that is not valid UTF-8 and has no valid multi-byte UTF-8 text either is read as cp1252 (Excel's
-  "CSV" on Windows) and the log says so. Bytes invalid in the file's encoding make that row a dead
-  letter (reason: the column, the byte); the other rows are published. The delimiter (`,` `;` tab
-  `|`) is the one most consistently present in the first lines.
-- Header: the first row (of the first 20) holding every key column; header names are matched
-  case-insensitively with earlier columns. Cells are trimmed, an empty cell is null, XLSX values
-  become text (dates ISO, integral numbers without `.0`, booleans TRUE/FALSE).
-- Bad rows: an empty key, invalid bytes, or values beyond the header's last column go to the
-  dead-letter topic with reason and position; a duplicated key keeps its last row (logged). A
-  file that cannot be used at all (no header with the key, unreadable XLSX) is refused in the log
-  and skipped until it changes.
-- Columns: a new header column evolves the schema (all columns are nullable strings, so it is
-  BACKWARD_TRANSITIVE-compatible); a column missing from a later export stays, with null values.
-
-Position: `<file sequence, 9 digits>:<file name>:<row number, 9 digits>` (deletes:
-`...:deleted-<n>`), ordered within the connector. Offset: {"position", "seq" (files done),
-"files": {table: {name, mtime_ns, size, sha256}} (the last export fully published), "columns":
-{table: [...]}, "current": the file being published}. A restarted connector skips done files; a
-file half-published when killed is processed again (only what the topic lacks is re-sent).
-Processed files move to `source.archive_directory` when it is set.
+Files: `tables[].file` (a glob) or `<table>*.csv` / `<table>*.xlsx` (the longest table name wins),
+taken in order of name then mtime: name them so they sort by export time; an older one is
+skipped with a warning. A file is complete once `<file>.done` exists beside it, or once its size
+and mtime hold across two polls; one that cannot be read as an export is refused in the log and
+skipped until it changes. Position: `<file seq, 9 digits>:<file name>:<row, 9 digits>`.
+The offset records the last export fully published per table: a restart skips done files, and a
+file half-published when killed is processed again with the same positions. Done files move to
+`source.archive_directory` when it is set.
 """
 
 from __future__ import annotations
@@ -78,7 +53,6 @@ from .exports import (
 log = logging.getLogger(__name__)
 
 
-# --- the capture mode --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DroppedFile:
     """A file in the drop directory as listed (size and mtime tell whether it still grows)."""

@@ -1,40 +1,19 @@
-"""MariaDB/MySQL binlog capture (what Debezium's MySQL connector does), with `mysql-replication`.
+"""MariaDB/MySQL binlog capture (what Debezium's MySQL connector does): the capture mode, which
+reads the binlog through a reader thread (binlog.py) as a replica with `source.server_id`.
 
-Transport. The binlog is read by a thread (connectors/binlog.py: the reader, the positions, the
-values) as a replica with our `source.server_id` (unique among everything that reads the
-server's binlog: the server drops an older session with the same id). A lost session is reopened
-by the reader itself; when that fails too, the mode reads again from the end of the last whole
-transaction (with a growing pause, giving up with the reason after a few tries, at once when the
-binlog file was purged). Every XID (and COMMIT / DDL query) of the whole server passes the
-reader's filter, and while the captured tables are idle the stored offset follows it every
-`heartbeat_interval_s` (so a restart does not re-read, or miss as purged, binlog that holds
-nothing of ours).
-
-Positions. The stored offset is `{"position", "file", "pos"}` with `pos` the end of the last
-published transaction's XID: a restart resumes with the next transaction, never inside one. A batch
-yielded inside a large transaction carries no offset (it is re-read after a crash: at-least-once,
-same positions). `snapshot_marker` is the binlog position of a consistent snapshot (MariaDB's
-`binlog_snapshot_position`), taken before the snapshot reads: everything before it is visible to
-them, and what commits during the snapshot is streamed after it. MySQL has no such status; there it
-is `SHOW MASTER STATUS`, which leaves a window of a transaction written to the binlog but not yet
-committed in InnoDB (Debezium closes it with a global read lock).
-
-Values are brought to what the SQL snapshot reads for the same row (connectors/binlog.py), in
-UTC: the snapshot's sessions use UTC too. One that cannot be (a zero date, undecodable bytes)
-makes its row a dead letter with its column and position.
-
-Schema changes. An ALTER/CREATE/DROP/RENAME of a captured table (or a row with a column the
-table's shape lacks) re-reads the table's metadata; a new shape is registered, or the table
-pauses when the registry refuses it (changes to it are skipped while paused, like PostgreSQL's
-mode). TRUNCATE is not in a row binlog: it is published as a delete of every key the table's
-topic holds.
+The stored offset is `{"position", "file", "pos"}`, `pos` the end of the last published
+transaction's XID: a restart resumes with the next transaction, never inside one (a batch yielded
+inside a large transaction carries no offset and is re-read after a crash). A lost session is
+read again from there, with a growing pause; a purged binlog stops capture with the reason. While
+the captured tables are idle the offset follows the server's XIDs every `heartbeat_interval_s`.
+A DDL statement or an unknown column re-reads the table's shape (or pauses the table); TRUNCATE,
+absent from a row binlog, is published as deletes of every key the table's topic holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -59,6 +38,7 @@ from .binlog import (
     row_changes,
     truncate_changes,
 )
+from .server import ReplicationError, binlog_end, check_server, utc_sessions
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +46,6 @@ _MAX_FAILURES = 8  # reader failures without a transaction getting through, then
 _BINLOG_GONE = 1236  # ER_MASTER_FATAL_ERROR_READING_BINLOG: the file/position is not there
 
 
-class ReplicationError(RuntimeError):
-    """The source cannot be captured as configured; the message says what and how to fix it."""
-
-
-# --- the capture mode ---------------------------------------------------------------------------
 class MariaDBMode:
     """Row-based binlog capture from MariaDB or MySQL."""
 
@@ -109,97 +84,13 @@ class MariaDBMode:
             tables=tuple(self.names),
         )
         self._seen = {t: {self.ctx.shapes[t].columns} for t in self.ctx.tables}
-        _utc_sessions(engine)
-        await asyncio.to_thread(self._check)
-
-    def _check(self) -> None:
-        assert self.ctx.engine is not None
-        with self.ctx.engine.connect() as conn:
-            settings = dict(
-                conn.exec_driver_sql(
-                    "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
-                    "('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')"
-                ).all()
-            )
-            user = conn.exec_driver_sql("SELECT CURRENT_USER()").scalar_one()
-            grants = [r[0] for r in conn.exec_driver_sql("SHOW GRANTS")]
-        self._check_settings({k.lower(): str(v).upper() for k, v in settings.items()})
-        self._check_grants(user, grants)
-
-    def _check_settings(self, s: dict[str, str]) -> None:
-        if s.get("log_bin") != "ON":
-            raise ReplicationError(
-                f"source: binary logging is off on {self.where} (log_bin={s.get('log_bin')}); "
-                "binlog capture needs it: set log_bin, server_id, binlog_format=ROW, "
-                "binlog_row_image=FULL and binlog_row_metadata=FULL under [mysqld] in the "
-                "server's config and restart it"
-            )
-        wanted = {"binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
-        for var, value in wanted.items():
-            have = s.get(var)
-            if have is None:
-                raise ReplicationError(
-                    f"source: {self.where} has no {var} setting; binlog capture needs "
-                    "MariaDB 10.5+ or MySQL 8.0.14+ (column names in the row events)"
-                )
-            if have != value:
-                raise ReplicationError(
-                    f"source: {self.where} has {var}={have}; binlog capture needs {var}={value}: "
-                    f"SET GLOBAL {var} = '{value}' and put {var}={value} under [mysqld] in the "
-                    "server's config (sessions already open keep the old value until they "
-                    "reconnect)"
-                )
-
-    def _check_grants(self, user: str, grants: list[str]) -> None:
-        privileges: set[str] = set()
-        for g in grants:
-            m = re.match(r"GRANT (.+?) ON \*\.\* TO ", g, re.I)
-            if m:
-                privileges |= {p.strip().upper() for p in m.group(1).split(",")}
-        if "ALL PRIVILEGES" in privileges:
-            return
-        missing = []
-        if "REPLICATION SLAVE" not in privileges:
-            missing.append("REPLICATION SLAVE")
-        if not privileges & {"REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"}:
-            missing.append("REPLICATION CLIENT")
-        if not missing:
-            return
-        name, _, host = user.rpartition("@")
-        message = (
-            f"source: user {user} on {self.where} lacks {' and '.join(missing)}, which binlog "
-            f"capture needs: GRANT {', '.join(missing)} ON *.* TO '{name}'@'{host}' (as an "
-            "administrator)"
-        )
-        if any(g.startswith("GRANT `") for g in grants):  # a role, whose grants we don't see
-            log.warning("%s (it may come with a role: going on)", message)
-            return
-        raise ReplicationError(message)
+        utc_sessions(engine)
+        await asyncio.to_thread(check_server, engine, self.where)
 
     async def snapshot_marker(self) -> dict[str, Any]:
         """The binlog position that the snapshot's reads will all be past (taken first)."""
-        return await asyncio.to_thread(self._binlog_end)
-
-    def _binlog_end(self) -> dict[str, Any]:
-        # The binlog is written before the storage engine commits: a transaction before
-        # SHOW MASTER STATUS's position may not be visible yet. MariaDB gives the position of
-        # a consistent snapshot instead, and every later read sees at least what it sees.
         assert self.ctx.engine is not None
-        with self.ctx.engine.connect() as conn:
-            conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            status = dict(conn.exec_driver_sql("SHOW STATUS LIKE 'binlog_snapshot_%%'").all())
-            conn.rollback()
-            if status.get("Binlog_snapshot_file"):
-                return binlog_offset(
-                    status["Binlog_snapshot_file"], int(status["Binlog_snapshot_position"])
-                )
-            try:  # MySQL: no such status (see the module doc)
-                row = conn.exec_driver_sql("SHOW MASTER STATUS").first()
-            except sa.exc.ProgrammingError:  # MySQL 8.4 knows only the new name
-                row = conn.exec_driver_sql("SHOW BINARY LOG STATUS").first()
-        if row is None:
-            raise ReplicationError(f"source: binary logging is off on {self.where}")
-        return binlog_offset(row[0], int(row[1]))
+        return await asyncio.to_thread(binlog_end, self.ctx.engine, self.where)
 
     # --- streaming ----------------------------------------------------------------------------
     async def stream(self, resume: dict[str, Any] | None) -> AsyncIterator[Batch]:
@@ -367,14 +258,3 @@ class MariaDBMode:
 
 def _reflect(engine: sa.Engine, table: str) -> sa.Table:
     return sa.Table(table, sa.MetaData(), autoload_with=engine)
-
-
-def _utc_sessions(engine: sa.Engine) -> None:
-    """Snapshot reads in UTC: the binlog carries TIMESTAMP values in UTC."""
-
-    @sa.event.listens_for(engine, "connect")
-    def _utc(dbapi_conn: Any, _record: Any) -> None:
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SET time_zone = '+00:00'")
-
-    engine.dispose()  # connections opened before (reflection) come back with it
