@@ -43,10 +43,11 @@ _VILLAGES = {1: 10, 2: 8, 3: 8, 4: 7, 5: 6, 6: 8, 7: 8, 8: 7, 9: 8, 10: 10, 11: 
 _KELURAHAN = {1, 3, 10}
 _KEC_WEIGHT = {1: 14, 2: 9, 3: 11, 4: 8, 5: 6, 6: 8, 7: 8, 8: 7, 9: 9, 10: 12, 11: 8}
 _COASTAL = {5, 6, 7, 8, 9}  # Tiworo strait and Maginti: fishing villages
-# Where people who moved in were registered: region code and the usual birth-place name.
+# Where people who moved in were registered: Kemendagri district code (Katobu and Batalaiworu
+# for Raha, Pasarwajo, Unaaha, Kolaka...) and the usual birth-place name.
 ORIGINS = (
-    ("740201", "RAHA"), ("740210", "RAHA"), ("747101", "KENDARI"), ("747105", "KENDARI"),
-    ("747201", "BAUBAU"), ("740101", "PASARWAJO"), ("740301", "UNAAHA"), ("740401", "KOLAKA"),
+    ("740316", "RAHA"), ("740315", "RAHA"), ("747101", "KENDARI"), ("747105", "KENDARI"),
+    ("747201", "BAUBAU"), ("740411", "PASARWAJO"), ("740202", "UNAAHA"), ("740104", "KOLAKA"),
     ("741401", "LABUNGKARI"), ("737101", "MAKASSAR"), ("737105", "MAKASSAR"),
     ("357801", "SURABAYA"), ("317101", "JAKARTA"), ("510301", "BADUNG"),
 )  # fmt: skip
