@@ -26,7 +26,7 @@ class IdStatus(StrEnum):
 
     VALID = "VALID"
     MALFORMED = "MALFORMED"  # wrong length or a non-digit character
-    UNKNOWN_REGION = "UNKNOWN_REGION"  # province/regency/district code we know does not exist
+    UNKNOWN_REGION = "UNKNOWN_REGION"  # no such district in the Kemendagri list (regions.py)
     BAD_DATE = "BAD_DATE"  # the DDMMYY part is no calendar date (after removing the +40)
     DATE_MISMATCH = "DATE_MISMATCH"  # a date, but not the recorded birth date
     SEX_MISMATCH = "SEX_MISMATCH"  # the +40 says otherwise than the recorded sex
@@ -93,7 +93,7 @@ class NikInfo:
 
     @property
     def region(self) -> Region | None:
-        """The district this NIK was first registered in, if our tables know it."""
+        """The district this NIK was first registered in; None if no such district exists."""
         return lookup_region(self.region_code)
 
     @property

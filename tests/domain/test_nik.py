@@ -1,4 +1,4 @@
-"""NIK / KK / NIB / NPWP checks and the region tables behind them: pure, no I/O."""
+"""NIK / KK / NIB / NPWP checks (the region table behind them: test_regions.py)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,7 @@ from domain.nik import (
     parse_nik,
     parse_sex,
 )
-from domain.regions import (
-    MUNA_BARAT_DISTRICTS,
-    PROVINCES,
-    REGENCIES_74,
-    is_known_region,
-    lookup_region,
-)
+from domain.regions import MUNA_BARAT_DISTRICTS
 
 TODAY = dt.date(2026, 5, 4)
 MAN = "7413030703930001"  # Lawa, born 7 March 1993, male
@@ -132,6 +126,10 @@ def test_malformed_detail_names_the_length_not_the_value():
         "741300",
         "730000",  # regency 00 is the province itself
         "737100",  # district 00 is the regency itself
+        "317199",  # Jakarta Pusat has 8 districts
+        "960199",  # Kabupaten Sorong (Papua Barat Daya) has 30
+        "923399",  # Papua Barat has no regency 33
+        "117601",  # Aceh's kota end at 75
     ],
 )
 def test_unknown_region(region):
@@ -140,8 +138,19 @@ def test_unknown_region(region):
     assert check.birth_date == dt.date(1993, 3, 7)  # the other parts are still decoded
 
 
-@pytest.mark.parametrize("region", ["740201", "747105", "317101", "960199", "110101", "923399"])
-def test_other_regencies_accept_any_district(region):
+@pytest.mark.parametrize(
+    "region",
+    [
+        "740316",  # Katobu, Kabupaten Muna
+        "747105",  # Kendari Barat, Kota Kendari
+        "317101",  # Gambir, Jakarta Pusat
+        "110101",  # Bakongan, Aceh Selatan
+        "960130",  # Sayosa Timur, Kabupaten Sorong (Papua Barat Daya)
+        "910101",  # Merauke under its pre-2022 code (Papua) ...
+        "930101",  # ... and under its code in Papua Selatan
+    ],
+)
+def test_real_districts_elsewhere_are_accepted(region):
     assert check_nik(nik(region), today=TODAY).ok
 
 
@@ -374,47 +383,3 @@ def test_check_npwp(value, status, normalized):
 
 def test_id_check_repr_hides_the_number():
     assert "012345678901000" not in repr(check_npwp("012345678901000"))
-
-
-# --- region tables ------------------------------------------------------------------------
-
-
-def test_38_provinces_with_papua_split():
-    assert len(PROVINCES) == 38
-    assert PROVINCES["91"] == "Papua" and PROVINCES["92"] == "Papua Barat"
-    assert [PROVINCES[c] for c in ("93", "94", "95", "96")] == [
-        "Papua Selatan",
-        "Papua Tengah",
-        "Papua Pegunungan",
-        "Papua Barat Daya",
-    ]
-
-
-def test_sulawesi_tenggara_regencies():
-    assert len(REGENCIES_74) == 17
-    assert REGENCIES_74["13"] == "Kabupaten Muna Barat"
-    assert REGENCIES_74["71"] == "Kota Kendari"
-
-
-def test_muna_barat_districts():
-    assert MUNA_BARAT_DISTRICTS["01"] == "Sawerigadi"
-    assert MUNA_BARAT_DISTRICTS["11"] == "Napano Kusambi"
-    assert len(MUNA_BARAT_DISTRICTS) == 11
-
-
-def test_lookup_region():
-    region = lookup_region("74.13.03")
-    assert region.code == "741303" and region.dotted == "74.13.03"
-    assert (region.province_name, region.regency_name, region.district_name) == (
-        "Sulawesi Tenggara",
-        "Kabupaten Muna Barat",
-        "Lawa",
-    )
-    assert lookup_region("737101").regency_name is None  # we do not ship other regencies' names
-    assert lookup_region("741312") is None
-    assert lookup_region("7413") is None
-
-
-def test_is_known_region_rejects_non_digits():
-    assert not is_known_region("7a", "13", "01")
-    assert not is_known_region("74", "1", "01")
