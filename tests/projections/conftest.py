@@ -1,3 +1,6 @@
+"""Fixtures of the projection tests: a fresh SQLite store, and the session's one live run of the
+projection worker against the real stack (killed -9 in the middle, restarted)."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from eventlog import KafkaSettings
 from ops.databases import free_port
@@ -61,9 +64,20 @@ def _safe_checkpointed(engine: Engine) -> int:
         return 0
 
 
+def _other_sessions(engine: Engine) -> int:
+    """Server sessions on this database besides the one asking (the worker's, while alive)."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
 def _metrics_with(port: int, needle: str) -> str | None:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return text if needle in text else None
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return body if needle in body else None
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +127,9 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
         )
         assert worker.alive(), worker.tail()
         worker.kill9()
+        # A COMMIT the worker sent just before the kill still lands: count once its server
+        # sessions are gone.
+        wait_until(lambda: _other_sessions(engine) == 0, 30, "the killed worker's sessions to end")
         at_kill = _safe_checkpointed(engine)
         producer.send_all(second)
         total = len(first) + len(second)
