@@ -9,8 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY connectors ./connectors
+COPY domain ./domain
+COPY eventlog ./eventlog
 COPY schemas ./schemas
+COPY connectors ./connectors
 COPY streams ./streams
 COPY projections ./projections
 COPY ops ./ops

@@ -414,7 +414,7 @@ def test_the_down_alert_covers_every_hub_scrape_job() -> None:
 def test_alert_metrics_are_ones_the_hub_exports() -> None:
     sources = "\n".join(
         p.read_text()
-        for top in ("connectors", "streams", "projections", "schemas", "ops")
+        for top in ("connectors", "streams", "projections", "schemas", "eventlog", "domain", "ops")
         for p in (REPO / top).rglob("*.py")
     )
     rules = [r for g in _load(MONITORING / "alerts.yml")["groups"] for r in g["rules"]]
