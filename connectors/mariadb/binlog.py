@@ -1,27 +1,13 @@
-"""Reading a MariaDB/MySQL row binlog with `mysql-replication`: positions, the reader thread, the
-decoding of row values and the recognition of DDL (the I/O is the reader thread alone; the rest
-are plain functions).
+"""Reading a MariaDB/MySQL row binlog with `mysql-replication`: the reader thread, positions, row
+values and DDL recognition (the thread is the only I/O; the rest are plain functions).
 
-The reader. `BinLogStreamReader` speaks the replication protocol as a replica with the
-connector's server id. It blocks, so it runs in a thread that turns each event into a plain item
-(`Rows`, `Commit`, `Query`, `Tick`, `Failed`) and hands it to the event loop through a bounded
-queue; the server's heartbeat (every second while idle) lets that thread notice `stop`. Row
-events are filtered to the configured database and tables; every XID (and COMMIT / DDL query)
-of the whole server passes, because that is where a transaction ends.
-
-Positions. A change's position is `<binlog file number, 6 digits>:<end of its row event, 12
-digits>:<row in the event, 5 digits>` - the binlog is written in commit order, so that is the
-order of the events, and a re-read gives the same positions.
-
-Values. With `binlog_row_metadata=FULL` each row event names its columns, so a row is read with
-the columns it was written with, whatever the table looks like now. Values are brought to what
-the SQL snapshot reads for the same row: TIMESTAMP in UTC (the snapshot's sessions use UTC too),
-TIME as a time of day, BIT as an integer, SET as text, FLOAT at the 6 digits MariaDB shows,
-BINARY padded. A zero date ('0000-00-00', legal with a lenient sql_mode) is passed on as that
-text, and bytes a column's charset cannot decode as lone surrogates: the row conversion then
-refuses the row and it becomes a dead letter with its column and position, instead of a None
-that would pass for data or an exception that would stop capture. latin1 is decoded as MariaDB
-does (cp1252 plus the five bytes cp1252 leaves undefined).
+The blocking `BinLogStreamReader` runs in a thread that hands plain items (`Rows`, `Commit`,
+`Query`, `Tick`, `Failed`) to the event loop through a bounded queue; every XID of the server
+passes its filter, since that is where a transaction ends. A change's position is `<binlog file
+number, 6 digits>:<end of its row event, 12 digits>:<row, 5 digits>`: commit order, and the same
+on a re-read. Values are brought to what the SQL snapshot reads for the same row (TIMESTAMP in
+UTC, BIT as int, SET as text, latin1 as MariaDB decodes it); a zero date or undecodable bytes are
+passed on as they are, so that the row conversion makes the row a dead letter naming the column.
 """
 
 from __future__ import annotations
