@@ -24,14 +24,21 @@ class Killable(Protocol):
 
 
 def kill_9_after_first_commit(
-    worker: Killable, checkpointed: Callable[[], int], timeout: float = 90.0
+    worker: Killable,
+    checkpointed: Callable[[], int],
+    timeout: float = 90.0,
+    settled: Callable[[], object] | None = None,
 ) -> int:
     """Start the worker and SIGKILL it as soon as `checkpointed()` shows its first committed
-    batch; the messages checkpointed at the kill. Restarting it is the caller's next step."""
+    batch; the messages checkpointed at the kill, read after `settled()` returns (e.g. once the
+    database has ended the killed worker's sessions, so a COMMIT in flight has landed).
+    Restarting it is the caller's next step."""
     worker.start()
     # A short poll: the kill must land while the backlog is still being written.
     if not wait_for(lambda: checkpointed() > 0 or not worker.alive(), timeout, 0.02):
         raise AssertionError(f"no first commit of the worker within {timeout:.0f}s")
     assert worker.alive(), worker.tail(80)
     worker.kill9()
+    if settled is not None:
+        settled()
     return checkpointed()

@@ -14,15 +14,16 @@ import pytest
 from sqlalchemy import Engine, text
 
 from eventlog import KafkaSettings
-from ops.databases import free_port
+from ops.processes import free_port
 from projections.facts import ProjectionTopics
 from projections.settings import ProjectionSettings
 from projections.store import Store, make_engine, open_store
+from tests.faults import kill_9_after_first_commit
 from tests.projections.harness import (
     CanonicalProducer,
-    WorkerProcess,
     checkpointed,
     create_topics,
+    projection_worker,
     scenario,
     unique_topics,
     wait_until,
@@ -114,23 +115,19 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
         "MPPHUB_TEST_PROJECTION_TOPICS": ",".join(topics.names),
     }
     producer = CanonicalProducer(stack, topics)
-    worker = WorkerProcess(env, tmp / "worker.log")
+    worker = projection_worker(env, tmp / "worker.log")
     engine = make_engine(url)
     try:
         producer.send_all(first)
-        worker.start()
-        wait_until(
-            lambda: _safe_checkpointed(engine) > 0 or not worker.alive(),
-            90,
-            "the worker's first committed batch",
-            step=0.02,
-        )
-        assert worker.alive(), worker.tail()
-        worker.kill9()
         # A COMMIT the worker sent just before the kill still lands: count once its server
         # sessions are gone.
-        wait_until(lambda: _other_sessions(engine) == 0, 30, "the killed worker's sessions to end")
-        at_kill = _safe_checkpointed(engine)
+        at_kill = kill_9_after_first_commit(
+            worker,
+            lambda: _safe_checkpointed(engine),
+            settled=lambda: wait_until(
+                lambda: _other_sessions(engine) == 0, 30, "the killed worker's sessions to end"
+            ),
+        )
         producer.send_all(second)
         total = len(first) + len(second)
         worker.start()

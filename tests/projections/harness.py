@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import random
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -21,6 +18,7 @@ from kafka import KafkaProducer
 from sqlalchemy import Engine, func, select
 
 from eventlog import KafkaSettings
+from ops.processes import ChildProcess
 from projections.agent import ensure_topics
 from projections.facts import ProjectionTopics
 from projections.models import (
@@ -142,49 +140,15 @@ def create_topics(stack, topics: ProjectionTopics, partitions: int = 3) -> None:
 # --- the worker subprocess ------------------------------------------------------------------
 
 
-class WorkerProcess:
+def projection_worker(env: dict[str, str], log_path: Path) -> ChildProcess:
     """`python -m tests.projections.projection_worker` with a test's settings."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.projections.projection_worker"],
-            cwd=REPO,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self) -> None:
-        """SIGKILL: no clean shutdown, no offset commit, a transaction cut wherever it was."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    return ChildProcess(
+        "projection worker",
+        [sys.executable, "-m", "tests.projections.projection_worker"],
+        log_path,
+        env,
+        cwd=REPO,
+    )
 
 
 # --- a scenario ----------------------------------------------------------------------------
