@@ -53,9 +53,10 @@ from schemas import catalog
 from schemas.codec import header
 from streams.mappings.dpmptsp import OUTCOME, STATUS_CODES
 from tests.conftest import test_stack_config
-from tests.connectors.harness import SubprocessConnector, read_topic, wait_until
+from tests.connectors.harness import SubprocessConnector, read_topic
 from tests.faults import kill_9_after_first_commit
 from tests.projections.harness import COMPARED, snapshot
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +17,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.config import ConnectorConfig, parse_config
 from connectors.runner import Connector
+from ops.processes import ChildProcess
 from schemas.codec import decode
 from schemas.registry import RegistryClient
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,20 +104,6 @@ def read_topic(stack, topic: str, keys: bool = True) -> TopicLog:
         consumer.close()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    """Poll with a deadline instead of sleeping a fixed time."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except AssertionError as e:
-            last_error = e
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {last_error or ''}")
-
-
 class InProcessConnector:
     """A connector running as an asyncio task in a background thread."""
 
@@ -163,43 +147,21 @@ class InProcessConnector:
             raise self.error
 
 
-class SubprocessConnector:
+class SubprocessConnector(ChildProcess):
     """`mpphub connect CONFIG` as a real process, for kill -9 tests."""
 
     def __init__(self, config: dict, tmp: Path):
         self.path = tmp / f"{config['agency']}.yaml"
         self.path.write_text(yaml.safe_dump(config))
-        self.log = tmp / f"{config['agency']}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ops.cli", "connect", str(self.path), "--no-progress"],
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ},
-            )
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        super().__init__(
+            f"connector {config['agency']}",
+            [sys.executable, "-m", "ops.cli", "connect", str(self.path), "--no-progress"],
+            tmp / f"{config['agency']}.log",
+            cwd=REPO,
+        )
 
     def output(self) -> str:
+        """Everything the connector printed so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 

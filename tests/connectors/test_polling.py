@@ -23,8 +23,8 @@ from tests.connectors.harness import (
     read_topic,
     snapshot_done,
     topic_size,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,8 @@ from tests.projections.harness import (
     projection_worker,
     scenario,
     unique_topics,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 
 @pytest.fixture

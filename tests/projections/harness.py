@@ -7,9 +7,7 @@ import asyncio
 import datetime as dt
 import random
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,19 +49,6 @@ def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             rows = conn.execute(select(table).order_by(*table.primary_key.columns))
             out[table.name] = [dict(r._mapping) for r in rows]
     return out
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll `predicate` until it returns something truthy; AssertionError naming `what` at the
-    deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(step)  # poll interval of a deadline wait
 
 
 def unique_topics() -> ProjectionTopics:

@@ -20,8 +20,8 @@ from tests.connectors.harness import (
     dead_letters,
     read_topic,
     topic_size,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 COLUMNS = ["NIK", "NO_KARTU", "NAMA", "KELAS", "FASKES"]
 FIRST = [

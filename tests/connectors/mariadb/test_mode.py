@@ -27,8 +27,8 @@ from tests.connectors.harness import (
     stored_offset,
     topic_size,
     wait_equal,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 
 # --- helpers ------------------------------------------------------------------------------------

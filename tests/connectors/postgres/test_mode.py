@@ -29,8 +29,8 @@ from tests.connectors.harness import (
     stored_offset,
     topic_size,
     wait_equal,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 FAST = {"poll_interval_s": 0.1, "heartbeat_interval_s": 60.0}
 
