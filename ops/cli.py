@@ -230,10 +230,12 @@ def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: in
 
 
 # --- worker, api, rebuild --------------------------------------------------------------------
-def _hub_settings(**overrides):
+def _hub_settings(**options):
+    """Settings from MPPHUB_* variables; options given on the command line win (by the name
+    of the variable they stand for)."""
     from .settings import HubSettings
 
-    return HubSettings.from_env(**overrides)
+    return HubSettings.from_env(overrides=options)
 
 
 @main.command()
@@ -257,7 +259,11 @@ def worker(metrics_port: int | None, db_url: str | None) -> None:
     start more workers with the same MPPHUB_APP_ID to scale out."""
     from .worker import run
 
-    sys.exit(run(_hub_settings(metrics_port=metrics_port, projection_db_url=db_url)))
+    sys.exit(
+        run(
+            _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
+        )
+    )
 
 
 @main.command()
@@ -268,7 +274,8 @@ def api(host: str | None, port: int | None, db_url: str | None) -> None:
     """Serve the front-office API and page over the projections (docs at /docs)."""
     from projections.api import run_api
 
-    run_api(_hub_settings(api_host=host, api_port=port, projection_db_url=db_url).api)
+    hub = _hub_settings(MPPHUB_API_HOST=host, MPPHUB_API_PORT=port, MPPHUB_PROJECTION_DB_URL=db_url)
+    run_api(hub.api)
 
 
 @main.command()

@@ -20,11 +20,13 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from eventlog import KafkaSettings
 from ops.processes import free_port
 from ops.settings import HubSettings
 from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
 from schemas.registry import RegistryClient
+from streams.settings import StreamSettings
 from tests.streams.helpers import TABLES, envelope, key_of, namespace, shape
 from tests.streams.rows import WOMAN, biodata, pemohon, perizinan, permohonan, status_log
 
@@ -113,7 +115,7 @@ class Outputs:
         self.hub = hub
         self.decode = Deserializer(hub.registry)
         self.consumer = KafkaConsumer(
-            bootstrap_servers=hub.settings.kafka.bootstrap, enable_auto_commit=False
+            bootstrap_servers=hub.settings.stream.kafka.bootstrap, enable_auto_commit=False
         )
         tps = [
             TopicPartition(t, p)
@@ -159,15 +161,17 @@ def hub(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("worker")
     topics = {t: f"it{run}.{agency}.{t.lower()}" for t, (agency, _) in TABLES.items()}
     settings = HubSettings(
-        app_id=f"it-normalize-{run}",
-        kafka={"bootstrap": stack.bootstrap},
-        registry_url=stack.registry_url,
-        raw_topics=tuple(topics.values()),
-        topic_partitions=2,
-        data_dir=str(tmp / "data"),
-        batch_within_s=0.05,
+        stream=StreamSettings(
+            app_id=f"it-normalize-{run}",
+            kafka=KafkaSettings(bootstrap=stack.bootstrap),
+            registry_url=stack.registry_url,
+            raw_topics=tuple(topics.values()),
+            topic_partitions=2,
+            data_dir=str(tmp / "data"),
+            batch_within_s=0.05,
+            log_level="info",
+        ),
         metrics_port=free_port(),
-        log_level="info",
     )
     log = tmp / "worker.log"
     with log.open("wb") as out:

@@ -1,0 +1,56 @@
+"""eventlog/retry.py: transient errors are retried with a doubling, capped delay; others raise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from eventlog import retry
+
+
+def test_transient_errors_are_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(retry.asyncio, "sleep", no_sleep)
+    failures = iter([OSError("down")] * 5)
+    reported: list[tuple[str, float]] = []
+
+    async def attempt() -> str:
+        error = next(failures, None)
+        if error:
+            raise error
+        return "ok"
+
+    result = asyncio.run(
+        retry.retrying(
+            attempt,
+            transient=lambda e: isinstance(e, OSError),
+            on_retry=lambda e, d: reported.append((str(e), d)),
+            first_s=0.5,
+            max_s=3.0,
+        )
+    )
+    assert result == "ok"
+    assert slept == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert reported == [("down", d) for d in slept]
+
+
+def test_an_error_that_is_not_transient_raises_at_once() -> None:
+    calls = 0
+
+    async def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        raise KeyError("no such schema")
+
+    with pytest.raises(KeyError):
+        asyncio.run(
+            retry.retrying(
+                attempt, transient=lambda e: isinstance(e, OSError), on_retry=lambda e, d: None
+            )
+        )
+    assert calls == 1
