@@ -1,19 +1,10 @@
-"""Working-day arithmetic for Indonesian service standards (SLA hari kerja).
+"""Working days for Indonesian service standards (SLA hari kerja): Monday-Friday that is not a
+national holiday nor, by default, cuti bersama (MPP counters are staffed by ASN on collective
+leave; pass cuti_bersama=False to count those days). Holidays come from the `holidays` package.
 
-Definition used everywhere in the hub: a *working day* is Monday-Friday that is neither a
-national public holiday nor, by default, a cuti bersama day. The turnaround of a permit is the
-number of working days d with  berkas_lengkap < d <= issue  (so an issue on the day the file
-became complete is 0 days, on the next working day 1), minus the working days on which the SLA
-clock was stopped. A stop is given as (stopped_on, resumed_on) and removes the working days d
-with stopped_on < d <= resumed_on: the day the applicant was asked for a correction still counts
-against the agency, the day the correction came back is treated like a new berkas lengkap day.
-
-Holidays come from the `holidays` package. For Indonesia it has two categories: PUBLIC (the
-national holidays of the SKB 3 Menteri) and GOVERNMENT, which holds exactly the cuti bersama
-days ("... Joint Holiday"). Cuti bersama are excluded by default: MPP counters are staffed by
-ASN, who are on collective leave by the same SKB, and agencies publish their SLA "hari kerja"
-against that calendar; a citizen gets nothing done on those days. Pass cuti_bersama=False to
-count them as working days (the SKB lets units with direct public service keep serving).
+A permit's turnaround is the working days d with berkas_lengkap < d <= issue (issued the same day:
+0), minus the stopped days d with stopped_on < d <= resumed_on: the day a correction is asked
+for still counts against the agency; the day it comes back is like a new berkas lengkap day.
 """
 
 from __future__ import annotations
@@ -34,6 +25,8 @@ AT_RISK_SHARE = (4, 5)  # open permits that used >= 4/5 (80%) of their SLA are a
 @lru_cache(maxsize=512)
 def _weekday_holidays(year: int, cuti_bersama: bool) -> tuple[dt.date, ...]:
     """Sorted weekday holidays of a year; cached because every turnaround calculation asks."""
+    # For Indonesia, PUBLIC holds the national holidays (SKB 3 Menteri) and GOVERNMENT exactly
+    # the cuti bersama days ("... Joint Holiday").
     categories = (holidays.PUBLIC, holidays.GOVERNMENT) if cuti_bersama else (holidays.PUBLIC,)
     days = holidays.country_holidays("ID", years=year, categories=categories)
     return tuple(sorted(d for d in days if d.weekday() < 5))
