@@ -20,6 +20,10 @@ SERVICE_TOPIC = "mpp.canonical.service"
 DEADLETTER_TOPIC = "mpp.hub.deadletter"
 DQ_FINDINGS_TOPIC = "mpp.hub.dq-findings"
 CONNECT_OFFSETS_TOPIC = "mpp.hub.connect-offsets"
+# Identity decisions, and supervisors' review decisions waiting for the resolver: one partition
+# each, since identity resolution is one ordered sequence of decisions (see streams/identity.py).
+IDENTITY_TOPIC = "mpp.canonical.identity"
+IDENTITY_REVIEWS_TOPIC = "mpp.hub.identity-reviews"
 
 CANONICAL_TOPICS: tuple[str, str, str] = (PERSON_TOPIC, PERMIT_TOPIC, SERVICE_TOPIC)
 

@@ -17,6 +17,7 @@ import fastavro
 from eventlog.topics import (
     DEADLETTER_TOPIC,
     DQ_FINDINGS_TOPIC,
+    IDENTITY_TOPIC,
     PERMIT_TOPIC,
     PERSON_TOPIC,
     SERVICE_TOPIC,
@@ -33,6 +34,7 @@ TOPICS: dict[str, str] = {
     "service_event": SERVICE_TOPIC,
     "dead_letter": DEADLETTER_TOPIC,
     "data_quality_finding": DQ_FINDINGS_TOPIC,
+    "identity_decision": IDENTITY_TOPIC,
 }
 
 
