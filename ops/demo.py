@@ -29,6 +29,7 @@ SIAK_TABLES = [
     {"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"},
     {"name": "DATA_KELUARGA", "timestamp_column": "TGL_UBAH"},
     {"name": "PINDAH_DATANG", "timestamp_column": "TGL_UBAH"},
+    {"name": "CAPIL_MATI", "timestamp_column": "TGL_UBAH"},  # death registrations
 ]
 SICANTIK_TABLES = [
     {"name": "trperizinan", "timestamp_column": "updated_at"},

@@ -15,6 +15,7 @@ DEFAULT_RAW_TOPICS = (
     "mpp.disdukcapil.biodata_wni",
     "mpp.disdukcapil.data_keluarga",
     "mpp.disdukcapil.pindah_datang",
+    "mpp.disdukcapil.capil_mati",
     "mpp.dpmptsp.tmpemohon",
     "mpp.dpmptsp.trperizinan",
     "mpp.dpmptsp.tmpermohonan",

@@ -92,7 +92,7 @@ class Simulator:
         return self._siak(siak.move)
 
     def death(self) -> SimChange | None:
-        """A resident's death is registered (row deleted, family updated)."""
+        """A resident's death is registered (a CAPIL_MATI row; biodata deleted, family updated)."""
         return self._siak(siak.death)
 
     def new_application(self) -> SimChange | None:

@@ -1,9 +1,11 @@
 """A SIAK-like civil registry (Disdukcapil) sample database, and the changes its clerks make.
 
-Table and column names are SIAK's own (BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG; upper case,
-so PostgreSQL sees them quoted). Codes (AGAMA, STAT_KWN, JENIS_PKRJN, STAT_HBKEL) are stored as
-SIAK stores them: numbers, with the code tables in ops/samples/people.py. Timestamps are local
-wall-clock time without zone, whole seconds, as the agency application writes them.
+Table and column names are SIAK's own (BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG, and CAPIL_MATI
+for death registrations; upper case, so PostgreSQL sees them quoted). A death is a CAPIL_MATI
+row (the resident's BIODATA_WNI row is deleted too, but a deleted row alone is no death).
+Codes (AGAMA, STAT_KWN, JENIS_PKRJN, STAT_HBKEL, SEBAB_MATI) are stored as SIAK stores them:
+numbers, with the code tables in ops/samples/people.py. Timestamps are local wall-clock time
+without zone, whole seconds, as the agency application writes them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .people import (
     KAWIN,
     KECAMATAN,
     KEPALA,
+    SEBAB_MATI,
     Names,
     Population,
     SimChange,
@@ -94,7 +97,27 @@ PINDAH_DATANG = sa.Table(
     sa.Index("IX_PINDAH_DATANG_TGL_UBAH", "TGL_UBAH"),
 )
 
-TABLES = (BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG)
+# Death registrations, as SIAK's civil-registration (capil) side keeps them: one row per death
+# certificate (MATI_NO), with the deceased's identity as registered and the report date.
+CAPIL_MATI = sa.Table(
+    "CAPIL_MATI",
+    metadata,
+    sa.Column("MATI_NO", sa.String(30), primary_key=True),  # akta: 7413-KM-DDMMYYYY-NNNN
+    sa.Column("NIK", sa.CHAR(16), nullable=False),
+    sa.Column("NO_KK", sa.CHAR(16)),
+    sa.Column("NAMA_LGKP", sa.String(60)),
+    sa.Column("JENIS_KLMIN", sa.SmallInteger),  # 1 L, 2 P
+    sa.Column("TGL_LHR", sa.Date),
+    sa.Column("TGL_MATI", sa.Date, nullable=False),
+    sa.Column("TMPT_MATI", sa.String(60)),
+    sa.Column("SEBAB_MATI", sa.SmallInteger),  # SEBAB_MATI codes in ops/samples/people.py
+    sa.Column("PLPR_TGL_LAPOR", sa.Date),  # the day the family reported the death
+    sa.Column("TGL_UBAH", sa.DateTime, nullable=False),
+    sa.Index("IX_CAPIL_MATI_NIK", "NIK"),
+    sa.Index("IX_CAPIL_MATI_TGL_UBAH", "TGL_UBAH"),
+)
+
+TABLES = (BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG, CAPIL_MATI)
 _PROP, _KAB = int(MUNA_BARAT[:2]), int(MUNA_BARAT[2:])
 
 
@@ -319,16 +342,18 @@ def move(
 def death(
     conn: sa.Connection, rng: random.Random, now: dt.datetime, names: Names
 ) -> SimChange | None:
-    """A resident dies: removed from BIODATA_WNI; the spouse becomes CERAI MATI, a new head takes
-    the family card, and a card left without members is deleted."""
+    """A resident's death is registered: a CAPIL_MATI row (the death certificate) and the
+    resident removed from BIODATA_WNI; the spouse becomes CERAI MATI, a new head takes the family
+    card, and a card left without members is deleted."""
     elderly = BIODATA_WNI.c.TGL_LHR <= add_years(now.date(), -60)
     person = pick_row(conn, BIODATA_WNI, rng, elderly) if rng.random() < 0.8 else None
     person = person or pick_row(conn, BIODATA_WNI, rng)
     if person is None:
         return None
     nik, no_kk = person["NIK"].strip(), person["NO_KK"].strip()
+    mati_no, died_on = _register_death(conn, rng, now, person)
     conn.execute(BIODATA_WNI.delete().where(BIODATA_WNI.c.NIK == nik))
-    keys: dict[str, tuple[Any, ...]] = {}
+    keys: dict[str, tuple[Any, ...]] = {"CAPIL_MATI": (mati_no,)}
     deleted: dict[str, tuple[Any, ...]] = {"BIODATA_WNI": (nik,)}
     rest = conn.execute(
         sa.select(BIODATA_WNI).where(BIODATA_WNI.c.NO_KK == no_kk).order_by(BIODATA_WNI.c.TGL_LHR)
@@ -363,5 +388,27 @@ def death(
         keys["BIODATA_WNI"] = tuple(dict.fromkeys(touched))
     return SimChange(
         "death", AGENCY, keys, f"death registered: {mask_nik(nik)}", deleted=deleted,
-        detail={"nik": nik, "no_kk": no_kk},
+        detail={"nik": nik, "no_kk": no_kk, "mati_no": mati_no, "died_on": died_on},
     )  # fmt: skip
+
+
+def _register_death(
+    conn: sa.Connection, rng: random.Random, now: dt.datetime, person: Mapping[str, Any]
+) -> tuple[str, dt.date]:
+    """Insert the CAPIL_MATI row of a resident's death (reported today, died within the last
+    month and not before birth); return its certificate number and the date of death."""
+    today = now.date()
+    died_on = max(today - dt.timedelta(days=rng.choice((0, 1, 2, 3, 7, 14, 30))), person["TGL_LHR"])
+    prefix = f"{MUNA_BARAT}-KM-{today:%d%m%Y}-"
+    same_day = CAPIL_MATI.c.MATI_NO.like(prefix + "%")
+    n = conn.execute(sa.select(sa.func.count()).where(same_day)).scalar_one()
+    mati_no = f"{prefix}{n + 1:04d}"
+    place = rng.choice(("RUMAH", "RUMAH", "RSUD RAHA", KECAMATAN.get(person["NO_KEC"], "RAHA")))
+    conn.execute(CAPIL_MATI.insert(), {
+        "MATI_NO": mati_no, "NIK": person["NIK"].strip(), "NO_KK": person["NO_KK"].strip(),
+        "NAMA_LGKP": person["NAMA_LGKP"], "JENIS_KLMIN": person["JENIS_KLMIN"],
+        "TGL_LHR": person["TGL_LHR"], "TGL_MATI": died_on, "TMPT_MATI": place,
+        "SEBAB_MATI": rng.choices(list(SEBAB_MATI), (80, 4, 8, 1, 1, 6))[0],
+        "PLPR_TGL_LAPOR": today, "TGL_UBAH": now,
+    })  # fmt: skip
+    return mati_no, died_on

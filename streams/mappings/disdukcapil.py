@@ -1,8 +1,9 @@
-"""Disdukcapil (SIAK, the civil registry): BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG.
+"""Disdukcapil (SIAK, the civil registry): BIODATA_WNI, DATA_KELUARGA, PINDAH_DATANG, CAPIL_MATI.
 
 SIAK's short region numbers and Kemendagri code numbers become full region codes and code words.
 The registry holds living residents: a BIODATA_WNI row says deceased=false, and its deletion
-(death, moving out, a NIK correction) is a DELETE fact.
+(death, moving out, a NIK correction) is a DELETE fact, never a death. A death is a CAPIL_MATI
+row (the death registration): a fact with deceased=true and the date of death.
 """
 
 from __future__ import annotations
@@ -109,6 +110,22 @@ PINDAH_DATANG = PersonSpec(
 )
 
 
+# A death registration states who died (identity as registered) and when.
+CAPIL_MATI = PersonSpec(
+    nik="NIK",
+    key_columns=("MATI_NO",),
+    fields={
+        "name": text("NAMA_LGKP"),
+        "sex": sex("JENIS_KLMIN"),
+        "birth_date": date("TGL_LHR"),
+        "kk_number": text("NO_KK"),
+        "death_date": date("TGL_MATI"),
+    },
+    constants={"deceased": True},
+    checks=(kk_check("NO_KK"),),
+)
+
+
 @mapping(AGENCY, "BIODATA_WNI")
 def biodata_wni(change: RawChange) -> list[Canonical]:
     """A resident's biodata: one full PersonFact, findings for a bad NIK / No. KK / sex code."""
@@ -126,3 +143,9 @@ def data_keluarga(change: RawChange) -> list[Canonical]:
     """Family cards: nothing for now. Each member's BIODATA_WNI row carries the card number and
     the address, and SIAK updates those rows with the card, so no fact is lost."""
     return []
+
+
+@mapping(AGENCY, "CAPIL_MATI")
+def capil_mati(change: RawChange) -> list[Canonical]:
+    """A death registration: a PersonFact with deceased=true and the date of death."""
+    return person_facts(change, CAPIL_MATI)

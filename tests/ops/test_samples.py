@@ -275,6 +275,24 @@ def test_death(sim):
             assert family == [] and change.deleted["DATA_KELUARGA"] == (no_kk,)
 
 
+
+def test_a_death_is_registered_in_capil_mati(sim):
+    changes = [sim.death() for _ in range(6)]
+    registered = {r["NIK"]: r for r in rows(sim.siak_engine, siak.CAPIL_MATI)}
+    assert len(registered) == len(changes)
+    for change in changes:
+        d = change.detail
+        row = registered[d["nik"]]
+        assert change.keys["CAPIL_MATI"] == (row["MATI_NO"],) == (d["mati_no"],)
+        assert row["TGL_LHR"] <= row["TGL_MATI"] == d["died_on"] <= row["PLPR_TGL_LAPOR"] == TODAY
+        assert row["NO_KK"] == d["no_kk"] and row["TGL_UBAH"] == STAMP
+        assert row["NAMA_LGKP"] and row["JENIS_KLMIN"] in (1, 2)
+        assert row["SEBAB_MATI"] in range(1, 7)
+    # The dead are no longer residents, and each certificate number is its own.
+    assert not rows(sim.siak_engine, siak.BIODATA_WNI, siak.BIODATA_WNI.c.NIK.in_(registered))
+    assert len({r["MATI_NO"] for r in registered.values()}) == len(changes)
+
+
 def test_new_application(sim):
     change = sim.new_application()
     app_id = change.detail["permohonan_id"]

@@ -216,3 +216,34 @@ def test_family_cards_map_to_nothing() -> None:
     }  # fmt: skip
     assert run("DATA_KELUARGA", "c", row) == []
     assert run("DATA_KELUARGA", "d", None, before={"NO_KK": KK}) == []
+
+
+# --- CAPIL_MATI (death registrations) -------------------------------------------------------
+
+
+def mati(**over: Any) -> dict[str, Any]:
+    row = {
+        "MATI_NO": "741301-KM-18082025-0001", "NIK": WOMAN, "NO_KK": KK,
+        "NAMA_LGKP": "WA ODE SITTI", "JENIS_KLMIN": 2, "TGL_LHR": dt.date(1990, 8, 5),
+        "TGL_MATI": dt.date(2025, 8, 16), "TMPT_MATI": "RUMAH", "SEBAB_MATI": 1,
+        "PLPR_TGL_LAPOR": dt.date(2025, 8, 18), "TGL_UBAH": UBAH,
+    }  # fmt: skip
+    return row | over
+
+
+def test_a_death_registration_is_a_fact_of_death_with_its_date() -> None:
+    events = run("CAPIL_MATI", "c", mati(), position="p-mati")
+    (fact,) = events
+    assert isinstance(fact, PersonFact) and fact.op == "UPSERT"
+    assert fact.deceased is True and fact.death_date == dt.date(2025, 8, 16)
+    assert (fact.nik, fact.nik_status) == (WOMAN, "VALID")
+    assert (fact.source_table, fact.source_record_id) == ("CAPIL_MATI", "741301-KM-18082025-0001")
+    assert (fact.name, fact.sex, fact.birth_date) == ("WA ODE SITTI", "P", dt.date(1990, 8, 5))
+    assert fact.kk_number == KK
+    assert_encodes(events)
+
+
+def test_a_deleted_biodata_row_is_not_a_death() -> None:
+    (fact,) = run("BIODATA_WNI", "d", None, before={"NIK": WOMAN})
+    assert fact.op == "DELETE"
+    assert fact.deceased is None and fact.death_date is None
