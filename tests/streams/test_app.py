@@ -66,9 +66,11 @@ def test_output_topics_keep_the_canonical_log_and_services_whole() -> None:
         catalog.PERSON_TOPIC,
         catalog.PERMIT_TOPIC,
         catalog.SERVICE_TOPIC,
+        catalog.IDENTITY_TOPIC,
         catalog.DQ_FINDINGS_TOPIC,
         catalog.DEADLETTER_TOPIC,
     }
+    assert topics[catalog.IDENTITY_TOPIC]["retention.ms"] == "-1"
 
 
 def events(n: int) -> list[SimpleNamespace]:

@@ -1,0 +1,95 @@
+"""Topic creation without a broker: the partition count each topic is created with, and the
+warning for an existing topic whose count is not its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from eventlog import KafkaSettings, admin, topics
+
+KAFKA = KafkaSettings(bootstrap="k1:9092")
+
+
+class FakeAdmin:
+    """The calls ensure_topics makes of AIOKafkaAdminClient, on a dict of topic -> partitions."""
+
+    def __init__(self, existing: dict[str, int]) -> None:
+        self.topics = dict(existing)
+        self.created: dict[str, int] = {}
+
+    async def list_topics(self) -> list[str]:
+        return list(self.topics)
+
+    async def create_topics(self, new: list[Any]) -> None:
+        for t in new:
+            self.topics[t.name] = self.created[t.name] = t.num_partitions
+
+    async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
+        return [
+            {"topic": n, "error_code": 0, "partitions": [{"partition": p} for p in range(c)]}
+            for n, c in self.topics.items()
+            if n in names
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAdmin:
+    client = FakeAdmin({"mpp.canonical.permit": 3})
+
+    async def connect(_: KafkaSettings) -> FakeAdmin:
+        return client
+
+    monkeypatch.setattr(admin, "_admin", connect)
+    return client
+
+
+def ensure(wanted: dict[str, Any], partitions: Any) -> list[str]:
+    return asyncio.run(
+        admin.ensure_topics(KAFKA, wanted, partitions=partitions, replication_factor=1)
+    )
+
+
+def test_the_identity_sequence_topics_get_one_partition_whatever_the_default(
+    fake: FakeAdmin,
+) -> None:
+    wanted = {t: topics.KEEP_FOREVER for t in ("mpp.x.raw", *topics.PARTITIONS)}
+    created = ensure(wanted, 6)
+    assert sorted(created) == sorted(wanted)
+    assert fake.created == {
+        "mpp.x.raw": 6,
+        topics.PERSON_TOPIC: 1,
+        topics.IDENTITY_TOPIC: 1,
+        topics.IDENTITY_REVIEWS_TOPIC: 1,
+    }
+
+
+def test_partitions_may_be_given_per_topic(fake: FakeAdmin) -> None:
+    ensure({"a": topics.DELETE, "b": topics.DELETE}, {"a": 2, "b": 5})
+    assert fake.created == {"a": 2, "b": 5}
+
+
+def test_an_existing_topic_with_another_count_is_left_alone_and_warned_about(
+    fake: FakeAdmin, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.topics[topics.PERSON_TOPIC] = 3
+    with caplog.at_level(logging.WARNING, logger="eventlog.admin"):
+        created = ensure({topics.PERSON_TOPIC: topics.KEEP_FOREVER, "mpp.canonical.permit": {}}, 1)
+    assert created == [] and fake.topics[topics.PERSON_TOPIC] == 3
+    (warning,) = caplog.records
+    assert warning.getMessage().startswith("topic mpp.canonical.person has 3 partitions, not 1")
+
+
+def test_existing_topics_with_their_own_count_raise_no_warning(
+    fake: FakeAdmin, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.topics[topics.IDENTITY_TOPIC] = 1
+    with caplog.at_level(logging.WARNING, logger="eventlog.admin"):
+        ensure({topics.IDENTITY_TOPIC: topics.KEEP_FOREVER}, 3)
+    assert caplog.records == []
