@@ -1,0 +1,312 @@
+"""The resolver: one record at a time in, identity decisions out.
+
+Every decision is applied through `ResolverState.apply`, the code that also replays the log, so
+a replay ends in the run's state and a restarted worker decides as an uninterrupted one would.
+Linking rests on the model's weights alone, equal NIKs included: a KK number typed into the NIK
+field would link a whole family, and only the model can tell the two apart."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from .clean import clean_record, has_nothing_to_compare
+from .clusters import MUST
+from .decisions import Decision, DecisionKind, Evidence
+from .index import DEFAULT_MAX_BLOCK
+from .record import PersonRecord
+from .state import MUST_LINK, ResolverState
+
+K = DecisionKind
+NOTHING_TO_COMPARE = "nothing-to-compare"  # a NEW decision's reason: a data-quality finding
+
+
+class Scorer(Protocol):
+    """What the resolver needs of a match model (MatchModel). A model that also has
+    `prepare(record)` and `score(a, b) -> float` is compared on prepared forms, and builds the
+    evidence only for the pairs that make a decision."""
+
+    link_weight: float
+    review_weight: float
+
+    def blocking_keys(self, record: PersonRecord) -> tuple[str, ...]: ...
+
+    def compare(self, a: PersonRecord, b: PersonRecord) -> Evidence: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    weight: float
+    record_id: str  # the other record
+    evidence: Evidence | None = None
+
+
+def _better(pair: _Pair, best: _Pair | None) -> bool:
+    return best is None or pair.weight > best.weight or (
+        pair.weight == best.weight and pair.record_id < best.record_id
+    )
+
+
+def _strongest(pairs: Mapping[str, _Pair]) -> list[tuple[str, _Pair]]:
+    return sorted(pairs.items(), key=lambda item: (-item[1].weight, item[0]))
+
+
+class Resolver:
+    """Identity resolution over a growing index; pure and deterministic. Block caps default
+    to the model's `block_caps` (per key kind), else one `max_block` for every key."""
+
+    def __init__(
+        self,
+        model: Scorer,
+        new_person_id: Callable[[PersonRecord, int | None], str],
+        *,
+        max_block: int = DEFAULT_MAX_BLOCK,
+        block_caps: Mapping[str, int] | None = None,
+    ):
+        self.model = model
+        self._new_id = new_person_id
+        caps = block_caps if block_caps is not None else getattr(model, "block_caps", None)
+        self.state = ResolverState(model, max_block, caps)
+        self._score = getattr(model, "score", None) if hasattr(model, "prepare") else None
+
+    # --- queries -------------------------------------------------------------------------
+
+    def person_of(self, record_id: str) -> str | None:
+        """The person a record belongs to (None for a record never seen or forgotten)."""
+        return self.state.clusters.person_of.get(record_id)
+
+    def canonical(self, person_id: str) -> str:
+        """The surviving person id for an id or an alias."""
+        return self.state.clusters.canonical(person_id)
+
+    def records_of(self, person_id: str) -> list[str]:
+        """A person's record ids, sorted (an alias answers for its survivor)."""
+        return sorted(self.state.clusters.members.get(self.canonical(person_id), ()))
+
+    def aliases(self) -> dict[str, str]:
+        """Alias -> surviving person id."""
+        return {a: self.canonical(a) for a in self.state.clusters.aliases}
+
+    def record(self, record_id: str) -> PersonRecord | None:
+        """The record as last resolved."""
+        return self.state.records.get(record_id)
+
+    def open_reviews(self) -> list[Decision]:
+        """REVIEW decisions no later decision has settled, oldest first."""
+        return self.state.open_reviews()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Decisions applied per kind (links, merges, splits, reviews ...), records, persons,
+        aliases, open reviews (counted: O(reviews)) and model errors."""
+        return self.state.stats()
+
+    def apply(self, decision: Decision) -> None:
+        """Replay one logged decision into the state (no scoring, no new decisions)."""
+        self.state.apply(decision)
+
+    # --- commands ------------------------------------------------------------------------
+
+    def resolve(self, record: PersonRecord, ts_ms: int | None = None) -> list[Decision]:
+        """Decide where one new or updated record belongs; [] when it is already resolved with
+        these fields. `ts_ms` (the source time) dates a new person's id."""
+        rec = clean_record(record)
+        old = self.state.records.get(rec.record_id)
+        if old == rec:
+            return []
+        out: list[Decision] = []
+        if old is None:
+            self._place(rec, ts_ms, out)
+        else:
+            self._update(rec, ts_ms, out)
+        return out
+
+    def forget(self, record_id: str) -> list[Decision]:
+        """The source deleted the record: UNLINK it (its person keeps its id, records or not)."""
+        person = self.person_of(record_id)
+        if person is None:
+            return []
+        return self._emit([], Decision(K.UNLINK, person, record_id=record_id, reason="deleted"))
+
+    def must_link(self, a: str, b: str, ts_ms: int | None = None) -> list[Decision]:
+        """A supervisor: a and b are one person (their persons merge, now and after updates)."""
+        pa, pb = self.person_of(a), self.person_of(b)
+        if a == b or (b in self.state.must.get(a, ()) and pa == pb):
+            return []
+        out = self._emit([], Decision(K.MUST_LINK, pa or pb or "", record_id=a, other_record_id=b))
+        if pa is not None and pb is not None and pa != pb:
+            keep, gone = min(pa, pb), max(pa, pb)
+            self._emit(out, Decision(
+                K.MERGE, keep, record_id=a, other_record_id=b, other_person_ids=(gone,),
+                reason=MUST_LINK,
+            ))  # fmt: skip
+            self._enforce(keep, ts_ms, out)  # a cannot-link across the two splits it again
+        return out
+
+    def cannot_link(self, a: str, b: str, ts_ms: int | None = None) -> list[Decision]:
+        """A supervisor: a and b are different persons (split now if one, never joined later)."""
+        pa, pb = self.person_of(a), self.person_of(b)
+        if a == b or (b in self.state.cannot.get(a, ()) and (pa is None or pa != pb)):
+            return []
+        out = self._emit(
+            [], Decision(K.CANNOT_LINK, pa or pb or "", record_id=a, other_record_id=b)
+        )
+        if pa is not None and pa == pb:
+            self._enforce(pa, ts_ms, out)
+        return out
+
+    # --- how a record is placed ----------------------------------------------------------
+
+    def _place(self, rec: PersonRecord, ts_ms: int | None, out: list[Decision]) -> None:
+        """A record in no person: LINK to the best person it links to (MERGE the others) or
+        found a NEW one."""
+        form, keys = self.state.form(rec)
+        best = self._candidates(form, rec.record_id, keys)
+        for m in sorted(self.state.must.get(rec.record_id, ())):  # a must-linked record back
+            person = self.person_of(m)
+            if person is not None:
+                best[person] = _Pair(MUST, m)
+        blocked = self.state.blocked(rec.record_id)
+        linked = [
+            (p, pair) for p, pair in _strongest(best)
+            if pair.weight >= self.model.link_weight and p not in blocked
+        ]  # fmt: skip
+        if linked:
+            person, pair = linked[0]
+            self._emit(out, Decision(
+                K.LINK, person, record_id=rec.record_id, record=rec,
+                other_record_id=pair.record_id, evidence=self._evidence(form, pair),
+                reason=MUST_LINK if pair.weight == MUST else "",
+            ))  # fmt: skip
+        else:
+            person = self._mint(rec, ts_ms)
+            reason = NOTHING_TO_COMPARE if has_nothing_to_compare(rec) else ""
+            self._emit(out, Decision(K.NEW, person, record_id=rec.record_id, record=rec,
+                                     reason=reason))  # fmt: skip
+        self._join_others(rec, form, best, blocked, out)
+
+    def _update(self, rec: PersonRecord, ts_ms: int | None, out: list[Decision]) -> None:
+        """A known record with new fields stays with its person when it still links to one of
+        its records (or is its only record), else it leaves and is placed afresh."""
+        rid = rec.record_id
+        form, keys = self.state.form(rec)
+        person = self.state.clusters.person_of[rid]
+        others = sorted(self.state.clusters.members[person] - {rid})
+        must = sorted(self.state.must.get(rid, set()).intersection(others))
+        stay: _Pair | None = _Pair(MUST, must[0]) if must else None
+        if others and stay is None:
+            for other in others:
+                pair = self._pair(form, other)
+                if _better(pair, stay):
+                    stay = pair
+            if stay is not None and not stay.weight >= self.model.link_weight:
+                self._emit(out, Decision(K.UNLINK, person, record_id=rid, reason="update"))
+                self._place(rec, ts_ms, out)
+                return
+        nothing = has_nothing_to_compare(rec)
+        self._emit(out, Decision(
+            K.LINK, person, record_id=rid, record=rec,
+            other_record_id=stay.record_id if stay else None,
+            evidence=self._evidence(form, stay) if stay else None,
+            reason=MUST_LINK if must else NOTHING_TO_COMPARE if nothing else "update",
+        ))  # fmt: skip
+        best = self._candidates(form, rid, keys)
+        self._join_others(rec, form, best, self.state.blocked(rid), out)
+
+    def _join_others(
+        self, rec: PersonRecord, form: object, best: dict[str, _Pair], blocked: set[str],
+        out: list[Decision],
+    ) -> None:
+        """After `rec` joined a person: MERGE each other person it links to (the oldest id
+        survives) unless a cannot-link forbids it, and REVIEW the uncertain ones."""
+        rid, state = rec.record_id, self.state
+        link, review = self.model.link_weight, self.model.review_weight
+        person = state.clusters.person_of[rid]
+        doubts: list[_Pair] = []
+        for other, pair in _strongest(best):
+            if other == person or other in blocked or other not in state.clusters.members:
+                continue
+            if pair.weight >= link and not state.conflict(person, other):
+                keep, gone = min(person, other), max(person, other)
+                self._emit(out, Decision(
+                    K.MERGE, keep, record_id=rid, other_record_id=pair.record_id,
+                    other_person_ids=(gone,), evidence=self._evidence(form, pair),
+                    reason=MUST_LINK if pair.weight == MUST else "link",
+                ))  # fmt: skip
+                person = keep
+            elif pair.weight >= review:
+                doubts.append(pair)
+        for pair in sorted(doubts, key=lambda p: (-p.weight, p.record_id)):
+            if (rid, pair.record_id) not in state.reviews and (
+                (pair.record_id, rid) not in state.reviews
+            ):
+                self._emit(out, Decision(
+                    K.REVIEW, person, record_id=rid, other_record_id=pair.record_id,
+                    evidence=self._evidence(form, pair),
+                ))  # fmt: skip
+
+    def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
+        """Person -> its best pair with the record among the blocking candidates (persons other
+        than the record's own)."""
+        person_of = self.state.clusters.person_of
+        own = person_of.get(rid)
+        best: dict[str, _Pair] = {}
+        for other in self.state.index.candidates(keys, rid):
+            person = person_of[other]
+            if person == own:
+                continue
+            pair = self._pair(form, other)
+            if _better(pair, best.get(person)):
+                best[person] = pair
+        return best
+
+    def _pair(self, form: object, other: str) -> _Pair:
+        """The pair's weight (and evidence, when the model has no faster way to a weight)."""
+        theirs = self.state.forms[other]
+        evidence = None
+        try:
+            if self._score is not None:
+                weight = self._score(form, theirs)
+            else:
+                evidence = self.model.compare(form, theirs)  # type: ignore[arg-type]
+                weight = evidence.weight
+        except Exception:  # a model bug must not stop the stream: counted, never logged
+            self.state.counts["model_errors"] += 1
+            return _Pair(-math.inf, other)
+        return _Pair(weight if weight == weight else -math.inf, other, evidence)  # NaN: no link
+
+    def _evidence(self, form: object, pair: _Pair) -> Evidence | None:
+        """The evidence a decision carries (None for a supervisor's must-link)."""
+        if pair.evidence is not None or pair.weight == MUST:
+            return pair.evidence
+        try:
+            return self.model.compare(form, self.state.forms[pair.record_id])  # type: ignore[arg-type]
+        except Exception:  # as in _pair
+            self.state.counts["model_errors"] += 1
+            return None
+
+    def _enforce(self, person: str, ts_ms: int | None, out: list[Decision]) -> None:
+        """SPLIT the person if it holds a cannot-link pair; the largest part keeps the id."""
+        parts = self.state.clusters.parts(person, lambda r: self.state.cannot.get(r, ()))
+        for part in parts[1:]:
+            new = self._mint(self.state.records[part[0]], ts_ms)
+            self._emit(out, Decision(
+                K.SPLIT, person, moved_record_ids=tuple(part), other_person_ids=(new,),
+                reason="cannot-link",
+            ))  # fmt: skip
+
+    def _mint(self, founder: PersonRecord, ts_ms: int | None) -> str:
+        """A person id never given out before (a re-created record would get its old one)."""
+        person = self._new_id(founder, ts_ms)
+        ms = ts_ms or 0
+        while self.state.clusters.known(person):
+            ms += 1
+            person = self._new_id(founder, ms)
+        return person
+
+    def _emit(self, out: list[Decision], decision: Decision) -> list[Decision]:
+        self.state.apply(decision)
+        out.append(decision)
+        return out
