@@ -86,7 +86,8 @@ def caller_from_headers(headers: Mapping[str, str], client: str | None = None) -
 
 
 def mask_id(value: str | None, caller: Caller) -> str | None:
-    """A NIK, KK number or NIK-shaped person key as this caller may see it."""
+    """A NIK or KK number as this caller may see it (a value that is no such number, as it
+    is)."""
     if value is None or caller.full:
         return value
     return mask_nik(value) if _looks_like_number(value) else value
@@ -138,7 +139,7 @@ def log_access(
     caller: Caller,
     action: str,
     *,
-    person_key: str | None = None,
+    person_id: str | None = None,
     resource: str | None = None,
     result_count: int | None = None,
     now: dt.datetime | None = None,
@@ -152,7 +153,7 @@ def log_access(
             role=caller.role.name,
             purpose=caller.purpose,
             action=action,
-            person_key=person_key,
+            person_id=person_id,
             resource=resource,
             result_count=result_count,
             client=caller.client,

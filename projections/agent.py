@@ -1,4 +1,4 @@
-"""The projection as a Faust agent: the writer agent over the three canonical topics, the
+"""The projection as a Faust agent: the writer agent over the four canonical topics, the
 timers that keep open permits and their gauges current, and the projection-only worker.
 
 The agent acks a batch only after the Projector committed it, so Kafka's committed offsets may
@@ -32,7 +32,8 @@ async def ensure_topics(
     settings: ProjectionSettings, topics: ProjectionTopics = DEFAULT_TOPICS
 ) -> list[str]:
     """Create the canonical topics that do not exist yet (kept forever: projections are
-    rebuilt from them); the names created."""
+    rebuilt from them); the names created. Person facts and identity decisions get their own
+    partition count (one: eventlog.topics.PARTITIONS)."""
     return await admin.ensure_topics(
         settings.kafka,
         dict.fromkeys(topics.names, KEEP_FOREVER),
@@ -122,7 +123,7 @@ def register_projection(
     consumer: str = CONSUMER,
     projector: Projector | None = None,
 ) -> Projector:
-    """Add the projection agent (over the three canonical topics) and its timers to `app`."""
+    """Add the projection agent (over the four canonical topics) and its timers to `app`."""
     projector = projector or Projector(settings, topics=topics, consumer=consumer)
     channel = app.topic(
         *topics.names,

@@ -1,15 +1,16 @@
 """Citizen projection: person facts -> what each agency holds (citizen_source_record) -> the
-golden record (citizen), with per-field provenance.
+golden record (citizen) of each person, with per-field provenance.
 
-Rules: a fact's null field is "not stated" and keeps what the record said before; a repeated
-source position or an older source time changes nothing; the civil registry wins for identity
-fields (its most recent record first), other agencies only fill fields it leaves empty.
+A record's person comes only from identity decisions (record_person, see identity.py): a record
+no decision placed yet belongs to no citizen. Rules: a fact's null field is "not stated" and
+keeps what the record said before; a repeated source position or an older source time changes
+nothing; the civil registry wins for identity fields (its most recent record first), other
+agencies only fill fields it leaves empty.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from .facts import (
     to_json,
     utc_naive,
 )
-from .models import Citizen, CitizenSourceRecord
+from .models import Citizen, CitizenSourceRecord, RecordPerson
 from .rows import changed, delete_keys, rows_where_in, write_rows
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -37,20 +38,21 @@ VALID = "VALID"
 
 @dataclass
 class PersonChanges:
-    """What a batch of person facts touched: golden records to recompute, applicants to resolve."""
+    """What a batch touched: golden records to recompute, applicant records to resolve again."""
 
-    person_keys: set[str] = field(default_factory=set)
+    person_ids: set[str] = field(default_factory=set)
     refs: set[str] = field(default_factory=set)
 
-
-def citizen_ref(person_key: str) -> str:
-    """The opaque handle of a citizen for links and search results (not the NIK)."""
-    return hashlib.sha256(f"mpphub-citizen:{person_key}".encode()).hexdigest()[:20]
+    def update(self, other: PersonChanges) -> None:
+        """Add what `other` touched."""
+        self.person_ids |= other.person_ids
+        self.refs |= other.refs
 
 
 def apply_person_facts(session: Session, facts: list[Mapping[str, Any]]) -> PersonChanges:
-    """Merge PersonFacts (in log order) into citizen_source_record and recompute the golden
-    records they touch; one SELECT and at most one INSERT/UPDATE per table."""
+    """Merge PersonFacts (in log order) into citizen_source_record, each record under the person
+    record_person gives it (or none yet); one SELECT and at most one INSERT/UPDATE per table.
+    The golden records touched are recomputed by the caller (recompute_citizens)."""
     changes = PersonChanges()
     if not facts:
         return changes
@@ -61,31 +63,37 @@ def apply_person_facts(session: Session, facts: list[Mapping[str, Any]]) -> Pers
             session, CitizenSourceRecord, CitizenSourceRecord.ref, refs, lock=True
         )
     }
+    keys = {f.get("record_key") for f in facts} | {r["record_key"] for r in existing.values()}
+    links = {
+        r["record_key"]: r["person_id"]
+        for r in rows_where_in(session, RecordPerson, RecordPerson.record_key, keys - {None, ""})
+    }
     state: dict[str, dict[str, Any]] = {k: dict(v) for k, v in existing.items()}
     for ref, fact in zip(refs, facts, strict=True):
         row = state.get(ref)
         new = merge_fact(row, fact, ref)
         if new is None:
             continue
+        new["person_id"] = links.get(new["record_key"]) if new["record_key"] else None
         state[ref] = new
         changes.refs.add(ref)
-        changes.person_keys.add(new["person_key"])
+        changes.person_ids.add(new["person_id"])
         if row is not None:
-            changes.person_keys.add(row["person_key"])  # the record may have moved person
+            changes.person_ids.add(row["person_id"])
+    changes.person_ids.discard(None)  # type: ignore[arg-type]
     inserts = [state[r] for r in sorted(changes.refs) if r not in existing]
     updates = [
         state[r] for r in sorted(changes.refs) if r in existing and changed(existing[r], state[r])
     ]
     write_rows(session, CitizenSourceRecord, inserts, updates)
-    recompute_citizens(session, changes.person_keys)
     return changes
 
 
 def merge_fact(
     row: Mapping[str, Any] | None, fact: Mapping[str, Any], ref: str
 ) -> dict[str, Any] | None:
-    """The source record after `fact`, or None when the fact changes nothing (a repeat of the
-    position the row reflects, or a change older than it)."""
+    """The source record after `fact` (its person_id left as it was), or None when the fact
+    changes nothing (a repeat of the position the row reflects, or a change older than it)."""
     position = str(fact["source_position"])
     ts = utc_naive(fact.get("source_ts"))
     if row is not None and (row["source_position"] == position or is_stale(ts, row["source_ts"])):
@@ -97,13 +105,14 @@ def merge_fact(
         "source_table": fact["source_table"],
         "source_record_id": str(fact["source_record_id"]),
         "ref": ref,
-        "person_key": fact.get("person_key") or (row or {}).get("person_key"),
+        # A fact from before identity resolution states no record_key ("").
+        "record_key": fact.get("record_key") or (row or {}).get("record_key") or None,
+        "person_id": (row or {}).get("person_id"),
         "source_position": position,
         "source_ts": ts,
     }
     if is_delete(fact.get("op")):
         out.update(
-            person_key=out["person_key"] or ref,
             nik_status=None if row is None else row["nik_status"],
             data={} if row is None else row["data"],
             deceased=False if row is None else row["deceased"],
@@ -119,7 +128,6 @@ def merge_fact(
     if fact.get("nik") is None and not fresh and row["nik_status"] is not None:  # type: ignore[index]
         status = row["nik_status"]  # type: ignore[index]
     out.update(
-        person_key=out["person_key"] or ref,
         nik_status=status,
         data=base,
         deceased=base.get("deceased") is True,
@@ -128,18 +136,19 @@ def merge_fact(
     return out
 
 
-def recompute_citizens(session: Session, person_keys: Iterable[str]) -> None:
-    """Rebuild the golden records of `person_keys` from their source records."""
-    keys = sorted(set(person_keys))
+def recompute_citizens(session: Session, person_ids: Iterable[str]) -> None:
+    """Rebuild the golden records of `person_ids` from their source records (a person left
+    without a live record has none)."""
+    keys = sorted(set(person_ids))
     if not keys:
         return
     current = {
-        r["person_key"]: r
-        for r in rows_where_in(session, Citizen, Citizen.person_key, keys, lock=True)
+        r["person_id"]: r
+        for r in rows_where_in(session, Citizen, Citizen.person_id, keys, lock=True)
     }
     records: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-    for r in rows_where_in(session, CitizenSourceRecord, CitizenSourceRecord.person_key, keys):
-        records[r["person_key"]].append(r)
+    for r in rows_where_in(session, CitizenSourceRecord, CitizenSourceRecord.person_id, keys):
+        records[r["person_id"]].append(r)
     inserts, updates, gone = [], [], []
     for key in keys:
         record = golden_record(key, records[key])
@@ -152,7 +161,7 @@ def recompute_citizens(session: Session, person_keys: Iterable[str]) -> None:
             updates.append(record)
     write_rows(session, Citizen, inserts, updates)
     if gone:
-        delete_keys(session, Citizen, (Citizen.person_key,), [(k,) for k in gone])
+        delete_keys(session, Citizen, (Citizen.person_id,), [(k,) for k in gone])
 
 
 def _recency(r: Mapping[str, Any]) -> tuple:
@@ -168,7 +177,7 @@ def _order(r: Mapping[str, Any]) -> tuple:
     return (str(r["agency"]).lower() != CIVIL_REGISTRY, -stated, *_recency(r))
 
 
-def golden_record(person_key: str, records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The citizen row of a person from their source records; None when none is left.
 
     Each field comes from the first record that states it, in this order: civil registry
@@ -177,7 +186,7 @@ def golden_record(person_key: str, records: Iterable[Mapping[str, Any]]) -> dict
     live = sorted((r for r in records if not r["deleted"]), key=_order)
     if not live:
         return None
-    out: dict[str, Any] = {"person_key": person_key, "ref": citizen_ref(person_key)}
+    out: dict[str, Any] = {"person_id": person_id}
     provenance: dict[str, dict[str, Any]] = {}
 
     def take(name: str, candidates: list[Mapping[str, Any]]) -> None:

@@ -2,7 +2,8 @@
 the small conversions from a decoded Avro record (fastavro: dates as date, timestamps as aware
 datetimes, enums as str) to what the read models store.
 
-The contract (schemas/avro/*.avsc): PersonFact on mpp.canonical.person keyed by person_key,
+The contract (schemas/avro/*.avsc): PersonFact on mpp.canonical.person keyed by record_key,
+IdentityDecision on mpp.canonical.identity keyed by person_id (the only source of person ids),
 PermitEvent (kind APPLICATION | STATUS | DELETED) on mpp.canonical.permit keyed by permit_id,
 ServiceEvent on mpp.canonical.service keyed by service_ref. A null field of a fact means "not
 stated": it never erases what an earlier fact of the same record said.
@@ -14,11 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eventlog.topics import PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
+from eventlog.topics import IDENTITY_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
 
 PERSON = "person"
 PERMIT = "permit"
 SERVICE = "service"
+IDENTITY = "identity"
 
 # The consumer name of checkpoints: the live projection and `mpphub rebuild` share it, so a
 # worker started after a rebuild continues where the replay ended.
@@ -49,26 +51,26 @@ CIVIL_REGISTRY = "disdukcapil"
 
 @dataclass(frozen=True)
 class ProjectionTopics:
-    """The three canonical topics a projection reads (tests use their own names)."""
+    """The four canonical topics a projection reads (tests use their own names)."""
 
     person: str = PERSON_TOPIC
     permit: str = PERMIT_TOPIC
     service: str = SERVICE_TOPIC
+    identity: str = IDENTITY_TOPIC
 
     @property
-    def names(self) -> tuple[str, str, str]:
-        """All three topic names."""
-        return (self.person, self.permit, self.service)
+    def names(self) -> tuple[str, str, str, str]:
+        """All four topic names."""
+        return (self.person, self.permit, self.service, self.identity)
 
     def kind(self, topic: str) -> str | None:
-        """'person', 'permit' or 'service' for one of these topics, None for any other."""
-        if topic == self.person:
-            return PERSON
-        if topic == self.permit:
-            return PERMIT
-        if topic == self.service:
-            return SERVICE
-        return None
+        """'person', 'permit', 'service' or 'identity' for one of these topics, else None."""
+        return {
+            self.person: PERSON,
+            self.permit: PERMIT,
+            self.service: SERVICE,
+            self.identity: IDENTITY,
+        }.get(topic)
 
 
 DEFAULT_TOPICS = ProjectionTopics()

@@ -1,6 +1,6 @@
 """Prometheus metrics of the projection writer (names used by ops/monitoring as they are).
 
-No personal data in labels: topics, service codes and SLA states only.
+No personal data in labels: topics, service codes, SLA states and decision kinds only.
 """
 
 from __future__ import annotations
@@ -37,6 +37,17 @@ BATCH_SECONDS = Histogram(
     "Time to apply and commit one batch of canonical events.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+IDENTITY_DECISIONS = Counter(
+    "mpphub_projection_identity_decisions_total",
+    "Identity decisions applied to the projections, per kind (MERGE: persons merged, SPLIT:"
+    " persons split, REVIEW: pairs queued for a supervisor).",
+    ["kind"],
+)
+REVIEWS_OPEN = Gauge(
+    "mpphub_projection_identity_reviews_open",
+    "Pairs of records waiting for a supervisor's decision (the review queue), from the"
+    " projection database; reported by the worker in charge of the timers.",
+)
 
 
 def observe_batch(result: BatchResult, seconds: float, now: dt.datetime | None = None) -> None:
@@ -48,6 +59,8 @@ def observe_batch(result: BatchResult, seconds: float, now: dt.datetime | None =
         FRESHNESS.observe(max(0.0, (now_utc - ts).total_seconds()))
     for service, days in result.finished:
         TURNAROUND.labels(service=service).observe(days)
+    for kind, n in result.decisions.items():
+        IDENTITY_DECISIONS.labels(kind=kind).inc(n)
     BATCH_SECONDS.observe(seconds)
 
 
@@ -55,3 +68,8 @@ def set_open_permits(counts: dict[str, int]) -> None:
     """Set the open-permit gauges from open_permit_counts()."""
     for state, n in counts.items():
         PERMITS_OPEN.labels(sla_state=state).set(n)
+
+
+def set_review_queue(n: int) -> None:
+    """Set the review-queue gauge from open_review_count()."""
+    REVIEWS_OPEN.set(n)

@@ -1,6 +1,7 @@
 """The read models (SQLAlchemy 2, SQLite and PostgreSQL): citizen golden record and what each
-agency holds about the person, services, permits and their status timelines, the consumer
-checkpoints written in the same transaction as the rows, and the access log of personal data.
+agency holds about the person, which person each record belongs to (from identity decisions only),
+aliases of merged persons and the review queue, services, permits and their status timelines, the
+consumer checkpoints written in the same transaction as the rows, and the access log.
 
 Every projected row keeps the source position (and source time) of the change it reflects, so a
 repeated or older event changes nothing. Timestamps are naive UTC (SQLite has no time zone).
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
@@ -34,16 +36,15 @@ class Base(DeclarativeBase):
 
 
 class Citizen(Base):
-    """The golden record of one person: each field from the best source, with provenance.
+    """The golden record of one person (keyed by the hub's person id, 'P' + ULID, never the
+    NIK): each field from the best of the person's source records, with provenance.
 
     The civil registry (disdukcapil) wins for identity fields; other agencies fill only fields
     it leaves empty. `provenance` maps each field to {agency, table, record_id, position}."""
 
     __tablename__ = "citizen"
 
-    person_key: Mapped[str] = mapped_column(String, primary_key=True)
-    # A stable opaque handle for links and search results: a masked NIK cannot be looked up.
-    ref: Mapped[str] = mapped_column(String, unique=True)
+    person_id: Mapped[str] = mapped_column(String, primary_key=True)
     nik: Mapped[str | None] = mapped_column(String, index=True)
     nik_status: Mapped[str | None] = mapped_column(String)
     name: Mapped[str | None] = mapped_column(String, index=True)
@@ -66,7 +67,10 @@ class Citizen(Base):
 
 
 class CitizenSourceRecord(Base):
-    """What one agency record says about a person (facts merged: null means "not stated")."""
+    """What one agency record says about a person (facts merged: null means "not stated").
+
+    `person_id` mirrors record_person (identity decisions): null while no decision placed the
+    record, which then belongs to no citizen."""
 
     __tablename__ = "citizen_source_record"
 
@@ -75,7 +79,9 @@ class CitizenSourceRecord(Base):
     source_record_id: Mapped[str] = mapped_column(String, primary_key=True)
     # agency:table:record_id, lower-cased agency and table: how permits name their applicant.
     ref: Mapped[str] = mapped_column(String, unique=True)
-    person_key: Mapped[str] = mapped_column(String, index=True)
+    # PersonFact.record_key: the keyed token identity decisions name the record by.
+    record_key: Mapped[str | None] = mapped_column(String, unique=True)
+    person_id: Mapped[str | None] = mapped_column(String, index=True)
     nik_status: Mapped[str | None] = mapped_column(String)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     deceased: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -114,7 +120,7 @@ class Permit(Base):
     service_name: Mapped[str | None] = mapped_column(String)
     sla_days: Mapped[int | None] = mapped_column(Integer)
     applicant_ref: Mapped[str | None] = mapped_column(String, index=True)
-    applicant_person_key: Mapped[str | None] = mapped_column(String, index=True)
+    applicant_person_id: Mapped[str | None] = mapped_column(String, index=True)
     registration_no: Mapped[str | None] = mapped_column(String)
     received_date: Mapped[dt.date | None] = mapped_column(Date)
     file_complete_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -151,6 +157,46 @@ class PermitTimeline(Base):
     source_ts: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class RecordPerson(Base):
+    """The person a record belongs to, as the identity decisions say; kept for records whose
+    fact has not arrived yet (topics are consumed in no order relative to each other)."""
+
+    __tablename__ = "record_person"
+
+    record_key: Mapped[str] = mapped_column(String, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String, index=True)
+
+
+class PersonAlias(Base):
+    """A person id merged into another (the oldest id survives); the alias still resolves."""
+
+    __tablename__ = "person_alias"
+
+    alias: Mapped[str] = mapped_column(String, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String, index=True)
+
+
+class IdentityReview(Base):
+    """A pair of records the resolver could not decide on, with its evidence; open until a
+    supervisor's MUST_LINK / CANNOT_LINK decision on the pair arrives on the identity topic.
+    The pair is stored in key order (record_a < record_b)."""
+
+    __tablename__ = "identity_review"
+
+    record_a: Mapped[str] = mapped_column(String, primary_key=True)
+    record_b: Mapped[str] = mapped_column(String, primary_key=True)
+    person_id: Mapped[str | None] = mapped_column(String)
+    weight: Mapped[float | None] = mapped_column(Float)
+    probability: Mapped[float | None] = mapped_column(Float)
+    # [{field, level, weight}, ...]: one entry per compared field.
+    comparisons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(String)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the REVIEW decision's ts
+    decision: Mapped[str | None] = mapped_column(String, index=True)  # MUST_LINK | CANNOT_LINK
+    decided_by: Mapped[str | None] = mapped_column(String)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class Checkpoint(Base):
     """The last offset a consumer applied per topic partition, committed with the rows."""
 
@@ -173,16 +219,38 @@ class AccessLog(Base):
     role: Mapped[str] = mapped_column(String)
     purpose: Mapped[str | None] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String)  # citizen.read, citizen.search, permit.read
-    person_key: Mapped[str | None] = mapped_column(String, index=True)
+    # The person id read (the column keeps its first name: the access log is never rebuilt).
+    person_id: Mapped[str | None] = mapped_column("person_key", String, index=True)
     resource: Mapped[str | None] = mapped_column(String)
     result_count: Mapped[int | None] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String)
+
+
+class ReviewNote(Base):
+    """A supervisor's review decision as submitted through the API, with its free-text note:
+    kept here, not in Kafka (a note may hold personal data; the log is kept forever). Like the
+    access log, never dropped by a rebuild."""
+
+    __tablename__ = "review_note"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    who: Mapped[str] = mapped_column(String)
+    record_a: Mapped[str] = mapped_column(String)
+    record_b: Mapped[str] = mapped_column(String)
+    decision: Mapped[str] = mapped_column(String)  # MUST_LINK | CANNOT_LINK
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_review_note_pair", "record_a", "record_b"),)
 
 
 # Tables a rebuild drops and replays; the access log is an audit trail, not a projection.
 PROJECTION_TABLES = (
     Citizen.__table__,
     CitizenSourceRecord.__table__,
+    RecordPerson.__table__,
+    PersonAlias.__table__,
+    IdentityReview.__table__,
     Service.__table__,
     Permit.__table__,
     PermitTimeline.__table__,

@@ -2,7 +2,7 @@
 status, working days and SLA state come from domain.permits.derive_permit.
 
 A permit is re-derived whenever anything it depends on changes: its own events, its service's
-SLA, the arrival of its applicant's source record (applicant_person_key), and time
+SLA, its applicant's source record arriving or changing person (applicant_person_id), and time
 (refresh_open_permits, on a timer).
 """
 
@@ -298,7 +298,7 @@ def _derive_and_write(
     }
     refs = {r["applicant_ref"] for r in state.values()} - {None}
     persons = {
-        r["ref"]: r["person_key"]
+        r["ref"]: r["person_id"]
         for r in rows_where_in(session, CitizenSourceRecord, CitizenSourceRecord.ref, refs)
         if not r["deleted"]
     }
@@ -318,7 +318,7 @@ def _derive_and_write(
             service_code=service.get("code"),
             service_name=service.get("name"),
             sla_days=service.get("sla_days"),
-            applicant_person_key=persons.get(row["applicant_ref"]),
+            applicant_person_id=persons.get(row["applicant_ref"]),
             registration_no=app.get("registration_no"),
             permit_number=app.get("permit_number"),
             received_date=view.received_date,

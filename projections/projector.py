@@ -20,14 +20,16 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from eventlog.retry import retrying
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryClient
 
 from .facts import CONSUMER, DEFAULT_TOPICS, Message, ProjectionTopics
-from .metrics import observe_batch, set_open_permits
+from .metrics import observe_batch, set_open_permits, set_review_queue
 from .permit import open_permit_counts, refresh_open_permits
+from .reviews import open_review_count
 from .settings import ProjectionSettings
 from .store import Store, local_today, open_store
 from .writer import BatchResult, apply_batch
@@ -180,6 +182,8 @@ class Projector:
             total.per_topic.update(r.per_topic)
             total.source_ts.extend(r.source_ts)
             total.finished.extend(r.finished)
+            total.decisions.update(r.decisions)
+            total.reviews_changed |= r.reviews_changed
             total.checkpoints.update(r.checkpoints)
         return total
 
@@ -227,11 +231,16 @@ class Projector:
             return 0
         with self._lock, self.store.sessions() as session:
             changed = refresh_open_permits(session, today)
-            set_open_permits(open_permit_counts(session))
+            _set_gauges(session)
         self._refreshed_on = today
         return changed
 
     def update_gauges(self) -> None:
-        """Set the open-permit gauges from the database."""
+        """Set the open-permit and review-queue gauges from the database."""
         with self.store.sessions() as session:
-            set_open_permits(open_permit_counts(session))
+            _set_gauges(session)
+
+
+def _set_gauges(session: Session) -> None:
+    set_open_permits(open_permit_counts(session))
+    set_review_queue(open_review_count(session))

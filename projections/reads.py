@@ -7,9 +7,10 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.compliance import ombudsman_zone
@@ -18,7 +19,7 @@ from domain.permits import FINAL_STATUSES
 
 from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
 from .facts import IDENTITY_FIELDS
-from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline
+from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline, PersonAlias
 
 DECISIONS = frozenset({"ISSUED", "REJECTED"})
 SEARCH_LIMIT = 50
@@ -28,23 +29,39 @@ MIN_SEARCH = 3
 _IDENTITY = tuple(f for f in IDENTITY_FIELDS if f not in ("nik", "kk_number"))
 
 
-def find_citizen(session: Session, key: str) -> Citizen | None:
-    """The citizen with this NIK, person key or opaque ref (a person key match first)."""
+@dataclass(frozen=True)
+class Found:
+    """A citizen found by a key, and the alias the key was (None: the key was not one)."""
+
+    citizen: Citizen
+    alias: str | None = None
+
+
+def find_citizen(session: Session, key: str) -> Found | None:
+    """The citizen with this person id, alias of a merged person id (answered with the person
+    it was merged into) or NIK (a well-formed one first, when persons share it)."""
     found = session.get(Citizen, key)
     if found is not None:
-        return found
-    return session.scalars(
+        return Found(found)
+    alias = session.get(PersonAlias, key)
+    if alias is not None:
+        survivor = session.get(Citizen, alias.person_id)
+        return Found(survivor, alias=key) if survivor is not None else None
+    by_nik = session.scalars(
         select(Citizen)
-        .where(or_(Citizen.ref == key, Citizen.nik == key))
-        .order_by(Citizen.person_key)
+        .where(Citizen.nik == key)
+        .order_by((Citizen.nik_status == "VALID").desc(), Citizen.person_id)
     ).first()
+    return Found(by_nik) if by_nik is not None else None
 
 
-def citizen_view(session: Session, citizen: Citizen, caller: Caller) -> dict[str, Any]:
-    """The golden record with its source records and permits, masked for the caller."""
+def citizen_view(session: Session, found: Found, caller: Caller) -> dict[str, Any]:
+    """The golden record with its source records and permits, masked for the caller; `alias`
+    names the merged id the caller asked for."""
+    citizen = found.citizen
     out: dict[str, Any] = {
-        "ref": citizen.ref,
-        "person_key": mask_id(citizen.person_key, caller),
+        "person_id": citizen.person_id,
+        "alias": found.alias,
         "nik": mask_id(citizen.nik, caller),
         "nik_status": citizen.nik_status,
         "kk_number": mask_id(citizen.kk_number, caller),
@@ -57,7 +74,7 @@ def citizen_view(session: Session, citizen: Citizen, caller: Caller) -> dict[str
     out["provenance"] = mask_provenance(citizen.provenance, caller)
     records = session.scalars(
         select(CitizenSourceRecord)
-        .where(CitizenSourceRecord.person_key == citizen.person_key)
+        .where(CitizenSourceRecord.person_id == citizen.person_id)
         .order_by(
             CitizenSourceRecord.agency,
             CitizenSourceRecord.source_table,
@@ -66,6 +83,7 @@ def citizen_view(session: Session, citizen: Citizen, caller: Caller) -> dict[str
     )
     out["sources"] = [
         {
+            "record_id": r.record_key,
             "agency": r.agency,
             "source_table": r.source_table,
             "source_record_id": mask_text(r.source_record_id, caller),
@@ -80,7 +98,7 @@ def citizen_view(session: Session, citizen: Citizen, caller: Caller) -> dict[str
     ]
     permits = session.scalars(
         select(Permit)
-        .where(Permit.applicant_person_key == citizen.person_key, Permit.deleted.is_(False))
+        .where(Permit.applicant_person_id == citizen.person_id, Permit.deleted.is_(False))
         .order_by(Permit.received_date.desc(), Permit.permit_id)
     )
     out["permits"] = [permit_summary(p) for p in permits]
@@ -118,12 +136,12 @@ def search_citizens(session: Session, name: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Citizen)
         .where(func.lower(Citizen.name).like(pattern, escape="\\"))
-        .order_by(Citizen.name, Citizen.person_key)
+        .order_by(Citizen.name, Citizen.person_id)
         .limit(SEARCH_LIMIT)
     )
     return [
         {
-            "ref": c.ref,
+            "person_id": c.person_id,
             "nik": mask_nik(c.nik) if c.nik else None,  # a list is masked for every role
             "name": c.name,
             "birth_date": c.birth_date,
@@ -139,14 +157,18 @@ def permit_view(session: Session, permit: Permit, caller: Caller) -> dict[str, A
     """A permit with its timeline and applicant link, masked for the caller."""
     out = permit_summary(permit)
     applicant = (
-        session.get(Citizen, permit.applicant_person_key) if permit.applicant_person_key else None
+        session.get(Citizen, permit.applicant_person_id) if permit.applicant_person_id else None
     )
     out.update(
         service_ref=permit.service_ref,
-        applicant_ref=permit.applicant_ref,
-        applicant_person_key=mask_id(permit.applicant_person_key, caller),
+        applicant_ref=mask_text(permit.applicant_ref, caller),
+        applicant_person_id=permit.applicant_person_id,
         applicant=(
-            {"ref": applicant.ref, "name": applicant.name, "nik": mask_id(applicant.nik, caller)}
+            {
+                "person_id": applicant.person_id,
+                "name": applicant.name,
+                "nik": mask_id(applicant.nik, caller),
+            }
             if applicant
             else None
         ),

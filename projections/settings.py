@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventlog import KafkaSettings
 
 DEFAULT_DB_URL = "sqlite:///.mpphub/projections.db"
+DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7"
 
 
 class ProjectionSettings(BaseModel):
@@ -19,7 +20,7 @@ class ProjectionSettings(BaseModel):
 
     app_id: str = "mpphub-worker"
     kafka: KafkaSettings = KafkaSettings()
-    registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    registry_url: str = DEFAULT_REGISTRY_URL
     db_url: str = DEFAULT_DB_URL
     # Used when the projection creates the canonical topics it reads (before normalize did).
     topic_partitions: int = Field(default=3, ge=1)
@@ -31,11 +32,14 @@ class ProjectionSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """What the front-office API needs."""
+    """What the front-office API needs: its database, and Kafka and the registry for the
+    supervisors' review decisions it produces."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     db_url: str = DEFAULT_DB_URL
+    kafka: KafkaSettings = KafkaSettings()
+    registry_url: str = DEFAULT_REGISTRY_URL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

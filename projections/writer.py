@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from .citizen import apply_person_facts
+from .citizen import apply_person_facts, recompute_citizens
 from .facts import (
     CONSUMER,
     DEFAULT_TOPICS,
+    IDENTITY,
     PERMIT,
     PERSON,
     SERVICE,
@@ -30,6 +31,7 @@ from .facts import (
     ProjectionTopics,
     utc_naive,
 )
+from .identity import apply_decisions
 from .models import Checkpoint
 from .permit import Observation, apply_service_events, project_permits
 from .rows import write_rows
@@ -47,6 +49,8 @@ class BatchResult:
     per_topic: Counter[str] = field(default_factory=Counter)
     source_ts: list[dt.datetime] = field(default_factory=list)  # naive UTC, applied events
     finished: list[Observation] = field(default_factory=list)
+    decisions: Counter[str] = field(default_factory=Counter)  # identity decisions per kind
+    reviews_changed: bool = False
     checkpoints: dict[TopicPartition, int] = field(default_factory=dict)
 
 
@@ -84,7 +88,12 @@ def _apply(
         return
     done = _checkpoints(session, consumer, tps)
     last = dict(done)
-    by_kind: dict[str, list[dict[str, Any]]] = {PERSON: [], PERMIT: [], SERVICE: []}
+    by_kind: dict[str, list[dict[str, Any]]] = {
+        PERSON: [],
+        PERMIT: [],
+        SERVICE: [],
+        IDENTITY: [],
+    }
     for m in batch:
         tp = (m.topic, m.partition)
         if m.offset <= last.get(tp, -1):
@@ -96,13 +105,19 @@ def _apply(
         if kind is None or not isinstance(m.value, dict):
             continue  # a tombstone, or no canonical event: nothing to project, still done
         by_kind[kind].append(m.value)
-        ts = utc_naive(m.value.get("source_ts"))
+        ts = utc_naive(m.value.get("source_ts"))  # decisions: none (no source change)
         if ts is not None:
             result.source_ts.append(ts)
 
-    # Services and people first, so permits see their SLA and applicant in the same batch.
+    # Services, records and decisions first, so permits see their SLA and applicant's person in
+    # the same batch. Facts before decisions: a decision then finds its record's row.
     services = apply_service_events(session, by_kind[SERVICE])
     people = apply_person_facts(session, by_kind[PERSON])
+    identity = apply_decisions(session, by_kind[IDENTITY])
+    people.update(identity)
+    recompute_citizens(session, people.person_ids)
+    result.decisions = identity.kinds
+    result.reviews_changed = identity.reviews_changed
     result.finished = project_permits(
         session, by_kind[PERMIT], today, services=services, applicant_refs=people.refs
     )

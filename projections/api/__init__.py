@@ -1,5 +1,5 @@
-"""The front office's read API (FastAPI) over the projections: one router per resource, the
-page, and /metrics.
+"""The front office's API (FastAPI) over the projections: one router per resource, the page,
+and /metrics. Its one write is a supervisor's review decision, sent to Kafka as a command.
 
 Reads of a person's data are masked by the caller's role and written to the access log before
 the answer leaves (no log, no data), through dependencies.Audit only. See projections/access.py
@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 from ..access import AccessDenied
+from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
-from . import citizens, health, page, permits, services
+from . import citizens, health, identity, page, permits, services
 
 
 def _read_store(store: Store) -> Store:
@@ -34,16 +36,21 @@ async def _denied(_request: Request, e: AccessDenied) -> JSONResponse:
     return JSONResponse({"detail": str(e)}, status_code=e.status)
 
 
-def create_api(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
-    """The read API over settings.db_url (tables created if missing), or over
-    `store` (left open: it belongs to the caller)."""
+def create_api(
+    settings: ApiSettings, *, store: Store | None = None, commands: Any = None
+) -> FastAPI:
+    """The API over settings.db_url (tables created if missing), or over `store` (left open:
+    it belongs to the caller); review decisions go to `commands` (default: a ReviewCommands
+    producer on settings.kafka)."""
     owned = store is None
     store = store or open_store(settings.db_url)
     readers = _read_store(store)
+    commands = commands or ReviewCommands(settings.kafka, settings.registry_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await commands.close()
         if readers is not store:
             readers.close()
         if owned:
@@ -57,9 +64,10 @@ def create_api(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
     )
     api.state.store = store
     api.state.readers = readers
+    api.state.commands = commands
     api.mount("/metrics", make_asgi_app())
     api.exception_handler(AccessDenied)(_denied)
-    for resource in (health, citizens, permits, services, page):
+    for resource in (health, citizens, permits, services, identity, page):
         api.include_router(resource.router)
     return api
 

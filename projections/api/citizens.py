@@ -17,18 +17,17 @@ router = APIRouter()
 
 @router.get("/citizens/{key}")
 def citizen(key: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail) -> dict[str, Any]:
-    """A citizen by NIK (or person key, or the ref from a search), with sources and
-    permits; the NIK masked unless the role may see it."""
+    """A citizen by person id, by a merged person id (an alias: answered with the surviving
+    person, `alias` says so) or by NIK, with sources and permits; the NIK masked unless the
+    role may see it."""
     found = reads.find_citizen(s, key.strip())
     if found is None:
         audit.record("citizen.read", resource="citizen:not-found", result_count=0)
-        raise HTTPException(404, "no citizen with this NIK or reference")
+        raise HTTPException(404, "no citizen with this NIK or person id")
     view = reads.citizen_view(s, found, who)
+    person_id = found.citizen.person_id
     audit.record(
-        "citizen.read",
-        person_key=found.person_key,
-        resource=f"citizen:{found.ref}",
-        result_count=1,
+        "citizen.read", person_id=person_id, resource=f"citizen:{person_id}", result_count=1
     )
     return view
 
@@ -39,7 +38,7 @@ def search(
     s: ReadSession,
     audit: AuditTrail,
 ) -> dict[str, Any]:
-    """Citizens by name, always masked; open one with /citizens/{ref}."""
+    """Citizens by name, always masked; open one with /citizens/{person_id}."""
     try:
         found = reads.search_citizens(s, name)
     except ValueError as e:

@@ -43,7 +43,7 @@ class Audit:
         self,
         action: str,
         *,
-        person_key: str | None = None,
+        person_id: str | None = None,
         resource: str | None = None,
         result_count: int | None = None,
     ) -> None:
@@ -53,7 +53,7 @@ class Audit:
                 s,
                 self.caller,
                 action,
-                person_key=person_key,
+                person_id=person_id,
                 resource=resource,
                 result_count=result_count,
             )

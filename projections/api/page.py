@@ -38,7 +38,7 @@ PAGE = """<!doctype html>
   <label>Role <select id="role"><option>officer</option><option>supervisor</option></select></label>
   <label>Keperluan <input id="purpose" size="30" placeholder="alasan akses data"></label>
  </fieldset>
- <label>NIK atau nama <input id="q" size="30" required></label>
+ <label>NIK, ID orang atau nama <input id="q" size="30" required></label>
  <button type="submit">Cari</button>
  <span class="muted">Setiap akses data pribadi dicatat (UU 27/2022).</span>
 </form>
@@ -91,7 +91,8 @@ async function openCitizen(key) {
       source: c.provenance[f] ? c.provenance[f].agency + " / " + c.provenance[f].table : "" }));
     out.replaceChildren(
       el("h2", c.name || "(tanpa nama)"),
-      el("p", c.masked ? "NIK disamarkan untuk role ini." : "", "muted"),
+      el("p", (c.alias ? "ID " + c.alias + " sudah digabung ke " + c.person_id + ". " : "")
+              + (c.masked ? "NIK disamarkan untuk role ini." : ""), "muted"),
       table([["field", "Data"], ["value", "Nilai"], ["source", "Sumber"]], rows),
       el("h3", "Izin / permohonan"),
       table([["permit_id", "Permohonan"], ["service_name", "Layanan"], ["status", "Status"],
@@ -119,11 +120,11 @@ function link(text, onclick) { const a = el("a", text); a.onclick = onclick; ret
 document.getElementById("search").addEventListener("submit", async ev => {
   ev.preventDefault();
   const q = document.getElementById("q").value.trim();
-  if (/^[0-9]{16}$/.test(q)) return openCitizen(q);
+  if (/^([0-9]{16}|P[0-9A-Z]{26})$/.test(q)) return openCitizen(q);
   try {
     const r = await get("/citizens?name=" + encodeURIComponent(q));
     out.replaceChildren(el("h2", r.results.length + " hasil"),
-      table([[c => link(c.name, () => openCitizen(c.ref)), "Nama"], ["nik", "NIK"],
+      table([[c => link(c.name, () => openCitizen(c.person_id)), "Nama"], ["nik", "NIK"],
              ["birth_place", "Tempat lahir"], ["birth_date", "Tanggal lahir"],
              ["kecamatan_code", "Kecamatan"]], r.results));
   } catch (e) { showError(e); }

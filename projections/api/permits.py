@@ -22,7 +22,7 @@ def permit(permit_id: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail
     view = reads.permit_view(s, found, who)
     audit.record(
         "permit.read",
-        person_key=found.applicant_person_key,
+        person_id=found.applicant_person_id,
         resource=f"permit:{permit_id}",
         result_count=1,
     )

@@ -4,6 +4,8 @@ aware UTC datetimes, enums as str), and messages around them."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from projections.facts import DEFAULT_TOPICS, Message
@@ -19,8 +21,22 @@ def ts(minutes: int) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
+def pid(n: int) -> str:
+    """A person id ('P' + 26 characters, as the resolver's ULIDs)."""
+    return f"P{n:026d}"
+
+
+P_A, P_B = pid(1), pid(2)
+
+
+def record_key(agency: str, table: str, record_id: str) -> str:
+    """A stand-in for the keyed token of a source record (the projection never computes one)."""
+    digest = hashlib.sha256(f"{agency.lower()}:{table.lower()}:{record_id}".encode()).hexdigest()
+    return "R" + digest[:26].upper()
+
+
 def person(
-    person_key: str = NIK_A,
+    nik: str | None = NIK_A,
     *,
     agency: str = "disdukcapil",
     table: str = "BIODATA_WNI",
@@ -30,11 +46,11 @@ def person(
     op: str = "UPSERT",
     **fields: Any,
 ) -> dict[str, Any]:
-    """A PersonFact; fields not given are null ("not stated")."""
+    """A PersonFact keyed by its record_key; fields not given are null ("not stated")."""
     fact: dict[str, Any] = {
-        "person_key": person_key,
-        "nik": person_key if len(person_key) == 16 else None,
-        "nik_status": "VALID" if len(person_key) == 16 else "MISSING",
+        "record_key": record_key(agency, table, record_id),
+        "nik": nik,
+        "nik_status": "VALID" if nik is not None and len(nik) == 16 else "MISSING",
         "agency": agency,
         "source_table": table,
         "source_record_id": record_id,
@@ -57,6 +73,51 @@ def person(
     }
     fact.update(fields)
     return fact
+
+
+def decision(
+    kind: str,
+    person_id: str,
+    record_id: str | None = None,
+    *,
+    other_record_id: str | None = None,
+    other_person_ids: Iterable[str] = (),
+    moved_record_ids: Iterable[str] = (),
+    evidence: dict[str, Any] | None = None,
+    reason: str = "",
+    at: int = 0,
+) -> dict[str, Any]:
+    """An IdentityDecision as decoded from Avro."""
+    return {
+        "kind": kind,
+        "person_id": person_id,
+        "record_id": record_id,
+        "record": None,
+        "other_record_id": other_record_id,
+        "other_person_ids": list(other_person_ids),
+        "moved_record_ids": list(moved_record_ids),
+        "evidence": evidence,
+        "reason": reason,
+        "ts": ts(at),
+    }
+
+
+def link(fact: dict[str, Any], person_id: str, *, kind: str = "LINK", at: int = 0) -> dict:
+    """The decision placing a fact's record in `person_id` (NEW or LINK)."""
+    return decision(kind, person_id, fact["record_key"], reason="score", at=at)
+
+
+def evidence(weight: float = 4.5, probability: float = 0.8) -> dict[str, Any]:
+    """Evidence of a compared pair: a few fields' levels and weights."""
+    return {
+        "comparisons": [
+            {"field": "name", "level": "jw_092", "weight": 3.1},
+            {"field": "birth_date", "level": "exact", "weight": 6.2},
+            {"field": "nik", "level": "one_edit", "weight": -4.8},
+        ],
+        "weight": weight,
+        "probability": probability,
+    }
 
 
 def _permit(permit_id: str, kind: str, position: str, at: int, **fields: Any) -> dict[str, Any]:
@@ -171,7 +232,14 @@ class Log:
         return Message(topic, partition, offset, key, value)
 
     def person(self, fact: dict, partition: int = 0) -> Message:
-        return self._msg(DEFAULT_TOPICS.person, fact["person_key"], fact, partition)
+        return self._msg(DEFAULT_TOPICS.person, fact["record_key"], fact, partition)
+
+    def identity(self, decision: dict, partition: int = 0) -> Message:
+        return self._msg(DEFAULT_TOPICS.identity, decision["person_id"], decision, partition)
+
+    def linked(self, fact: dict, person_id: str, kind: str = "LINK") -> list[Message]:
+        """A fact and the decision placing its record in `person_id`."""
+        return [self.person(fact), self.identity(link(fact, person_id, kind=kind))]
 
     def permit(self, event: dict, partition: int = 0) -> Message:
         return self._msg(DEFAULT_TOPICS.permit, event["permit_id"], event, partition)

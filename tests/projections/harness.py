@@ -23,8 +23,11 @@ from projections.models import (
     Checkpoint,
     Citizen,
     CitizenSourceRecord,
+    IdentityReview,
     Permit,
     PermitTimeline,
+    PersonAlias,
+    RecordPerson,
     Service,
 )
 from projections.settings import ProjectionSettings
@@ -37,7 +40,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Every projection table but the checkpoint (offsets differ between a live run and a replay)
 # and the access log.
-COMPARED = (Citizen, CitizenSourceRecord, Service, Permit, PermitTimeline)
+COMPARED = (
+    Citizen,
+    CitizenSourceRecord,
+    RecordPerson,
+    PersonAlias,
+    IdentityReview,
+    Service,
+    Permit,
+    PermitTimeline,
+)
 
 
 def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,5 @@
-"""Citizen projection: source records and the golden record (SQLite file)."""
+"""Citizen projection: source records and the golden record of each person (SQLite file). Every
+fact here is placed in its person by a LINK decision, as the resolver would."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from projections.citizen import citizen_ref, golden_record
+from projections.citizen import golden_record
 from projections.models import Citizen, CitizenSourceRecord
 from projections.writer import apply_batch
 from tests.projections import factories as f
@@ -14,12 +15,13 @@ from tests.projections import factories as f
 TODAY = dt.date(2026, 7, 20)
 
 
-def project(store, log: f.Log, *facts: dict) -> None:
+def project(store, log: f.Log, *facts: dict, person: str = f.P_A) -> None:
+    """Facts and the decisions linking their records to `person`, in one batch."""
     with store.sessions() as s:
-        apply_batch(s, [log.person(x) for x in facts], today=TODAY)
+        apply_batch(s, [m for x in facts for m in log.linked(x, person)], today=TODAY)
 
 
-def citizen(store, key: str = f.NIK_A) -> Citizen | None:
+def citizen(store, key: str = f.P_A) -> Citizen | None:
     with store.sessions() as s:
         return s.get(Citizen, key)
 
@@ -41,10 +43,7 @@ def test_civil_registry_wins_for_identity_fields_even_when_older():
         address="Jl. Lain",
         occupation="Dokter",
     )
-    g = golden_record(
-        f.NIK_A,
-        [_row(permits), _row(registry)],
-    )
+    g = golden_record(f.P_A, [_row(permits), _row(registry)])
     assert g["name"] == "WA ODE SITI"
     assert g["address"] == "Laworo"
     assert g["occupation"] == "Dokter"  # the registry leaves it empty: others fill it
@@ -90,7 +89,7 @@ def test_golden_record_in_the_database(store):
     )
     assert c.nik == f.NIK_A and c.nik_status == "VALID"
     assert c.provenance["kk_number"]["agency"] == "bapenda"
-    assert c.ref == citizen_ref(f.NIK_A)
+    assert c.person_id == f.P_A
 
 
 def test_a_move_fills_gaps_but_the_biodata_wins(store):
@@ -226,21 +225,29 @@ def test_record_created_again_after_delete_starts_fresh(store):
     assert (c.name, c.religion) == ("SITI A", None)
 
 
-def test_record_moving_to_another_person_key(store):
+def test_record_moving_to_another_person(store):
     log = f.Log()
-    # First filed under a provisional key (malformed NIK), then corrected to a valid NIK.
-    project(
-        store,
-        log,
-        f.person(
-            "disdukcapil:BIODATA_WNI:1", name="SITI", nik="74130145079", nik_status="MALFORMED"
-        ),
-    )
-    assert citizen(store, "disdukcapil:BIODATA_WNI:1").nik_status == "MALFORMED"
-    project(store, log, f.person(position="p2", at=5, name="SITI"))
-    assert citizen(store, "disdukcapil:BIODATA_WNI:1") is None
+    # First its own person (a malformed NIK matched no one), then corrected: the resolver
+    # unlinks it and links it to the person its valid NIK belongs to.
+    project(store, log, f.person("74130145079", name="SITI", nik_status="MALFORMED"), person=f.P_B)
+    assert citizen(store, f.P_B).nik_status == "MALFORMED"
+    fixed = f.person(position="p2", at=5, name="SITI")
+    key = fixed["record_key"]
+    with store.sessions() as s:
+        apply_batch(
+            s,
+            [
+                log.person(fixed),
+                log.identity(f.decision("UNLINK", f.P_B, key, reason="updated")),
+                log.identity(f.decision("LINK", f.P_A, key, reason="nik")),
+            ],
+            today=TODAY,
+        )
+    assert citizen(store, f.P_B) is None
     c = citizen(store)
     assert (c.name, c.nik, c.nik_status) == ("SITI", f.NIK_A, "VALID")
+    (r,) = records(store)
+    assert r.person_id == f.P_A
 
 
 def test_valid_nik_beats_malformed_one_of_the_same_rank(store):

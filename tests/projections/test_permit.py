@@ -91,40 +91,52 @@ def test_older_service_event_is_ignored(store):
         assert s.get(Service, "dpmptsp:1").sla_days == 5
 
 
+APPLICANT = f.person(f.NIK_B, agency="dpmptsp", table="tmpemohon", record_id="7", position="e7")
+
+
 def test_applicant_resolved_when_their_record_arrives_later(store):
     log = f.Log()
     project(store, log.permit(f.application(applicant_ref="DPMPTSP:TMPEMOHON:7")))
-    assert permit(store).applicant_person_key is None
-    project(
-        store,
-        log.person(
-            f.person(f.NIK_B, agency="dpmptsp", table="tmpemohon", record_id="7", position="e7")
-        ),
-    )
+    assert permit(store).applicant_person_id is None
+    project(store, log.person(APPLICANT))
+    assert permit(store).applicant_person_id is None  # a record no decision placed yet
+    project(store, log.identity(f.link(APPLICANT, f.P_B, kind="NEW")))
     p = permit(store)
     assert p.applicant_ref == "dpmptsp:tmpemohon:7"
-    assert p.applicant_person_key == f.NIK_B
+    assert p.applicant_person_id == f.P_B
 
 
-def test_applicant_follows_their_record_to_a_new_person_key(store):
+def test_applicant_resolved_when_the_decision_came_before_the_record(store):
     log = f.Log()
     project(
         store,
-        log.person(
-            f.person("dpmptsp:tmpemohon:7", agency="dpmptsp", table="tmpemohon", record_id="7")
-        ),
+        log.identity(f.link(APPLICANT, f.P_B, kind="NEW")),
         log.permit(f.application(applicant_ref="dpmptsp:tmpemohon:7")),
     )
-    assert permit(store).applicant_person_key == "dpmptsp:tmpemohon:7"
+    assert permit(store).applicant_person_id is None
+    project(store, log.person(APPLICANT))
+    assert permit(store).applicant_person_id == f.P_B
+
+
+def test_applicant_follows_their_record_to_another_person(store):
+    log = f.Log()
+    key = APPLICANT["record_key"]
     project(
         store,
-        log.person(
-            f.person(
-                f.NIK_B, agency="dpmptsp", table="tmpemohon", record_id="7", position="p2", at=3
-            )
-        ),
+        *log.linked(APPLICANT, f.P_B, kind="NEW"),
+        log.permit(f.application(applicant_ref="dpmptsp:tmpemohon:7")),
     )
-    assert permit(store).applicant_person_key == f.NIK_B
+    assert permit(store).applicant_person_id == f.P_B
+    # Updated: the resolver moves the record to another person.
+    project(
+        store,
+        log.identity(f.decision("UNLINK", f.P_B, key, reason="update")),
+        log.identity(f.decision("LINK", f.pid(3), key, reason="score")),
+    )
+    assert permit(store).applicant_person_id == f.pid(3)
+    # Its person merged into an older one: the permit follows to the survivor.
+    project(store, log.identity(f.decision("MERGE", f.P_A, other_person_ids=[f.pid(3)])))
+    assert permit(store).applicant_person_id == f.P_A
 
 
 def test_timeline_entries_are_unique(store):

@@ -18,20 +18,22 @@ D = dt.date
 
 
 def scenario(log: f.Log) -> list[Message]:
-    """A little of everything: a citizen from two agencies, a service, a permit and its log."""
+    """A little of everything: a citizen from two agencies (and the decisions linking them), a
+    service, a permit and its log."""
+    resident = f.person(name="WA ODE SITI", address="Jl. Poros Laworo", birth_place="Muna")
+    applicant = f.person(
+        agency="dpmptsp",
+        table="tmpemohon",
+        record_id="1",
+        position="e1",
+        name="Wa Ode Siti",
+        occupation="Dokter",
+    )
     return [
-        log.person(f.person(name="WA ODE SITI", address="Jl. Poros Laworo", birth_place="Muna")),
-        log.person(
-            f.person(
-                agency="dpmptsp",
-                table="tmpemohon",
-                record_id="1",
-                position="e1",
-                name="Wa Ode Siti",
-                occupation="Dokter",
-            ),
-            partition=1,
-        ),
+        log.person(resident),
+        log.person(applicant, partition=1),
+        log.identity(f.link(resident, f.P_A, kind="NEW")),
+        log.identity(f.link(applicant, f.P_A)),
         log.service(f.service()),
         log.permit(f.application(file_complete_date=D(2026, 7, 1), received_date=D(2026, 7, 1))),
         log.permit(f.status("dpmptsp:1", 1, "RECEIVED", D(2026, 7, 1))),
@@ -40,11 +42,13 @@ def scenario(log: f.Log) -> list[Message]:
     ]
 
 
-def test_batch_projects_all_three_topics(store):
+def test_batch_projects_all_four_topics(store):
     with store.sessions() as s:
         result = apply_batch(s, scenario(f.Log()), today=TODAY)
-    assert result.applied == 7
+    assert result.applied == 9
     assert result.per_topic[DEFAULT_TOPICS.permit] == 4
+    assert result.per_topic[DEFAULT_TOPICS.identity] == 2
+    assert result.decisions == {"NEW": 1, "LINK": 1}
     rows = snapshot(store.engine)
     assert len(rows["citizen"]) == 1
     assert len(rows["citizen_source_record"]) == 2
@@ -52,7 +56,7 @@ def test_batch_projects_all_three_topics(store):
     (permit,) = rows["permit"]
     assert permit["status"] == "VERIFIED"
     assert permit["service_code"] == "SIP_DOKTER"
-    assert permit["applicant_person_key"] == f.NIK_A
+    assert permit["applicant_person_id"] == f.P_A
     assert permit["working_days_used"] == 13  # 2 Jul .. 20 Jul
     assert permit["sla_state"] == "breached"
 
@@ -78,7 +82,7 @@ def test_republished_events_change_nothing(store):
     assert again[0].offset > 0
     with store.sessions() as s:
         result = apply_batch(s, again, today=TODAY)
-    assert result.applied == 7
+    assert result.applied == 9
     assert snapshot(store.engine) == first
 
 
@@ -91,12 +95,13 @@ def test_messages_at_or_below_checkpoint_are_skipped(store):
         log.person(f.person(name="A", position="p1")),  # offset 0: skipped
         log.person(f.person(name="B", position="p2", at=1)),  # offset 1: skipped
         log.person(f.person(name="C", position="p3", at=2)),  # offset 2: applied
+        log.identity(f.link(f.person(), f.P_A)),
     ]
     with store.sessions() as s:
         result = apply_batch(s, batch, today=TODAY)
-        assert result.applied == 1
+        assert result.applied == 2
         assert s.scalar(select(Citizen.name)) == "C"
-        assert read_checkpoints(s) == {(topic, 0): 2}
+        assert read_checkpoints(s) == {(topic, 0): 2, (DEFAULT_TOPICS.identity, 0): 0}
 
 
 def test_checkpoint_per_partition_and_topic(store):
@@ -135,6 +140,7 @@ def test_a_failing_batch_leaves_nothing_behind(store):
     del broken["agency"]  # not a PersonFact: the batch fails as a whole
     batch = [
         log.person(f.person(name="OK")),
+        log.identity(f.link(f.person(), f.P_A, kind="NEW")),
         log.permit(f.status("dpmptsp:1", 1, "RECEIVED", D(2026, 7, 1))),
         log.person(broken),
     ]
@@ -147,7 +153,7 @@ def test_a_failing_batch_leaves_nothing_behind(store):
         assert s.scalar(select(func.count()).select_from(Checkpoint)) == 0
     # The session is usable again: the good part goes through on its own.
     with store.sessions() as s:
-        apply_batch(s, batch[:2], today=TODAY)
+        apply_batch(s, batch[:3], today=TODAY)
         assert s.scalar(select(Citizen.name)) == "OK"
 
 

@@ -1,5 +1,6 @@
-"""The read API's tests share one SQLite projection: two people, two services, four permits from
-1 Jul 2026 seen on 20 Jul, behind a TestClient; and a reader of the access log."""
+"""The API's tests share one SQLite projection: two people (P_A from two agencies' records, P_B),
+two services, four permits from 1 Jul 2026 seen on 20 Jul, behind a TestClient whose review
+decisions go to a recorder; and a reader of the access log."""
 
 from __future__ import annotations
 
@@ -22,33 +23,55 @@ SUPERVISOR = {"X-MPP-User": "kabid", "X-MPP-Role": "supervisor", "X-MPP-Purpose"
 MASKED_A = f.NIK_A[:4] + "*" * 10 + f.NIK_A[-2:]
 
 
+# As SIAK's connector gives them: the record id and the position hold the NIK.
+RESIDENT_A = f.person(
+    record_id=f.NIK_A,
+    position=f"2026-07-01T08:00:00|{f.NIK_A}",
+    name="WA ODE SITI",
+    sex="P",
+    birth_date=D(1990, 7, 5),
+    kk_number="7413010101900003",
+    address="Laworo",
+)
+APPLICANT_A = f.person(
+    agency="dpmptsp", table="tmpemohon", record_id="1", position="e1", occupation="Dokter"
+)
+RESIDENT_B = f.person(f.NIK_B, record_id="2", position="p2", name="LA ODE SITI")
+
+
+class Commands:
+    """Records the review commands the API sends (the real producer: test_reviews_kafka.py)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.closed = False
+
+    async def send(self, command: dict) -> None:
+        self.sent.append(command)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def project(store, messages) -> None:
+    """Apply messages in one batch, as seen on TODAY."""
+    with store.sessions() as s:
+        apply_batch(s, messages, today=TODAY)
+
+
 @pytest.fixture
-def client(store, tmp_path):
+def commands() -> Commands:
+    return Commands()
+
+
+@pytest.fixture
+def client(store, commands):
     """The API over the scenario's projection (the store left open for the test to read)."""
     log = f.Log()
     messages = [
-        log.person(
-            f.person(
-                # As SIAK's connector gives them: the record id and the position hold the NIK.
-                record_id=f.NIK_A,
-                position=f"2026-07-01T08:00:00|{f.NIK_A}",
-                name="WA ODE SITI",
-                sex="P",
-                birth_date=D(1990, 7, 5),
-                kk_number="7413010101900003",
-                address="Laworo",
-            )
-        ),
-        log.person(
-            f.person(
-                agency="dpmptsp",
-                table="tmpemohon",
-                record_id="1",
-                position="e1",
-                occupation="Dokter",
-            )
-        ),
-        log.person(f.person(f.NIK_B, record_id="2", position="p2", name="LA ODE SITI")),
+        *log.linked(RESIDENT_A, f.P_A, kind="NEW"),
+        *log.linked(APPLICANT_A, f.P_A),
+        *log.linked(RESIDENT_B, f.P_B, kind="NEW"),
         log.service(f.service(sla_days=9)),
         log.service(
             f.service(
@@ -70,10 +93,10 @@ def client(store, tmp_path):
             if outcome == "ISSUED":
                 messages.append(log.permit(f.status(pid, 2, "APPROVED", end, position=f"s{n}.2")))
             messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
-    with store.sessions() as s:
-        apply_batch(s, messages, today=TODAY)
+    project(store, messages)
     settings = ApiSettings(db_url=str(store.engine.url))
-    with TestClient(create_api(settings, store=store)) as c:
+    with TestClient(create_api(settings, store=store, commands=commands)) as c:
+        c.log = log  # for tests that project more
         yield c
 
 

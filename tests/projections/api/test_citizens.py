@@ -1,4 +1,5 @@
-"""GET /citizens/{key} and /citizens?name=: masking by role, search, not found, their permits."""
+"""GET /citizens/{key} and /citizens?name=: by NIK, person id or alias; masking by role, search,
+not found, their permits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ def test_officer_sees_masked_nik(client):
     body = r.json()
     assert body["masked"] is True
     assert body["nik"] == MASKED_A
-    assert body["person_key"] == MASKED_A
+    assert body["person_id"] == f.P_A and body["alias"] is None
     assert body["kk_number"] == "7413**********03"
     assert body["name"] == "WA ODE SITI"
     assert body["occupation"] == "Dokter"
@@ -31,7 +32,7 @@ def test_citizen_not_found_is_logged_without_the_nik(client):
     r = client.get("/citizens/7413019999990009", headers=OFFICER)
     assert r.status_code == 404
     (entry,) = access_log(client.app.state.store)
-    assert entry.person_key is None and "7413019999990009" not in (entry.resource or "")
+    assert entry.person_id is None and "7413019999990009" not in (entry.resource or "")
 
 
 def test_search_by_name_is_masked_and_logged(client):
@@ -44,11 +45,10 @@ def test_search_by_name_is_masked_and_logged(client):
     assert (entry.action, entry.result_count) == ("citizen.search", 2)
 
 
-def test_search_result_ref_opens_the_citizen(client):
-    ref = client.get("/citizens", params={"name": "wa ode"}, headers=OFFICER).json()["results"][0][
-        "ref"
-    ]
-    body = client.get(f"/citizens/{ref}", headers=OFFICER).json()
+def test_search_result_person_id_opens_the_citizen(client):
+    (found,) = client.get("/citizens", params={"name": "wa ode"}, headers=OFFICER).json()["results"]
+    assert found["person_id"] == f.P_A
+    body = client.get(f"/citizens/{found['person_id']}", headers=OFFICER).json()
     assert body["name"] == "WA ODE SITI"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from projections.citizen import citizen_ref
 from tests.projections import factories as f
 from tests.projections.api.conftest import MASKED_A, OFFICER, SUPERVISOR, access_log
 
@@ -34,10 +33,10 @@ def test_every_read_is_logged(client):
     client.get(f"/citizens/{f.NIK_A}", headers=OFFICER)
     client.get(f"/citizens/{f.NIK_B}", headers=SUPERVISOR)
     entries = access_log(client.app.state.store)
-    assert [(e.who, e.role, e.purpose, e.action, e.person_key) for e in entries] == [
-        ("petugas1", "officer", "layanan SIP", "citizen.read", f.NIK_A),
-        ("kabid", "supervisor", "verifikasi", "citizen.read", f.NIK_B),
+    assert [(e.who, e.role, e.purpose, e.action, e.person_id) for e in entries] == [
+        ("petugas1", "officer", "layanan SIP", "citizen.read", f.P_A),
+        ("kabid", "supervisor", "verifikasi", "citizen.read", f.P_B),
     ]
-    assert entries[0].resource == f"citizen:{citizen_ref(f.NIK_A)}"  # no NIK in the resource
+    assert entries[0].resource == f"citizen:{f.P_A}"  # no NIK in the resource
     assert entries[0].at <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert entries[0].client == "testclient"

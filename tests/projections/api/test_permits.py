@@ -12,8 +12,9 @@ def test_permit_with_timeline(client):
     p = r.json()
     assert [t["status"] for t in p["timeline"]] == ["FILE_COMPLETE", "APPROVED", "ISSUED"]
     assert (p["status"], p["working_days_used"], p["sla_state"]) == ("ISSUED", 4, "on_track")
-    assert p["applicant_person_key"] == MASKED_A
+    assert p["applicant_person_id"] == f.P_A
     assert p["applicant"]["name"] == "WA ODE SITI"
+    assert p["applicant"]["nik"] == MASKED_A
     (entry,) = access_log(client.app.state.store)
-    assert (entry.action, entry.person_key) == ("permit.read", f.NIK_A)
+    assert (entry.action, entry.person_id) == ("permit.read", f.P_A)
     assert client.get("/permits/dpmptsp:999").status_code == 404
