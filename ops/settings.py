@@ -19,7 +19,7 @@ class SettingsError(ValueError):
     """A setting the hub refuses to start with; the message names the variable."""
 
 
-_KAFKA = ("stream.kafka", "projection.kafka")
+_KAFKA = ("stream.kafka", "projection.kafka", "api.kafka")
 _BOTH = ("stream", "projection")
 
 # Environment variable -> the settings it sets (dotted paths into HubSettings).
@@ -32,7 +32,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_KAFKA_SASL_USERNAME": tuple(f"{k}.sasl_username" for k in _KAFKA),
     "MPPHUB_KAFKA_SASL_PASSWORD_FILE": tuple(f"{k}.sasl_password_file" for k in _KAFKA),
     "MPPHUB_KAFKA_SSL_CAFILE": tuple(f"{k}.ssl_cafile" for k in _KAFKA),
-    "MPPHUB_REGISTRY_URL": tuple(f"{s}.registry_url" for s in _BOTH),
+    "MPPHUB_REGISTRY_URL": tuple(f"{s}.registry_url" for s in (*_BOTH, "api")),
     "MPPHUB_PROJECTION_DB_URL": ("projection.db_url", "api.db_url"),
     "MPPHUB_RAW_TOPICS": ("stream.raw_topics",),
     "MPPHUB_TOPIC_PARTITIONS": tuple(f"{s}.topic_partitions" for s in _BOTH),
