@@ -1,9 +1,6 @@
-"""Person keys: which person a fact is about, decided from the record alone (NIK first).
-
-A record with a VALID NIK is keyed by it, so every agency's record of one resident lands on one
-key. Any other record keeps a key of its own, `x-<agency>-<table>-<record id>`, and is flagged:
-never dropped, never merged with someone else on a guess.
-"""
+"""The NIK check of a person record: is the recorded NIK usable, and if not, why (a data-quality
+finding). Which person a record belongs to is not decided here: the identity resolver
+(domain/matching) decides that from every field, the NIK being one of them."""
 
 from __future__ import annotations
 
@@ -12,8 +9,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from domain.nik import Sex, check_nik
-
-FALLBACK_PREFIX = "x-"
 
 
 class NikStatus(StrEnum):
@@ -39,33 +34,23 @@ _DETAIL = {
 
 
 @dataclass(frozen=True)
-class Identity:
-    """The outcome of resolving one record: its person key and why. No value in the repr."""
+class NikCheck:
+    """The outcome of checking one record's NIK: the NIK as recorded and its status. No value
+    in the repr."""
 
-    person_key: str = field(repr=False)
     nik: str | None = field(repr=False)
     status: NikStatus
     detail: str = ""
 
     @property
     def valid(self) -> bool:
-        """True when the person key is the NIK."""
+        """True when the NIK is well-formed and agrees with the recorded birth date and sex."""
         return self.status is NikStatus.VALID
 
     @property
     def rule_code(self) -> str:
         """The data-quality rule code of a non-VALID status, e.g. NIK_MALFORMED."""
         return f"NIK_{self.status.value}"
-
-
-def fallback_key(agency: str, table: str, record_id: str) -> str:
-    """The key of a record without a usable NIK: x-<agency>-<table>-<record id>."""
-    return f"{FALLBACK_PREFIX}{agency}-{table}-{record_id}"
-
-
-def is_fallback_key(person_key: str) -> bool:
-    """True for an x- key (a record not linked to a NIK)."""
-    return person_key.startswith(FALLBACK_PREFIX)
 
 
 def clean_nik(value: object) -> str | None:
@@ -76,25 +61,20 @@ def clean_nik(value: object) -> str | None:
     return text or None
 
 
-def resolve_person(
+def check_person_nik(
     nik: object,
     *,
-    agency: str,
-    table: str,
-    record_id: str,
     birth_date: dt.date | None = None,
     sex: Sex | None = None,
     today: dt.date | None = None,
-) -> Identity:
-    """The person key of a record: its NIK when VALID, otherwise its x- key (with the reason)."""
+) -> NikCheck:
+    """Check a record's NIK against its recorded birth date and sex: VALID, or why not."""
     recorded = clean_nik(nik)
     if recorded is None:
-        status, detail = NikStatus.MISSING, _DETAIL[NikStatus.MISSING]
-    else:
-        check = check_nik(recorded, birth_date, sex, today=today)
-        status = NikStatus(check.status.value)
-        # check_nik's detail says what is wrong, never the value (it reaches DQ reports).
-        detail = check.detail or _DETAIL.get(status, "")
+        return NikCheck(None, NikStatus.MISSING, _DETAIL[NikStatus.MISSING])
+    check = check_nik(recorded, birth_date, sex, today=today)
+    status = NikStatus(check.status.value)
     if status is NikStatus.VALID:
-        return Identity(recorded, recorded, status)  # type: ignore[arg-type]
-    return Identity(fallback_key(agency, table, record_id), recorded, status, detail)
+        return NikCheck(recorded, status)
+    # check_nik's detail says what is wrong, never the value (it reaches DQ reports).
+    return NikCheck(recorded, status, check.detail or _DETAIL.get(status, ""))

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from domain.tokens import Tokens
 from eventlog.topics import DQ_FINDINGS_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
 
 UPSERT, DELETE = "UPSERT", "DELETE"  # PersonFact.op
@@ -38,12 +39,12 @@ class Canonical:
 
 @dataclass(frozen=True)
 class PersonFact(Canonical):
-    """What one agency record says about one person (person_fact.avsc)."""
+    """What one agency record says about one person (person_fact.avsc). The mappings leave
+    record_key empty; normalize keys the fact (`keyed`) under the hub's secret."""
 
     topic: ClassVar[str] = PERSON_TOPIC
     schema_name: ClassVar[str] = "person_fact"
 
-    person_key: str
     nik_status: str
     agency: str
     source_table: str
@@ -65,10 +66,19 @@ class PersonFact(Canonical):
     deceased: bool | None = None
     death_date: dt.date | None = None
     source_ts: dt.datetime | None = None
+    phone: str | None = None
+    record_key: str = ""
 
     @property
     def key(self) -> str:
-        return self.person_key
+        if not self.record_key:
+            raise ValueError("a PersonFact is keyed by its record_key: call keyed(tokens) first")
+        return self.record_key
+
+    def keyed(self, tokens: Tokens) -> PersonFact:
+        """The fact with its record_key: the token of (agency, source_table, source_record_id)."""
+        key = tokens.record(self.agency, self.source_table, self.source_record_id)
+        return dataclasses.replace(self, record_key=key)
 
     def __repr__(self) -> str:  # personal data stays out of logs and tracebacks
         return (

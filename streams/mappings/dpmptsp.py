@@ -42,6 +42,7 @@ TMPEMOHON = PersonSpec(
         "birth_date": date("tgl_lahir"),
         "birth_place": text("tempat_lahir"),
         "address": text("alamat"),
+        "phone": text("telp"),
     },
 )
 
@@ -85,7 +86,7 @@ def _ref(change: RawChange, column_name: str, fmt: str) -> str | None:
 
 @mapping(AGENCY, "tmpemohon")
 def tmpemohon(change: RawChange) -> list[Canonical]:
-    """An applicant: a PersonFact (keyed by the typed NIK when valid), findings when it is not."""
+    """An applicant: a PersonFact (with the NIK as typed), findings when that NIK is not valid."""
     return person_facts(change, TMPEMOHON)
 
 

@@ -1,5 +1,6 @@
 """The generic person mapping: a table's column -> PersonFact field table (a PersonSpec) turned
-into PersonFacts keyed by person key, plus the data-quality findings of the record."""
+into PersonFacts, plus the data-quality findings of the record. Which person a record is about
+is the identity resolver's to decide (streams/identity.py), not the mapping's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.identity import NikStatus, resolve_person
+from domain.identity import NikStatus, check_person_nik
 from domain.nik import mask_nik
 
 from ..canonical import DELETE, ERROR, UPSERT, WARNING, Canonical, DataQualityFinding, PersonFact
@@ -54,21 +55,17 @@ def person_facts(change: RawChange, spec: PersonSpec) -> list[Canonical]:
     row = change.row
     record_id = change.record_id(spec.key_columns)
     if change.is_delete:
-        # A delete may carry only the key: identity from whatever it carries, nothing else.
+        # A delete may carry only the key: the NIK check from whatever it carries, nothing else.
         wanted = {k: spec.fields[k] for k in ("birth_date", "sex") if k in spec.fields}
         values = _lenient(row, wanted)
     else:
         values = {name: getter(row) for name, getter in spec.fields.items()}
-    identity = resolve_person(
+    identity = check_person_nik(
         column(row, spec.nik) if column(row, spec.nik) is not None else _key_nik(change, spec),
-        agency=change.agency,
-        table=change.table,
-        record_id=record_id,
         birth_date=values.get("birth_date"),
         sex=parse_recorded_sex(values.get("sex")),
     )
     common = {
-        "person_key": identity.person_key,
         "nik_status": identity.status.value,
         "agency": change.agency,
         "source_table": change.table,

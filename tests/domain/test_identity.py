@@ -1,4 +1,4 @@
-"""Person keys: the NIK when it is VALID, an x- key of the record otherwise."""
+"""The NIK check of a person record: VALID, or the status and words of its finding."""
 
 from __future__ import annotations
 
@@ -6,53 +6,46 @@ import datetime as dt
 
 import pytest
 
-from domain.identity import (
-    Identity,
-    NikStatus,
-    clean_nik,
-    fallback_key,
-    is_fallback_key,
-    resolve_person,
-)
+from domain.identity import NikCheck, NikStatus, check_person_nik, clean_nik
 from domain.nik import Sex
 
 TODAY = dt.date(2025, 8, 18)
 WOMAN = "7413014508900001"  # Sawerigadi, 05-08-1990, P (day + 40)
 WOMAN_BORN = dt.date(1990, 8, 5)
 MAN = "7413030512850002"  # Lawa, 05-12-1985, L
-WHERE = {"agency": "dpmptsp", "table": "tmpemohon", "record_id": "42", "today": TODAY}
 
 
-def resolve(nik: object, **kw) -> Identity:
-    return resolve_person(nik, **(WHERE | kw))
+def resolve(nik: object, **kw) -> NikCheck:
+    return check_person_nik(nik, today=TODAY, **kw)
 
 
-def test_a_valid_nik_that_agrees_with_birth_date_and_sex_is_the_key() -> None:
+def test_a_nik_that_agrees_with_birth_date_and_sex_is_valid() -> None:
     identity = resolve(WOMAN, birth_date=WOMAN_BORN, sex=Sex.P)
     assert identity.status is NikStatus.VALID
     assert identity.valid
-    assert identity.person_key == WOMAN
     assert identity.nik == WOMAN
     assert identity.detail == ""
 
 
-def test_a_valid_nik_is_the_key_when_the_record_has_no_birth_date_or_sex() -> None:
-    assert resolve(MAN).person_key == MAN
+def test_a_nik_is_valid_when_the_record_has_no_birth_date_or_sex() -> None:
+    identity = resolve(MAN)
+    assert (identity.status, identity.nik) == (NikStatus.VALID, MAN)
 
 
-def test_blanks_around_the_nik_are_not_part_of_the_key() -> None:
+def test_blanks_around_the_nik_are_not_part_of_it() -> None:
     identity = resolve(f"  {MAN} ")
-    assert identity.person_key == MAN
+    assert identity.valid
     assert identity.nik == MAN
 
 
 @pytest.mark.parametrize("nik", [None, "", "   "])
-def test_no_nik_is_missing_with_an_x_key(nik: object) -> None:
+def test_no_nik_is_missing(nik: object) -> None:
     identity = resolve(nik)
     assert identity.status is NikStatus.MISSING
+    assert not identity.valid
     assert identity.nik is None
-    assert identity.person_key == "x-dpmptsp-tmpemohon-42"
     assert identity.rule_code == "NIK_MISSING"
+    assert identity.detail == "no NIK recorded"
 
 
 @pytest.mark.parametrize(
@@ -69,26 +62,24 @@ def test_no_nik_is_missing_with_an_x_key(nik: object) -> None:
         (MAN, NikStatus.SEX_MISMATCH, {"sex": Sex.P}),
     ],
 )
-def test_an_unusable_nik_gets_the_record_key_and_its_status(
-    nik: str, status: NikStatus, kw: dict
-) -> None:
+def test_an_unusable_nik_gets_its_status(nik: str, status: NikStatus, kw: dict) -> None:
     identity = resolve(nik, **kw)
     assert identity.status is status
     assert not identity.valid
-    assert identity.person_key == "x-dpmptsp-tmpemohon-42"
     assert identity.nik == nik.strip()
     assert identity.rule_code == f"NIK_{status.value}"
     assert identity.detail  # says what is wrong
     assert nik not in identity.detail  # ... without the value
 
 
-def test_the_identity_repr_carries_no_nik() -> None:
+def test_the_check_repr_carries_no_nik() -> None:
     assert WOMAN not in repr(resolve(WOMAN))
-    assert "x-dpmptsp" not in repr(resolve("123"))
+    assert "7413O14508900001" not in repr(resolve("7413O14508900001"))
 
 
 def test_a_nik_given_as_a_number_is_checked_as_its_digits() -> None:
-    assert resolve(int(MAN)).person_key == MAN
+    identity = resolve(int(MAN))
+    assert (identity.status, identity.nik) == (NikStatus.VALID, MAN)
 
 
 def test_the_century_comes_from_the_recorded_birth_date() -> None:
@@ -96,13 +87,6 @@ def test_the_century_comes_from_the_recorded_birth_date() -> None:
     nik = "7413010101250001"
     assert resolve(nik, birth_date=dt.date(1925, 1, 1)).valid
     assert resolve(nik, birth_date=dt.date(2025, 1, 1)).valid
-
-
-def test_fallback_keys() -> None:
-    key = fallback_key("disdukcapil", "PINDAH_DATANG", "741301202508180000001")
-    assert key == "x-disdukcapil-PINDAH_DATANG-741301202508180000001"
-    assert is_fallback_key(key)
-    assert not is_fallback_key(MAN)
 
 
 @pytest.mark.parametrize(("raw", "clean"), [(None, None), ("", None), (" 12 ", "12"), (12, "12")])

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from domain.tokens import Tokens
 from schemas import catalog
 from streams.mappings import map_change
 from tests.streams.helpers import decoded_envelope, envelope, key_of, round_trip
 
+TOKENS = Tokens(b"the streams tests' secret, 32 b.")  # keys person facts as normalize does
 WOMAN = "7413014508900001"
 KK = "7413010101100001"
 UBAH = dt.datetime(2025, 8, 18, 9, 30)

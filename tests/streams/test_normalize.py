@@ -14,7 +14,7 @@ from streams import normalize as normalize_module
 from streams.mappings.registry import MAPPINGS
 from streams.normalize import Normalizer, RawMessage
 from tests.streams.helpers import FakeRegistry, key_of, namespace, shape
-from tests.streams.rows import WOMAN, biodata, permohonan
+from tests.streams.rows import TOKENS, WOMAN, biodata, permohonan
 
 RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
 NOW = 1_755_500_000.0
@@ -49,7 +49,7 @@ def registry() -> FakeRegistry:
 
 @pytest.fixture
 def normalizer(registry: FakeRegistry) -> Normalizer:
-    n = Normalizer(registry, clock=lambda: NOW)  # type: ignore[arg-type]
+    n = Normalizer(registry, TOKENS, clock=lambda: NOW)  # type: ignore[arg-type]
     n.ensure_subjects()
     return n
 
@@ -77,9 +77,12 @@ def test_a_change_becomes_a_canonical_message_with_string_key(
     result = normalizer.process([m])
     (out,) = result.out
     assert out.topic == "mpp.canonical.person"
-    assert decode(registry, out.key) == WOMAN
+    record_key = TOKENS.record("disdukcapil", "BIODATA_WNI", WOMAN)
+    assert decode(registry, out.key) == record_key  # a token of the source record, not the NIK
     fact = decode(registry, out.value)
-    assert fact["person_key"] == WOMAN and fact["op"] == "UPSERT"
+    assert fact["record_key"] == record_key and fact["op"] == "UPSERT"
+    assert fact["nik"] == WOMAN and fact["nik_status"] == "VALID"
+    assert "person_key" not in fact
     assert fact["source_position"] == "p1"
     assert result.events == {"mpp.x.biodata_wni": 1}
     assert result.dead_letters == 0 and not result.findings
@@ -212,7 +215,7 @@ def test_an_unreachable_registry_is_raised_not_dead_lettered(
     registry: FakeRegistry, normalizer: Normalizer
 ) -> None:
     m = Source(registry).message("BIODATA_WNI", "c", biodata())
-    fresh = Normalizer(registry, clock=lambda: NOW)  # type: ignore[arg-type]
+    fresh = Normalizer(registry, TOKENS, clock=lambda: NOW)  # type: ignore[arg-type]
     fresh.ensure_subjects()
     registry.unavailable = True
     with pytest.raises(RegistryUnavailableError):
@@ -225,7 +228,7 @@ def test_an_unreachable_registry_is_raised_not_dead_lettered(
 
 def test_an_unknown_id_is_asked_for_again_after_a_while(registry: FakeRegistry) -> None:
     now = [NOW]
-    n = Normalizer(registry, clock=lambda: now[0])  # type: ignore[arg-type]
+    n = Normalizer(registry, TOKENS, clock=lambda: now[0])  # type: ignore[arg-type]
     m = RawMessage(RAW_TOPIC, 0, 5, None, header(77) + b"\x02")
     n.load_schema(77)
     assert n.unloaded_schema_ids([m]) == set()

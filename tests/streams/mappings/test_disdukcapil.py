@@ -10,7 +10,7 @@ import pytest
 from streams.canonical import DataQualityFinding, PersonFact
 from streams.mappings import MappingError, map_change
 from tests.streams.helpers import TS, envelope
-from tests.streams.rows import KK, UBAH, WOMAN, assert_encodes, biodata, only, run
+from tests.streams.rows import KK, TOKENS, UBAH, WOMAN, assert_encodes, biodata, only, run
 
 # --- BIODATA_WNI ---------------------------------------------------------------------------
 
@@ -19,7 +19,6 @@ def test_biodata_wni_row_is_a_full_person_fact() -> None:
     events = run("BIODATA_WNI", "r", biodata(), position="2025-08-18T09:30:00|1")
     assert events == [
         PersonFact(
-            person_key=WOMAN,
             nik_status="VALID",
             agency="disdukcapil",
             source_table="BIODATA_WNI",
@@ -43,16 +42,19 @@ def test_biodata_wni_row_is_a_full_person_fact() -> None:
             source_ts=TS,
         )
     ]
-    assert events[0].key == WOMAN
+    # Keyed by normalize, by a token of the source record: never the NIK.
+    with pytest.raises(ValueError, match="record_key"):
+        events[0].key  # noqa: B018
+    assert events[0].keyed(TOKENS).key == TOKENS.record("disdukcapil", "BIODATA_WNI", WOMAN)
     assert_encodes(events)
 
 
-def test_biodata_wni_malformed_nik_keeps_the_record_under_an_x_key_with_a_finding() -> None:
+def test_biodata_wni_malformed_nik_keeps_the_record_with_a_finding() -> None:
     bad = "74130145089001"  # 14 digits
     events = run("BIODATA_WNI", "c", biodata(NIK=bad), position="p-bad")
     (fact,) = only(events, PersonFact)
     (finding,) = only(events, DataQualityFinding)
-    assert fact.person_key == f"x-disdukcapil-BIODATA_WNI-{bad}"
+    assert fact.source_record_id == bad and fact.op == "UPSERT"
     assert fact.nik == bad and fact.nik_status == "MALFORMED"
     assert fact.name == "WA ODE SITTI"  # kept, not dropped
     assert finding.rule_code == "NIK_MALFORMED"
@@ -72,7 +74,7 @@ def test_biodata_wni_date_mismatch_is_a_warning() -> None:
     (fact,) = only(events, PersonFact)
     (finding,) = only(events, DataQualityFinding)
     assert fact.nik_status == "DATE_MISMATCH"
-    assert fact.person_key.startswith("x-")
+    assert fact.nik == WOMAN  # kept as recorded: the resolver weighs it
     assert (finding.rule_code, finding.severity) == ("NIK_DATE_MISMATCH", "WARNING")
 
 
@@ -87,7 +89,6 @@ def test_biodata_wni_delete_is_a_delete_fact_under_the_nik() -> None:
     events = run("BIODATA_WNI", "d", None, before={"NIK": WOMAN}, position="p-del")
     assert events == [
         PersonFact(
-            person_key=WOMAN,
             nik_status="VALID",
             agency="disdukcapil",
             source_table="BIODATA_WNI",
@@ -101,12 +102,14 @@ def test_biodata_wni_delete_is_a_delete_fact_under_the_nik() -> None:
     assert_encodes(events)
 
 
-def test_a_delete_with_the_full_row_resolves_as_the_upserts_did() -> None:
-    row = biodata(TGL_LHR=dt.date(1990, 8, 6))  # date mismatch: x- key
+def test_a_delete_is_keyed_as_the_upserts_of_its_record_were() -> None:
+    row = biodata(TGL_LHR=dt.date(1990, 8, 6))  # date mismatch
     (upsert, _finding) = run("BIODATA_WNI", "c", row)
     (delete,) = run("BIODATA_WNI", "d", None, before=row)
-    assert delete.op == "DELETE"
-    assert delete.person_key == upsert.person_key
+    (key_only,) = run("BIODATA_WNI", "d", None, before={"NIK": WOMAN})
+    assert delete.op == key_only.op == "DELETE"
+    assert delete.keyed(TOKENS).key == upsert.keyed(TOKENS).key == key_only.keyed(TOKENS).key
+    assert delete.nik_status == upsert.nik_status == "DATE_MISMATCH"
     assert delete.name is None  # a delete states nothing about the person
 
 
@@ -177,7 +180,6 @@ def test_a_move_is_a_partial_fact_with_only_the_new_address() -> None:
     events = run("PINDAH_DATANG", "c", pindah(), position="p-move")
     assert events == [
         PersonFact(
-            person_key=WOMAN,
             nik_status="VALID",
             agency="disdukcapil",
             source_table="PINDAH_DATANG",
@@ -205,7 +207,9 @@ def test_a_move_of_a_malformed_nik_is_kept_under_the_move_record() -> None:
     events = run("PINDAH_DATANG", "c", pindah(NIK="7413"))
     (fact,) = only(events, PersonFact)
     (finding,) = only(events, DataQualityFinding)
-    assert fact.person_key == "x-disdukcapil-PINDAH_DATANG-741304202508180000001"
+    move = "741304202508180000001"
+    assert fact.keyed(TOKENS).key == TOKENS.record("disdukcapil", "PINDAH_DATANG", move)
+    assert (fact.nik, fact.nik_status) == ("7413", "MALFORMED")
     assert finding.record_key == "741304202508180000001"  # a move number, not a NIK
 
 

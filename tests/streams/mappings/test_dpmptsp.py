@@ -12,6 +12,7 @@ from streams.canonical import DataQualityFinding, PermitEvent, PersonFact, Servi
 from streams.mappings import MappingError
 from tests.streams.helpers import TS
 from tests.streams.rows import (
+    TOKENS,
     WOMAN,
     assert_encodes,
     only,
@@ -25,11 +26,10 @@ from tests.streams.rows import (
 # --- tmpemohon --------------------------------------------------------------------------------
 
 
-def test_an_applicant_with_a_valid_nik_is_keyed_by_it() -> None:
+def test_an_applicant_is_a_person_fact_with_the_nik_as_typed() -> None:
     events = run("tmpemohon", "c", pemohon())
     assert events == [
         PersonFact(
-            person_key=WOMAN,
             nik_status="VALID",
             agency="dpmptsp",
             source_table="tmpemohon",
@@ -41,18 +41,20 @@ def test_an_applicant_with_a_valid_nik_is_keyed_by_it() -> None:
             birth_date=dt.date(1990, 8, 5),
             birth_place="Laworo",
             address="DUSUN II, Kec. Sawerigadi",
+            phone="081234567890",
             source_ts=TS,
         )
     ]
+    assert events[0].keyed(TOKENS).key == TOKENS.record("dpmptsp", "tmpemohon", "42")
     assert_encodes(events)
 
 
-def test_an_applicant_with_a_mistyped_nik_gets_an_x_key_and_a_finding() -> None:
+def test_an_applicant_with_a_mistyped_nik_keeps_it_with_a_finding() -> None:
     typo = "7413014608900001"  # day off by one: date mismatch with tgl_lahir
     events = run("tmpemohon", "c", pemohon(no_identitas=typo))
     (fact,) = only(events, PersonFact)
     (finding,) = only(events, DataQualityFinding)
-    assert fact.person_key == "x-dpmptsp-tmpemohon-42"
+    assert fact.name == "Wa Ode Sitti"  # the record is kept whole: the resolver links it
     assert fact.nik == typo and fact.nik_status == "DATE_MISMATCH"
     assert finding.record_key == "42"
     assert finding.field == "no_identitas"
@@ -71,7 +73,9 @@ def test_an_applicant_delete_with_only_the_key_is_a_delete_of_the_record() -> No
     (fact,) = run("tmpemohon", "d", None, before={"id": 42})
     assert fact.op == "DELETE"
     assert fact.source_record_id == "42"
-    assert fact.person_key == "x-dpmptsp-tmpemohon-42"  # the NIK is not in a key-only delete
+    # The same record key as its upserts', though the NIK is not in a key-only delete.
+    assert fact.keyed(TOKENS).key == run("tmpemohon", "c", pemohon())[0].keyed(TOKENS).key
+    assert fact.nik_status == "MISSING"
 
 
 # --- tmpermohonan -----------------------------------------------------------------------------
