@@ -1,4 +1,5 @@
-"""The Faust app of the hub's workers and its normalize agent.
+"""The Faust app of the hub's workers, its normalize agent, and run_worker (normalize and the
+identity resolver, streams/identity.py).
 
 Delivery is at-least-once: a batch's input offsets are acknowledged only after every output of
 the batch is acknowledged by Kafka (acks=all, idempotent producer). Faust's exactly_once mode is
@@ -10,28 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import faust
-from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from domain.tokens import Tokens
 from eventlog import admin, topics
-from eventlog.retry import retrying
 from eventlog.topics import TopicConfig
-from schemas.registry import IncompatibleSchemaError, RegistryClient, RegistryError
+from schemas.registry import IncompatibleSchemaError, RegistryClient
 
 from . import metrics
+from .delivery import as_awaitable, raw_topic, retrying_io, withholding_acks
+from .identity import register_identity
 from .normalize import STAGE, BatchResult, Normalizer, OutMessage, RawMessage
 from .settings import StreamSettings
 
+if TYPE_CHECKING:
+    from domain.matching.resolver import Scorer
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Extra = Callable[[faust.App], Any]
-
-RETRY_MAX_S = 10.0
 
 
 def output_topics() -> dict[str, TopicConfig]:
@@ -40,9 +42,10 @@ def output_topics() -> dict[str, TopicConfig]:
 
 
 async def ensure_topics(settings: StreamSettings) -> list[str]:
-    """Create the output topics and any raw topic that does not exist yet (partitions and
-    replication from settings); wait until the broker lists them all. Returns the created ones."""
-    wanted = output_topics()
+    """Create the output topics, the review commands' topic and any raw topic that does not
+    exist yet (partitions and replication from settings, but for topics with a count of their
+    own); wait until the broker lists them all. Returns the created ones."""
+    wanted = output_topics() | dict(topics.STREAM_COMMANDS)
     for topic in settings.raw_topics:
         wanted.setdefault(topic, topics.COMPACT)
     return await admin.ensure_topics(
@@ -90,31 +93,26 @@ def create_app(settings: StreamSettings) -> faust.App:
     )
 
 
-def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
-    return app.topic(
-        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-
-
 def register_normalize(
-    app: faust.App, settings: StreamSettings, *, create_topics: bool = True
+    app: faust.App, settings: StreamSettings, tokens: Tokens, *, create_topics: bool = True
 ) -> Any:
     """Define the normalize agent over settings.raw_topics on `app`; returns the agent.
+    `tokens` key the person facts (under the hub's secret).
 
     With `create_topics` (default) the app creates the topics normalize needs when it first
     starts, before its consumer subscribes (run_worker does that itself, earlier)."""
-    source = _raw_topic(app, *settings.raw_topics)
-    sinks = {topic: _raw_topic(app, topic) for topic in output_topics()}
+    source = raw_topic(app, *settings.raw_topics)
+    sinks = {topic: raw_topic(app, topic) for topic in output_topics()}
     metrics.DEAD_LETTERS.labels(stage=STAGE)  # exported as 0 before the first dead letter
     for topic in settings.raw_topics:
         metrics.EVENTS.labels(topic=topic)
 
     @app.agent(source, name="mpphub.normalize")
     async def normalize(stream: faust.StreamT) -> None:
-        normalizer = Normalizer(RegistryClient(settings.registry_url))
+        normalizer = Normalizer(RegistryClient(settings.registry_url), tokens)
         try:
-            await _retrying(
-                lambda: asyncio.to_thread(normalizer.ensure_subjects), "registering schemas"
+            await retrying_io(
+                lambda: asyncio.to_thread(normalizer.ensure_subjects), "registering schemas", STAGE
             )
         except IncompatibleSchemaError as e:
             log.critical("normalize cannot start: %s", e)
@@ -124,7 +122,7 @@ def register_normalize(
         batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
         async for events in batches:
             try:
-                await _withholding_acks(events, normalize_batch(normalizer, sinks, events))
+                await withholding_acks(events, normalize_batch(normalizer, sinks, events))
             except Exception as e:  # noqa: BLE001 - not bad data (that is dead-lettered): a bug
                 log.critical("normalize stopped the worker: %s", type(e).__name__, exc_info=True)
                 await app.crash(e)
@@ -151,14 +149,15 @@ async def normalize_batch(
         for m in (e.message for e in events)
     ]
     for schema_id in normalizer.unloaded_schema_ids(messages):
-        await _retrying(
+        await retrying_io(
             lambda sid=schema_id: asyncio.to_thread(normalizer.load_schema, sid),
             f"fetching schema id {schema_id}",
+            STAGE,
         )
-    result = await _retrying(
-        lambda: _as_awaitable(normalizer.process, messages), "normalizing a batch"
+    result = await retrying_io(
+        lambda: as_awaitable(normalizer.process, messages), "normalizing a batch", STAGE
     )
-    await _retrying(lambda: _produce(sinks, result.out), "producing a batch")
+    await retrying_io(lambda: _produce(sinks, result.out), "producing a batch", STAGE)
     for topic, n in result.events.items():
         metrics.EVENTS.labels(topic=topic).inc(n)
     if result.dead_letters:
@@ -170,10 +169,6 @@ async def normalize_batch(
     return result
 
 
-async def _as_awaitable(fn: Callable[..., T], *args: Any) -> T:
-    return fn(*args)
-
-
 async def _produce(sinks: dict[str, faust.TopicT], out: Iterable[OutMessage]) -> None:
     """Send in order and wait for every acknowledgement; any failure raises (and the caller
     sends the whole batch again: duplicates are fine downstream, a gap or reordering is not)."""
@@ -182,46 +177,16 @@ async def _produce(sinks: dict[str, faust.TopicT], out: Iterable[OutMessage]) ->
         await asyncio.gather(*futures)
 
 
-def _transient(error: BaseException) -> bool:
-    """Registry or Kafka away: retry. A refused schema or a missing id: no retry heals it."""
-    if isinstance(error, IncompatibleSchemaError | LookupError):
-        return False
-    return isinstance(error, RegistryError | KafkaError | OSError)
-
-
-async def _retrying(make: Callable[[], Awaitable[T]], what: str) -> T:
-    """Await make() until it succeeds; transient failures (registry or Kafka unreachable) are
-    retried with backoff, anything else raises. Cancellation (shutdown) ends the wait."""
-
-    def report(e: BaseException, _delay: float) -> None:
-        log.warning("normalize: %s failed (%s: %s); retrying", what, type(e).__name__, e)
-
-    return await retrying(make, transient=_transient, on_retry=report, max_s=RETRY_MAX_S)
-
-
-async def _withholding_acks(events: Sequence[faust.EventT], work: Awaitable[Any]) -> None:
-    """Run one batch; if it does not get through (the worker stops, or it fails), keep its
-    offsets from being committed.
-
-    Faust acknowledges a take_events() batch in the generator's `finally`, which also runs when
-    the agent is cancelled or fails mid-batch, before the outputs are produced: that would
-    commit offsets of messages that never made it. Marking their messages acked without telling
-    the consumer leaves a gap, and Faust commits only up to the first gap: they are read again
-    after a restart."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except BaseException:
-        if not task.done():
-            task.cancel()
-        for event in events:
-            event.message.acked = True
-        raise
-
-
-def run_worker(settings: StreamSettings, extra: Iterable[Extra] = ()) -> int:
-    """Run a worker until Ctrl-C / SIGTERM: topics, the app with normalize and each
-    `extra(app)`. Returns the exit code (0 on a clean stop)."""
+def run_worker(
+    settings: StreamSettings,
+    tokens: Tokens,
+    extra: Iterable[Extra] = (),
+    *,
+    model: Scorer | None = None,
+) -> int:
+    """Run a worker until Ctrl-C / SIGTERM: topics, the app with normalize, the identity
+    resolver (`model`, default the shipped MatchModel) and each `extra(app)`. Returns the exit
+    code (0 on a clean stop)."""
     # httpx logs every registry request at INFO: noise in a worker's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     loop = asyncio.new_event_loop()
@@ -232,7 +197,8 @@ def run_worker(settings: StreamSettings, extra: Iterable[Extra] = ()) -> int:
         loop.close()
         raise
     app = create_app(settings)
-    register_normalize(app, settings, create_topics=False)
+    register_normalize(app, settings, tokens, create_topics=False)
+    register_identity(app, settings, tokens, model)
     for register in extra:
         register(app)
     worker = faust.Worker(

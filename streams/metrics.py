@@ -1,10 +1,10 @@
-"""The worker's Prometheus metrics of the normalize step (names are what ops/monitoring's alert
-rules and dashboards use). Labels never carry personal data: topic names, stage names, agency
-codes and rule codes only."""
+"""The worker's Prometheus metrics of the normalize step and the identity resolver (names are
+what ops/monitoring's alert rules and dashboards use). Labels never carry personal data: topic
+names, stage names, agency codes, rule codes and decision kinds only."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "mpphub_worker_events_total",
@@ -25,4 +25,23 @@ BATCH_SECONDS = Histogram(
     "mpphub_worker_batch_seconds",
     "Time to normalize one batch: decode, map, encode, produce and wait for the acks.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+IDENTITY_DECISIONS = Counter(
+    "mpphub_identity_decisions_total",
+    "Identity decisions logged by the resolver, per kind (NEW, LINK, MERGE, SPLIT, REVIEW, ...).",
+    ["kind"],
+)
+IDENTITY_REVIEW_QUEUE = Gauge(
+    "mpphub_identity_review_queue",
+    "Open review decisions: record pairs that may be one person, waiting for a supervisor.",
+)
+IDENTITY_PERSONS = Gauge(
+    "mpphub_identity_persons",
+    "Persons in the resolver's index (ids that are not aliases).",
+)
+IDENTITY_RESOLVE_SECONDS = Histogram(
+    "mpphub_identity_resolve_seconds",
+    "Time the resolver takes to decide one record or one supervisor command (no I/O).",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
 )

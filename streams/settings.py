@@ -3,6 +3,7 @@ environment and the command line); nothing in streams/ reads the environment."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +25,7 @@ DEFAULT_RAW_TOPICS = (
 
 
 class StreamSettings(BaseModel):
-    """What the Faust worker and its normalize agent need."""
+    """What the Faust worker and its agents (normalize, identity) need."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,3 +41,6 @@ class StreamSettings(BaseModel):
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The hub's secret: record keys and person ids are keyed tokens under it (domain/tokens.py).
+    # Created once per hub and kept (a new secret gives every record a new key).
+    secret_file: Path = Path(".mpphub/secret")
