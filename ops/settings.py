@@ -45,6 +45,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_API_HOST": ("api.host",),
     "MPPHUB_API_PORT": ("api.port",),
     "MPPHUB_LOG_LEVEL": tuple(f"{s}.log_level" for s in (*_BOTH, "api")),
+    "MPPHUB_SECRET_FILE": ("stream.secret_file",),
 }
 
 

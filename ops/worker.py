@@ -1,23 +1,42 @@
 """`mpphub worker`: one Faust worker process running both stages that follow capture, normalize
-(streams/) and the SQL projections (projections/), each with its own settings. Scale out by
-starting more workers with the same MPPHUB_APP_ID: Kafka shares the partitions between them."""
+and identity resolution (streams/) and the SQL projections (projections/), each with its own
+settings. Scale out by starting more workers with the same MPPHUB_APP_ID: Kafka shares the
+partitions between them (identity resolution is one partition: one worker does it).
+
+The worker refuses to start without the hub's secret (MPPHUB_SECRET_FILE): a worker that made
+one up would give every record new keys and every person new ids."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.tokens import SecretError, Tokens, load_secret
+
 from .metrics import serve_metrics
-from .settings import HubSettings
+from .settings import HubSettings, SettingsError
+
+
+def hub_tokens(hub: HubSettings) -> Tokens:
+    """The keyed tokens under the hub's secret file; SettingsError naming MPPHUB_SECRET_FILE
+    when it is missing or unusable (the demo and the tests create it, `load_secret(create=)`)."""
+    try:
+        return Tokens(load_secret(hub.stream.secret_file))
+    except SecretError as e:
+        raise SettingsError(
+            f"MPPHUB_SECRET_FILE: {e} (the hub's secret: create it once, keep it, back it up)"
+        ) from None
 
 
 def run(hub: HubSettings, *, projections: bool = True) -> int:
-    """Run normalize (+ projections) until Ctrl-C/SIGTERM; the exit code of the worker."""
+    """Run normalize, identity resolution (+ projections) until Ctrl-C/SIGTERM; the exit code
+    of the worker."""
     from projections.agent import register_projection
     from streams.app import run_worker
 
+    tokens = hub_tokens(hub)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     extra = [lambda app: register_projection(app, hub.projection)] if projections else []
-    return run_worker(hub.stream, extra=extra)
+    return run_worker(hub.stream, tokens, extra=extra)
 
 
 def run_projections_only(hub: HubSettings, **options: Any) -> None:
