@@ -20,6 +20,7 @@ from .record import PersonRecord
 from .state import MUST_LINK, ResolverState
 
 K = DecisionKind
+MAX_REVIEWS = 3  # REVIEW decisions per record at most: the strongest doubts, not every namesake
 NOTHING_TO_COMPARE = "nothing-to-compare"  # a NEW decision's reason: a data-quality finding
 
 
@@ -238,7 +239,7 @@ class Resolver:
                 person = keep
             elif pair.weight >= review:
                 doubts.append(pair)
-        for pair in sorted(doubts, key=lambda p: (-p.weight, p.record_id)):
+        for pair in sorted(doubts, key=lambda p: (-p.weight, p.record_id))[:MAX_REVIEWS]:
             if (rid, pair.record_id) not in state.reviews and (
                 (pair.record_id, rid) not in state.reviews
             ):

@@ -7,7 +7,7 @@ import pytest
 
 from domain.matching.decisions import DecisionKind as K
 from domain.matching.index import BlockIndex
-from domain.matching.resolver import NOTHING_TO_COMPARE
+from domain.matching.resolver import MAX_REVIEWS, NOTHING_TO_COMPARE
 
 from .resolver_support import models, person, resolver
 
@@ -271,3 +271,12 @@ def test_reviews_close_when_a_supervisor_decides() -> None:
     r.cannot_link("Rb", "Ra")
     assert r.open_reviews() == []
     assert r.stats["reviews"] == 1 and r.stats["open_reviews"] == 0
+
+
+def test_a_record_puts_at_most_three_doubts_up_for_review() -> None:
+    r = resolver()
+    for i in range(5):  # five people sharing a name and birth date, each with a NIK of its own
+        r.resolve(person(f"R{i}", "SITI AMINAH", "1991-04-04", nik=f"7413014404910{i}{i}{i}"), i)
+    decisions = r.resolve(person("Rx", "SITI AMINAH", "1991-04-04"), 9)
+    assert [d.kind for d in decisions] == [K.NEW] + [K.REVIEW] * MAX_REVIEWS
+    assert [d.other_record_id for d in decisions[1:]] == ["R0", "R1", "R2"]
