@@ -2,6 +2,9 @@
 that were linked, with their weight) say how a person holds together, so a cannot-link can
 split it along its weakest links.
 
+A merge moves the smaller member set into the larger and records the alias; a record's person
+is looked up through the aliases (and the lookup shortened), so a merge costs the smaller side.
+
 The one rule to know: every person's link graph stays connected. A record that leaves is
 bridged (its neighbours are chained, each bridge as weak as the weaker of the two links it
 replaces), so records linked through a deleted or moved record stay one person."""
@@ -18,7 +21,7 @@ class Clusters:
     """Record -> person, person -> records, alias -> survivor, and the link graph."""
 
     def __init__(self) -> None:
-        self.person_of: dict[str, str] = {}
+        self._home: dict[str, str] = {}  # record -> its person, or an alias of it
         self.members: dict[str, set[str]] = {}  # a person may have no record left
         self.aliases: dict[str, str] = {}
         self.edges: dict[str, dict[str, float]] = {}
@@ -29,10 +32,23 @@ class Clusters:
 
     def canonical(self, person_id: str) -> str:
         """The surviving id for a person id or alias (itself when not an alias)."""
-        seen = person_id
-        while seen in self.aliases:
-            seen = self.aliases[seen]
-        return seen
+        aliases = self.aliases
+        root = person_id
+        while root in aliases:
+            root = aliases[root]
+        while person_id in aliases and aliases[person_id] != root:  # shorten the chain
+            aliases[person_id], person_id = root, aliases[person_id]
+        return root
+
+    def person(self, record_id: str) -> str | None:
+        """The record's person (None when it is in none)."""
+        person = self._home.get(record_id)
+        if person is not None and person in self.aliases:
+            person = self._home[record_id] = self.canonical(person)
+        return person
+
+    def __contains__(self, record_id: str) -> bool:
+        return record_id in self._home
 
     def found(self, person_id: str) -> None:
         """Make sure the person exists."""
@@ -42,13 +58,14 @@ class Clusters:
         """Put a record (in no person yet) into a person."""
         self.found(person_id)
         self.members[person_id].add(record_id)
-        self.person_of[record_id] = person_id
+        self._home[record_id] = person_id
 
     def leave(self, record_id: str) -> None:
         """Take a record out of its person, bridging its links."""
         self.detach(record_id)
-        person = self.person_of.pop(record_id, None)
+        person = self.person(record_id)
         if person is not None:
+            del self._home[record_id]
             self.members[person].discard(record_id)
 
     def detach(self, record_id: str) -> None:
@@ -87,11 +104,12 @@ class Clusters:
         """Move every record of `other` to `survivor`; `other` becomes its alias."""
         if survivor == other:
             return
-        self.found(survivor)
-        moved = self.members.pop(other, set())
-        for record_id in moved:
-            self.person_of[record_id] = survivor
-        self.members[survivor] |= moved
+        moved, kept = self.members.pop(other, set()), self.members.setdefault(survivor, set())
+        if len(moved) > len(kept):
+            moved |= kept
+            self.members[survivor] = moved
+        else:
+            kept |= moved
         self.aliases[other] = survivor
 
     def move(self, record_ids: Iterable[str], person_id: str) -> None:
@@ -99,12 +117,12 @@ class Clusters:
         part = set(record_ids)
         self.found(person_id)
         for record_id in sorted(part):
-            old = self.person_of.get(record_id)
+            old = self.person(record_id)
             if old is None:
                 continue
             self.members[old].discard(record_id)
             self.members[person_id].add(record_id)
-            self.person_of[record_id] = person_id
+            self._home[record_id] = person_id
             for other in list(self.edges.get(record_id, {})):
                 if other not in part:
                     self.unlink(record_id, other)

@@ -20,6 +20,7 @@ from .record import PersonRecord
 from .state import MUST_LINK, ResolverState
 
 K = DecisionKind
+MAX_RESCORE = 50  # an updated record is re-scored against this many of its person's at most
 MAX_REVIEWS = 3  # REVIEW decisions per record at most: the strongest doubts, not every namesake
 NOTHING_TO_COMPARE = "nothing-to-compare"  # a NEW decision's reason: a data-quality finding
 
@@ -76,7 +77,7 @@ class Resolver:
 
     def person_of(self, record_id: str) -> str | None:
         """The person a record belongs to (None for a record never seen or forgotten)."""
-        return self.state.clusters.person_of.get(record_id)
+        return self.state.clusters.person(record_id)
 
     def canonical(self, person_id: str) -> str:
         """The surviving person id for an id or an alias."""
@@ -193,12 +194,16 @@ class Resolver:
         its records (or is its only record), else it leaves and is placed afresh."""
         rid = rec.record_id
         form, keys = self.state.form(rec)
-        person = self.state.clusters.person_of[rid]
-        others = sorted(self.state.clusters.members[person] - {rid})
+        person = self.person_of(rid)
+        assert person is not None  # a known record is in a person
+        others = self.state.clusters.members[person] - {rid}
         must = sorted(self.state.must.get(rid, set()).intersection(others))
         stay: _Pair | None = _Pair(MUST, must[0]) if must else None
         if others and stay is None:
-            for other in others:
+            # Its linked neighbours first: in a very large person, a bounded re-score.
+            near = sorted(others.intersection(self.state.clusters.edges.get(rid, ())))
+            far = sorted(others.difference(near)) if len(near) < MAX_RESCORE else []
+            for other in (near + far)[:MAX_RESCORE]:
                 pair = self._pair(form, other)
                 if _better(pair, stay):
                     stay = pair
@@ -224,7 +229,8 @@ class Resolver:
         survives) unless a cannot-link forbids it, and REVIEW the uncertain ones."""
         rid, state = rec.record_id, self.state
         link, review = self.model.link_weight, self.model.review_weight
-        person = state.clusters.person_of[rid]
+        person = state.clusters.person(rid)
+        assert person is not None  # it has just been applied
         doubts: list[_Pair] = []
         for other, pair in _strongest(best):
             if other == person or other in blocked or other not in state.clusters.members:
@@ -251,11 +257,11 @@ class Resolver:
     def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """Person -> its best pair with the record among the blocking candidates (persons other
         than the record's own)."""
-        person_of = self.state.clusters.person_of
-        own = person_of.get(rid)
+        person_of = self.state.clusters.person
+        own = person_of(rid)
         best: dict[str, _Pair] = {}
         for other in self.state.index.candidates(keys, rid):
-            person = person_of[other]
+            person = person_of(other)
             if person == own:
                 continue
             pair = self._pair(form, other)

@@ -72,10 +72,10 @@ class ResolverState:
     def open_reviews(self) -> list[Decision]:
         """REVIEW decisions still open: both records present, in different persons, and no
         supervisor decision on the pair."""
-        person_of = self.clusters.person_of
+        person = self.clusters.person
         return [
             d for (a, b), d in self.reviews.items()
-            if a in person_of and b in person_of and person_of[a] != person_of[b]
+            if (pa := person(a)) is not None and (pb := person(b)) is not None and pa != pb
             and b not in self.must.get(a, ()) and b not in self.cannot.get(a, ())
         ]  # fmt: skip
 
@@ -93,15 +93,15 @@ class ResolverState:
 
     def blocked(self, record_id: str) -> set[str]:
         """The persons a record may not join: those holding a record it cannot link with."""
-        person_of = self.clusters.person_of
-        return {person_of[c] for c in self.cannot.get(record_id, ()) if c in person_of}
+        person = self.clusters.person
+        return {p for c in self.cannot.get(record_id, ()) if (p := person(c)) is not None}
 
     def conflict(self, a: str, b: str) -> bool:
         """Whether persons a and b hold a cannot-link pair between them."""
-        members, person_of = self.clusters.members, self.clusters.person_of
+        members, person = self.clusters.members, self.clusters.person
         small, large = sorted((a, b), key=lambda p: len(members[p]))
         return any(
-            person_of.get(c) == large for r in members[small] for c in self.cannot.get(r, ())
+            person(c) == large for r in members[small] for c in self.cannot.get(r, ())
         )
 
     # --- replay --------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class ResolverState:
         a, b = d.record_id, d.other_record_id
         if d.kind in (K.NEW, K.LINK) and d.record is not None:
             self._put(d.record, d.person_id)
-            if b and c.person_of.get(b) == d.person_id:
+            if b and c.person(b) == d.person_id:
                 c.link(d.record.record_id, b, _weight(d))
         elif d.kind is K.UNLINK and a:
             self._drop(a)
@@ -131,7 +131,7 @@ class ResolverState:
         elif d.kind is K.MUST_LINK and a and b:
             _pair_remove(self.cannot, a, b)
             _pair_add(self.must, a, b)
-            if c.person_of.get(a) is not None and c.person_of.get(a) == c.person_of.get(b):
+            if c.person(a) is not None and c.person(a) == c.person(b):
                 c.link(a, b, MUST)
         elif d.kind is K.CANNOT_LINK and a and b:
             _pair_remove(self.must, a, b)
@@ -143,7 +143,7 @@ class ResolverState:
         from its new fields."""
         rid, c = rec.record_id, self.clusters
         old = self.records.get(rid)
-        if old is not None and c.person_of.get(rid) != person:
+        if old is not None and c.person(rid) != person:
             self._drop(rid)
             old = None
         form, keys = self.form(rec)
