@@ -1,0 +1,69 @@
+"""Blocking keys: the records that share a key are the candidates compared with each other.
+
+Several keys at once, so that a true pair almost always shares one even with a typo'd NIK, no
+NIK or a name variant. A key is '<kind>:<value>' and holds personal data (in memory only, never
+logged). The kind lets the index cap blocks per kind: a NIK block is one person, a name-word +
+birth-year block can be large for common words; SUGGESTED_CAPS is the cap this module is built
+for (a block above its cap is skipped, the record finds its person through its other keys).
+
+NIK within one edit: a 16-digit NIK is also indexed under its 16 one-digit deletions ('nikd');
+two NIKs one substitution or one adjacent transposition apart share a deletion (delete the
+changed digit, or either swapped one), a 15-digit NIK (a digit dropped) is its own deletion key,
+and a 17-digit one (a digit added) is indexed under its deletions as full NIKs.
+"""
+
+from __future__ import annotations
+
+from .compare import Prepared
+
+# kind -> largest block worth comparing (the resolver's index applies it).
+SUGGESTED_CAPS: dict[str, int] = {
+    "nik": 50,  # one person's records (a NIK shared by many is a placeholder, better skipped)
+    "nikd": 20,  # one NIK within one edit: a handful of people born the same day and district
+    "kk": 30,  # one family's records
+    "dob": 30,  # birth date + one name word
+    "tok": 30,  # one name word's sound + birth year (rare words; common ones are skipped)
+    "nm": 30,  # the whole name, two words or more (records without birth date and area)
+    "kel": 20,  # the whole name's sound + kecamatan (records without a birth date)
+    "addr": 20,  # address + kecamatan (a household; a hamlet-only address is skipped)
+    "tel": 20,  # phone number (a family shares one)
+    "oid": 20,  # other id (BPJS, passport ...)
+}
+
+
+def blocking_keys(p: Prepared) -> tuple[str, ...]:
+    """The keys of one prepared record, deduplicated, in a fixed order."""
+    keys: list[str] = []
+    nik = p.nik
+    if nik is not None:
+        n = len(nik)
+        if n == 16:
+            keys.append("nik:" + nik)
+            keys.extend("nikd:" + nik[:i] + nik[i + 1 :] for i in range(16))
+            if not p.nik_ok:  # perhaps a KK number typed into the NIK field
+                keys.append("kk:" + nik)
+        elif n == 15:
+            keys.append("nikd:" + nik)
+        elif n == 17:
+            keys.extend("nik:" + nik[:i] + nik[i + 1 :] for i in range(17))
+    if p.kk is not None:
+        keys.append("kk:" + p.kk)
+    if p.dob_str:
+        day = p.dob_str
+        keys.extend(f"dob:{day}:{t}" for t in sorted(p.foldset) if len(t) > 1)
+        year = day[:4]
+        keys.extend(f"tok:{s}:{year}" for s in p.sounds if len(s) > 1)
+    if len(p.folded) > 1:
+        keys.append("nm:" + p.sorted_fold)
+    # The kecamatan first: agencies record it more often (and more alike) than the village.
+    area = p.kecamatan or p.kelurahan
+    if area is not None:
+        if p.sounds:
+            keys.append(f"kel:{' '.join(p.sounds)}:{area}")
+        if p.address is not None:
+            keys.append(f"addr:{p.address}:{area}")
+    if p.phone is not None:
+        keys.append("tel:" + p.phone)
+    if p.other_id is not None:
+        keys.append("oid:" + p.other_id)
+    return tuple(dict.fromkeys(keys))

@@ -1,0 +1,227 @@
+"""The Fellegi-Sunter match model: for every field and comparison level, m (how often the level
+occurs between two records of one person) and u (between records of different persons); a
+level weighs log2(m/u) and a pair's weight is the sum over its fields.
+
+Thresholds apply to that sum (the Bayes factor in bits, prior not included): >= link_weight is
+the same person, >= review_weight goes to a supervisor. `prior` (the chance that two random
+records are one person) only turns a weight into the probability shown with the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .blocking import blocking_keys
+from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, Prepared, prepare
+from .decisions import Evidence, FieldComparison
+from .record import PersonRecord
+
+DEFAULT_PATH = Path(__file__).with_name("params.json")
+# Fields that weigh little whatever the data say: La/Wa/Ode mark sex and descent, not a person.
+BOUNDS = {"prefix": 3.0}
+_LEVEL_BLOCK = re.compile(r'\{\s*(?:"m": [^{}]*)?"weight": [^{}]*\}')
+NAME_ELSE = LEVELS["name"].index("else")
+NIK_EXACT = LEVELS["nik"].index("exact")
+NAME_CLOSE = frozenset(LEVELS["name"].index(x) for x in ("exact", "tokens", "jw95"))
+NIK_NEAR = frozenset(LEVELS["nik"].index(x) for x in ("near_dob", "one_edit", "transposition"))
+DOB_NEAR = frozenset(LEVELS["birth_date"].index(x) for x in ("exact", "swapped", "near"))
+# Floors: a level never seen among one person's pairs still happens (at most -10 bits), and a
+# level never seen among different persons' pairs still weighs finitely.
+M_FLOOR = 1e-3
+U_FLOOR = 1e-6
+
+
+def _weight(m: float, u: float) -> float:
+    w = math.log2(max(m, M_FLOOR) / max(u, U_FLOOR))
+    return min(w, 0.0) if m < M_FLOOR else w  # unseen in both classes: no evidence for
+
+
+class MatchModel:
+    """m/u per field level, thresholds and name-word frequencies; compares prepared records."""
+
+    def __init__(
+        self,
+        params: Mapping[str, Mapping[str, tuple[float, float]]],
+        *,
+        link_weight: float,
+        review_weight: float,
+        prior: float,
+        frequencies: Mapping[str, float] | None = None,
+        tf_max_gain: float = 6.0,
+        comment: str = "",
+    ):
+        # A level the file lacks (a file older than the code) weighs nothing.
+        self.params = {
+            f: {lv: params.get(f, {}).get(lv, (0.5, 0.5)) for lv in LEVELS[f][1:]} for f in FIELDS
+        }
+        self.link_weight = float(link_weight)
+        self.review_weight = float(review_weight)
+        self.prior = float(prior)
+        self.frequencies = dict(frequencies or {})
+        self.tf_max_gain = float(tf_max_gain)
+        self.comment = comment
+        self._prior_bits = math.log2(self.prior / (1.0 - self.prior))
+        self._u_exact = [self.params[f][LEVELS[f][1]][1] for f in FIELDS]
+        self._w = [
+            [0.0 if lv == "missing" or (f, lv) in NEUTRAL else _weight(*self.params[f][lv])
+             for lv in LEVELS[f]]
+            for f in FIELDS
+        ]  # fmt: skip
+        for i, f in enumerate(FIELDS):
+            if f in BOUNDS:
+                self._w[i] = [max(-BOUNDS[f], min(BOUNDS[f], w)) for w in self._w[i]]
+        self._fc = [
+            [FieldComparison(f, lv, w) for lv, w in zip(LEVELS[f], ws, strict=True)]
+            for f, ws in zip(FIELDS, self._w, strict=True)
+        ]
+        self._tf = [(i, set(TF_LEVELS.get(f, ()))) for i, f in enumerate(FIELDS)]
+        self._name, self._prefix = FIELDS.index("name"), FIELDS.index("prefix")
+        self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
+
+    # --- files ---
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> MatchModel:
+        """Read a parameter file (None: the default shipped with the package)."""
+        data = json.loads((path or DEFAULT_PATH).read_text(encoding="utf-8"))
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchModel:
+        """The model of a parsed parameter file (see to_dict)."""
+        params = {
+            f: {lv: (float(v["m"]), float(v["u"])) for lv, v in data["fields"].get(f, {}).items()
+                if lv in LEVELS[f][1:]}
+            for f in FIELDS
+        }  # fmt: skip
+        return cls(
+            params,
+            link_weight=data["link_weight"],
+            review_weight=data["review_weight"],
+            prior=data["prior"],
+            frequencies=data.get("frequencies", {}),
+            tf_max_gain=data.get("tf_max_gain", 6.0),
+            comment=data.get("_comment", ""),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as an operator reads them: per field and level m, u and the weight."""
+        fields: dict[str, Any] = {}
+        for i, f in enumerate(FIELDS):
+            levels: dict[str, Any] = {"missing": {"weight": 0.0}}
+            for j, lv in enumerate(LEVELS[f][1:], start=1):
+                m, u = self.params[f][lv]
+                levels[lv] = {"m": round(m, 6), "u": round(u, 8), "weight": round(self._w[i][j], 3)}
+            fields[f] = levels
+        return {
+            "_comment": self.comment,
+            "link_weight": self.link_weight,
+            "review_weight": self.review_weight,
+            "prior": self.prior,
+            "tf_max_gain": self.tf_max_gain,
+            "fields": fields,
+            "frequencies": {k: round(v, 6) for k, v in sorted(self.frequencies.items())},
+        }
+
+    def save(self, path: Path) -> None:
+        """Write the parameters as indented JSON."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        # One line per comparison level: {"m": ..., "u": ..., "weight": ...}
+        text = _LEVEL_BLOCK.sub(lambda g: json.dumps(json.loads(g.group())), text)
+        path.write_text(text + "\n", encoding="utf-8")
+
+    def replace(self, **changes: Any) -> MatchModel:
+        """A copy with some constructor arguments changed (params, thresholds, frequencies)."""
+        args: dict[str, Any] = {
+            "params": self.params, "link_weight": self.link_weight,
+            "review_weight": self.review_weight, "prior": self.prior,
+            "frequencies": self.frequencies, "tf_max_gain": self.tf_max_gain,
+            "comment": self.comment,
+        }  # fmt: skip
+        args.update(changes)
+        params = args.pop("params")
+        return MatchModel(params, **args)
+
+    # --- comparing ---
+
+    def prepare(self, record: PersonRecord | Prepared) -> Prepared:
+        """The record's comparable form; keep it, compare() and score() take it directly."""
+        if isinstance(record, Prepared):
+            return record
+        return prepare(record, self.frequencies)
+
+    def blocking_keys(self, record: PersonRecord | Prepared) -> tuple[str, ...]:
+        """'<kind>:<value>' keys (personal data: memory only, never logged); see blocking.py."""
+        return blocking_keys(self.prepare(record))
+
+    def levels(self, a: PersonRecord | Prepared, b: PersonRecord | Prepared) -> tuple[int, ...]:
+        """The level index of each field (into compare.LEVELS), in compare.FIELDS order."""
+        pa, pb = self.prepare(a), self.prepare(b)
+        return tuple(f(pa, pb) for f in COMPARATORS)
+
+    def _weights(self, a: Prepared, b: Prepared, lv: Sequence[int]) -> list[float]:
+        w = [ws[j] for ws, j in zip(self._w, lv, strict=True)]
+        i = self._name
+        if lv[i] in (1, 2, 5):  # agreeing words weigh by how common they are
+            w[i] += self._tf_shift(i, max(a.name_u, b.name_u))
+        i = self._prefix
+        if lv[i] == 1:
+            w[i] = min(w[i] + self._tf_shift(i, a.prefix_u), BOUNDS["prefix"])
+        return w
+
+    def _tf_shift(self, i: int, u: float) -> float:
+        """Bits added for a rare value, taken for a common one: log2(u of exact agreement on
+        any value / u of agreement on this value), at most tf_max_gain."""
+        return min(math.log2(self._u_exact[i] / max(u, U_FLOOR)), self.tf_max_gain)
+
+    def _total(self, lv: Sequence[int], ws: Sequence[float]) -> float:
+        total = sum(ws)
+        if total >= self.link_weight and not self._identified(lv):
+            return math.nextafter(self.link_weight, -math.inf)
+        return total
+
+    def _identified(self, lv: Sequence[int]) -> bool:
+        """Whether a pair may be linked without a supervisor: the same NIK, or names that do not
+        disagree with a NIK or birth date that (nearly) agrees, or (neither recorded) names that
+        (nearly) agree. Household fields (KK, address,
+        phone) agree for a whole family and are not independent of each other: alone they only
+        ever send a pair to review (siblings, and twins with other names)."""
+        nik, name, dob = lv[self._nik], lv[self._name], lv[self._dob]
+        if nik == NIK_EXACT:
+            return True
+        if name in (0, NAME_ELSE):
+            return False
+        if nik == 0 and dob == 0:  # nothing to contradict a (nearly) equal name
+            return name in NAME_CLOSE
+        return nik in NIK_NEAR or dob in DOB_NEAR
+
+    def score(self, a: Prepared, b: Prepared) -> float:
+        """The pair's weight (sum of field weights, in bits); the fast path for the resolver."""
+        lv = [f(a, b) for f in COMPARATORS]
+        return self._total(lv, self._weights(a, b, lv))
+
+    def compare(self, a: PersonRecord | Prepared, b: PersonRecord | Prepared) -> Evidence:
+        """Per-field levels and weights, the total weight and the probability of one person."""
+        pa, pb = self.prepare(a), self.prepare(b)
+        lv = [f(pa, pb) for f in COMPARATORS]
+        ws = self._weights(pa, pb, lv)
+        comparisons = tuple(
+            fc[j] if fc[j].weight == w else FieldComparison(fc[j].field, fc[j].level, w)
+            for fc, j, w in zip(self._fc, lv, ws, strict=True)
+        )
+        total = self._total(lv, ws)
+        return Evidence(comparisons, total, self.probability(total))
+
+    def probability(self, weight: float) -> float:
+        """The chance that a pair of this weight is one person, under the model's prior."""
+        bits = weight + self._prior_bits
+        if bits > 60:
+            return 1.0
+        if bits < -60:
+            return 0.0
+        return 1.0 / (1.0 + 2.0**-bits)
