@@ -242,5 +242,5 @@ class Projector:
 
 
 def _set_gauges(session: Session) -> None:
-    set_open_permits(open_permit_counts(session))
     set_review_queue(open_review_count(session))
+    set_open_permits(open_permit_counts(session))

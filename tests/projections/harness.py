@@ -15,7 +15,8 @@ from typing import Any
 from kafka import KafkaProducer
 from sqlalchemy import Engine, func, select
 
-from eventlog import KafkaSettings
+from eventlog import KafkaSettings, admin
+from eventlog.topics import KEEP_FOREVER
 from ops.processes import ChildProcess
 from projections.agent import ensure_topics
 from projections.facts import ProjectionTopics
@@ -70,6 +71,7 @@ def unique_topics() -> ProjectionTopics:
         f"test.{tag}.canonical.person",
         f"test.{tag}.canonical.permit",
         f"test.{tag}.canonical.service",
+        f"test.{tag}.canonical.identity",
     )
 
 
@@ -100,7 +102,7 @@ class CanonicalProducer:
         schemas = canonical.schemas()
         self.serializers = {
             kind: Serializer(self.registry, f"{getattr(topics, kind)}-value", schemas[kind])
-            for kind in ("person", "permit", "service")
+            for kind in ("person", "permit", "service", "identity")
         }
         self.producer = KafkaProducer(
             bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5, retries=5
@@ -108,7 +110,12 @@ class CanonicalProducer:
 
     def send(self, kind: str, value: Any) -> None:
         """One event; `value` as bytes is sent as is (a poison message)."""
-        key_field = {"person": "person_key", "permit": "permit_id", "service": "service_ref"}[kind]
+        key_field = {
+            "person": "record_key",
+            "permit": "permit_id",
+            "service": "service_ref",
+            "identity": "person_id",
+        }[kind]
         if isinstance(value, bytes):
             key, payload = b"poison", value
         else:
@@ -127,11 +134,20 @@ class CanonicalProducer:
 
 
 def create_topics(stack, topics: ProjectionTopics, partitions: int = 3) -> None:
-    """Create a test's canonical topics."""
-    settings = ProjectionSettings(
-        kafka=KafkaSettings(bootstrap=stack.bootstrap), topic_partitions=partitions
+    """Create a test's canonical topics; the identity topic with one partition, as the hub's
+    (its decisions are one ordered sequence)."""
+    kafka = KafkaSettings(bootstrap=stack.bootstrap)
+
+    async def create() -> None:
+        await ensure_topics(ProjectionSettings(kafka=kafka, topic_partitions=partitions), topics)
+
+    # Created first, with one partition: ensure_topics leaves an existing topic as it is.
+    asyncio.run(
+        admin.ensure_topics(
+            kafka, {topics.identity: KEEP_FOREVER}, partitions=1, replication_factor=1
+        )
     )
-    asyncio.run(ensure_topics(settings, topics))
+    asyncio.run(create())
 
 
 # --- the worker subprocess ------------------------------------------------------------------
@@ -165,9 +181,10 @@ def nik(i: int) -> str:
 
 
 def scenario(people: int, permits: int, seed: int = 7) -> list[tuple[str, Any]]:
-    """Canonical events of a small regency: residents, applicants, services, permits moving
-    through their states (some rejected, some clock stops, some still open), in log order,
-    with repeats of earlier events (at-least-once) and one malformed NIK."""
+    """Canonical events of a small regency: residents, applicants and the identity decisions
+    placing them (some before their fact, some merges, a few reviews), services, permits moving
+    through their states (some rejected, some clock stops, some still open), in log order, with
+    repeats of earlier events (at-least-once) and one malformed NIK."""
     rnd = random.Random(seed)
     events: list[tuple[str, Any]] = []
     clock = iter(range(10**6))
@@ -179,57 +196,67 @@ def scenario(people: int, permits: int, seed: int = 7) -> list[tuple[str, Any]]:
         events.append(
             ("service", f.service(ref, code=code, name=name, sla_days=sla, position=f"svc-{ref}"))
         )
+    merges = []
     for i in range(people):
-        key = nik(i)
-        events.append(
-            (
-                "person",
-                f.person(
-                    key,
-                    record_id=str(i),
-                    position=f"siak-{i}",
-                    at=at(),
-                    name=f"WARGA {i}",
-                    sex="L" if i % 2 else "P",
-                    birth_date=dt.date(1990, 7, (i % 28) + 1),
-                    birth_place="Laworo",
-                    address=f"Jl. Poros {i}",
-                    kecamatan_code="741301",
-                ),
-            )
+        resident = f.person(
+            nik(i),
+            record_id=str(i),
+            position=f"siak-{i}",
+            at=at(),
+            name=f"WARGA {i}",
+            sex="L" if i % 2 else "P",
+            birth_date=dt.date(1990, 7, (i % 28) + 1),
+            birth_place="Laworo",
+            address=f"Jl. Poros {i}",
+            kecamatan_code="741301",
         )
-        events.append(
-            (
-                "person",
-                f.person(
-                    key,
-                    agency="dpmptsp",
-                    table="tmpemohon",
-                    record_id=str(i),
-                    position=f"emohon-{i}",
-                    at=at(),
-                    name=f"Warga {i}",
-                    occupation="Wiraswasta",
-                ),
-            )
+        applicant = f.person(
+            nik(i),
+            agency="dpmptsp",
+            table="tmpemohon",
+            record_id=str(i),
+            position=f"emohon-{i}",
+            at=at(),
+            name=f"Warga {i}",
+            occupation="Wiraswasta",
         )
-    # An applicant with a malformed NIK: kept under a provisional key, flagged.
-    events.append(
-        (
-            "person",
-            f.person(
-                "dpmptsp:tmpemohon:999",
-                agency="dpmptsp",
-                table="tmpemohon",
-                record_id="999",
-                position="emohon-999",
+        placed = [("identity", f.link(resident, f.pid(i), kind="NEW"))]
+        if i % 10 == 1:
+            # First a person of its own; merged into the resident's after the permits.
+            placed.append(("identity", f.link(applicant, f.pid(1000 + i), kind="NEW")))
+            merges.append(
+                ("identity", f.decision("MERGE", f.pid(i), other_person_ids=[f.pid(1000 + i)]))
+            )
+        else:
+            placed.append(("identity", f.link(applicant, f.pid(i))))
+        facts = [("person", resident), ("person", applicant)]
+        # Topics are consumed in no order relative to each other: some decisions come first.
+        events.extend(placed + facts if i % 7 == 3 else facts + placed)
+        if i % 10 == 2 and i + 1 < people:
+            other = f.person(record_id=str(i + 1))["record_key"]
+            review = f.decision(
+                "REVIEW",
+                f.pid(i),
+                applicant["record_key"],
+                other_record_id=other,
+                evidence=f.evidence(),
+                reason="score",
                 at=at(),
-                name="PEMOHON NIK RUSAK",
-                nik="74130",
-                nik_status="MALFORMED",
-            ),
-        )
+            )
+            merges.append(("identity", review))
+    # An applicant with a malformed NIK: a person of its own, flagged.
+    malformed = f.person(
+        "74130",
+        agency="dpmptsp",
+        table="tmpemohon",
+        record_id="999",
+        position="emohon-999",
+        at=at(),
+        name="PEMOHON NIK RUSAK",
+        nik_status="MALFORMED",
     )
+    events.append(("person", malformed))
+    events.append(("identity", f.link(malformed, f.pid(999), kind="NEW")))
     for n in range(permits):
         pid = f"dpmptsp:{1000 + n}"
         applicant = 999 if n == 0 else rnd.randrange(people)
@@ -288,6 +315,7 @@ def scenario(people: int, permits: int, seed: int = 7) -> list[tuple[str, Any]]:
                 ),
             )
         )
+    events.extend(merges)
     # At-least-once upstream: some events again, later in the log, positions unchanged.
     repeats = [e for e in events if rnd.random() < 0.05]
     return events + repeats

@@ -1,7 +1,7 @@
 """The projection worker as a subprocess of the integration tests (so it can be killed -9).
 
 Settings come from MPPHUB_* variables; the test topics from MPPHUB_TEST_PROJECTION_TOPICS
-(person,permit,service). A short session timeout lets a restarted worker get its partitions
+(person,permit,service,identity). A short session timeout lets a restarted worker get its partitions
 back in seconds after its predecessor was killed.
 """
 
@@ -16,11 +16,11 @@ from projections.facts import ProjectionTopics
 
 
 def main() -> None:
-    person, permit, service = os.environ["MPPHUB_TEST_PROJECTION_TOPICS"].split(",")
+    person, permit, service, identity = os.environ["MPPHUB_TEST_PROJECTION_TOPICS"].split(",")
     logging.basicConfig(level=logging.INFO)
     run_projections_only(
         HubSettings.from_env(),
-        topics=ProjectionTopics(person, permit, service),
+        topics=ProjectionTopics(person, permit, service, identity),
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
         broker_commit_interval=0.5,

@@ -15,6 +15,7 @@ from domain.permits import derive_permit
 from projections.facts import Message
 from projections.store import local_today, open_store
 from projections.writer import apply_batch, read_checkpoints
+from tests.projections import factories as f
 from tests.projections.conftest import POISON
 from tests.projections.harness import SERVICES, snapshot
 
@@ -103,16 +104,24 @@ def test_permits_match_a_computation_from_the_events(live):
     assert {"ISSUED", "REJECTED", "IN_PROCESS"} <= outcomes
 
 
-def test_applicants_are_resolved_to_person_keys(live):
+def test_applicants_are_resolved_to_person_ids(live):
     rows = snapshot(live.engine)
-    citizens = {c["person_key"]: c for c in rows["citizen"]}
+    citizens = {c["person_id"]: c for c in rows["citizen"]}
     for p in rows["permit"]:
-        assert p["applicant_person_key"] in citizens, p["permit_id"]
-    malformed = citizens["dpmptsp:tmpemohon:999"]
+        assert p["applicant_person_id"] in citizens, p["permit_id"]
+    malformed = citizens[f.pid(999)]
     assert malformed["nik_status"] == "MALFORMED"
-    resident = citizens["7413010107900000"]
+    resident = citizens[f.pid(0)]
     assert resident["name"] == "WARGA 0"  # the civil registry's spelling wins
     assert resident["provenance"]["occupation"]["agency"] == "dpmptsp"
+    # Applicants first filed as persons of their own were merged into the residents' persons.
+    merged = {f.pid(1000 + i) for i in range(1, 40, 10)}
+    assert not merged & set(citizens)
+    assert {a["alias"]: a["person_id"] for a in rows["person_alias"]} == {
+        f.pid(1000 + i): f.pid(i) for i in range(1, 40, 10)
+    }
+    assert citizens[f.pid(1)]["source_count"] == 2
+    assert len(citizens) == 41
 
 
 def test_worker_metrics(live):
@@ -122,6 +131,8 @@ def test_worker_metrics(live):
     assert "mpphub_projection_batch_seconds_count" in text
     assert f'mpphub_projection_skipped_total{{topic="{live.topics.permit}"}} 1.0' in text
     assert 'mpphub_permit_turnaround_working_days_count{service="SIP_DOKTER"}' in text
+    assert 'mpphub_projection_identity_decisions_total{kind="MERGE"}' in text
+    assert "mpphub_projection_identity_reviews_open" in text
     assert "7413" not in "".join(line for line in text.splitlines() if "{" in line)
 
 
