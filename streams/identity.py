@@ -188,7 +188,8 @@ async def produce(producer: AIOKafkaProducer, result: IdentityResult) -> None:
         if batch is None:
             batch = producer.create_batch()
         for m in group:
-            if batch.append(timestamp=None, key=m.key, value=m.value, headers=m.headers) is None:
+            headers = list(m.headers)  # aiokafka's batch takes a list only
+            if batch.append(timestamp=None, key=m.key, value=m.value, headers=headers) is None:
                 raise RuntimeError("an input's identity decisions do not fit in one record batch")
     if batch is not None:
         futures.append(await producer.send_batch(batch, IDENTITY_TOPIC, partition=0))

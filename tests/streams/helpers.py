@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from connectors.shapes import TableShape
 from ops.samples import siak, sicantik
+from schemas.codec import encode, parse
 from schemas.registry import canonical
 
 TS = dt.datetime(2025, 8, 18, 9, 30, tzinfo=dt.UTC)
@@ -124,3 +125,39 @@ class FakeRegistry:
         if schema_id not in self.by_id:
             raise SchemaNotFoundError(f"schema {schema_id} not found", status=404)
         return self.by_id[schema_id]
+
+
+class RawSender:
+    """Produces change events of the sample tables to raw topics (table -> topic), framed as
+    the connectors' dispatcher frames them: registered schemas, a delete then its tombstone."""
+
+    def __init__(self, registry: Any, producer: Any, topics: dict[str, str]):
+        self.registry = registry  # schemas.registry.RegistryClient
+        self.producer = producer  # kafka.KafkaProducer
+        self.topics = topics
+        self._ids: dict[str, tuple[int, int]] = {}
+
+    def change(self, table: str, op: str, row: dict | None, *, wait: bool = True, **kw: Any) -> Any:
+        """Produce one change of a sample table (envelope() options in kw); its record metadata
+        (or, with wait=False, the send's future)."""
+        topic = self.topics[table]
+        s = shape(table)
+        if table not in self._ids:
+            self._ids[table] = (
+                self.registry.ensure_subject(f"{topic}-key", s.key_schema(namespace(table))),
+                self.registry.ensure_subject(f"{topic}-value", s.envelope_schema(namespace(table))),
+            )
+        key_id, value_id = self._ids[table]
+        key_row = row if row is not None else kw.get("before", {})
+        key = encode(key_id, parse(s.key_schema(namespace(table))), key_of(table, key_row))
+        value_schema = parse(s.envelope_schema(namespace(table)))
+        value = encode(value_id, value_schema, envelope(table, op, row, **kw))
+        sent = self.raw(table, key, value, wait=wait)
+        if op == "d":
+            self.raw(table, key, None, wait=wait)
+        return sent
+
+    def raw(self, table: str, key: bytes | None, value: bytes | None, *, wait: bool = True) -> Any:
+        """Produce bytes as they are to a table's raw topic, partition 0."""
+        future = self.producer.send(self.topics[table], value, key=key, partition=0)
+        return future.get(30) if wait else future

@@ -1,6 +1,6 @@
 """The normalize worker against the real broker and registry: a real worker process (the one
 `run_worker` starts) reads raw change events as the connectors publish them and writes the
-canonical events, findings and dead letters."""
+canonical events (person facts keyed by their record's token), findings and dead letters."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,15 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from domain.tokens import Tokens, load_secret
 from eventlog import KafkaSettings
 from ops.processes import free_port
 from ops.settings import HubSettings
 from schemas import catalog
-from schemas.codec import Deserializer, encode, header, parse
+from schemas.codec import Deserializer, header
 from schemas.registry import RegistryClient
 from streams.settings import StreamSettings
-from tests.streams.helpers import TABLES, envelope, key_of, namespace, shape
+from tests.streams.helpers import TABLES, RawSender
 from tests.streams.rows import WOMAN, biodata, pemohon, perizinan, permohonan, status_log
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,10 @@ class Hub:
     registry: RegistryClient
     producer: KafkaProducer
     run: str
-    _ids: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tokens: Tokens
+
+    def __post_init__(self) -> None:
+        self.sender = RawSender(self.registry, self.producer, self.topics)
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
@@ -68,28 +72,11 @@ class Hub:
     def send_change(self, table: str, op: str, row: dict | None, **kw: Any) -> Any:
         """Produce a change event of a sample table, framed as the dispatcher frames it (a
         delete followed by its tombstone)."""
-        topic = self.topics[table]
-        if table not in self._ids:
-            s = shape(table)
-            self._ids[table] = (
-                self.registry.ensure_subject(f"{topic}-key", s.key_schema(namespace(table))),
-                self.registry.ensure_subject(f"{topic}-value", s.envelope_schema(namespace(table))),
-            )
-        key_id, value_id = self._ids[table]
-        s = shape(table)
-        key_row = row if row is not None else kw.get("before", {})
-        key = encode(key_id, parse(s.key_schema(namespace(table))), key_of(table, key_row))
-        value_schema = parse(s.envelope_schema(namespace(table)))
-        sent = self.send_raw(
-            table, key, encode(value_id, value_schema, envelope(table, op, row, **kw))
-        )
-        if op == "d":
-            self.send_raw(table, key, None)
-        return sent
+        return self.sender.change(table, op, row, **kw)
 
     def send_raw(self, table: str, key: bytes | None, value: bytes | None) -> Any:
         """Produce bytes as they are to a table's raw topic, partition 0; the record metadata."""
-        return self.producer.send(self.topics[table], value, key=key, partition=0).get(30)
+        return self.sender.raw(table, key, value)
 
     def metric(self, sample: str) -> float:
         """The value of one sample, e.g. 'x_total{a="b"}' (0 when not exported yet)."""
@@ -160,6 +147,8 @@ def hub(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     run = uuid.uuid4().hex[:10]
     tmp = tmp_path_factory.mktemp("worker")
     topics = {t: f"it{run}.{agency}.{t.lower()}" for t, (agency, _) in TABLES.items()}
+    secret = tmp / "secret"
+    tokens = Tokens(load_secret(secret, create=True))
     settings = HubSettings(
         stream=StreamSettings(
             app_id=f"it-normalize-{run}",
@@ -170,6 +159,7 @@ def hub(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             data_dir=str(tmp / "data"),
             batch_within_s=0.05,
             log_level="info",
+            secret_file=secret,
         ),
         metrics_port=free_port(),
     )
@@ -182,7 +172,8 @@ def hub(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             stderr=subprocess.STDOUT,
         )
     producer = KafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
-    h = Hub(settings, topics, proc, log, RegistryClient(stack.registry_url), producer, run)
+    registry = RegistryClient(stack.registry_url)
+    h = Hub(settings, topics, proc, log, registry, producer, run, tokens)
     try:
         # The worker creates its topics before it subscribes: wait for them, not for a time.
         admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
@@ -238,15 +229,17 @@ def test_raw_changes_come_out_as_canonical_events(hub: Hub, outputs: Outputs) ->
     seen = outputs.wait_for(complete, "canonical events of every table")
     people = {v["source_position"]: (k, v) for k, v in ours(run, seen, catalog.PERSON_TOPIC)}
     key, fact = people[f"{run}-1"]
-    assert key == WOMAN
+    assert key == fact["record_key"] == hub.tokens.record("disdukcapil", "BIODATA_WNI", WOMAN)
+    assert fact["nik"] == WOMAN and "person_key" not in fact
     assert fact["nik_status"] == "VALID" and fact["op"] == "UPSERT"
     assert fact["kecamatan_code"] == "741301" and fact["religion"] == "ISLAM"
     assert fact["birth_date"] == dt.date(1990, 8, 5)
     key, fact = people[f"{run}-2"]
-    assert key == f"x-disdukcapil-BIODATA_WNI-{bad}"
+    assert key == hub.tokens.record("disdukcapil", "BIODATA_WNI", bad)
     assert fact["nik_status"] == "MALFORMED" and fact["name"] == "WA ODE SITTI"
     key, fact = people[f"{run}-4"]
-    assert (key, fact["source_table"], fact["source_record_id"]) == (WOMAN, "tmpemohon", "42")
+    assert key == hub.tokens.record("dpmptsp", "tmpemohon", "42")
+    assert (fact["nik"], fact["source_record_id"]) == (WOMAN, "42")
 
     ((key, finding),) = ours(run, seen, catalog.DQ_FINDINGS_TOPIC)
     assert finding["rule_code"] == "NIK_MALFORMED"
