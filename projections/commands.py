@@ -81,7 +81,11 @@ class ReviewCommands:
                 producer = AIOKafkaProducer(
                     **self.kafka.client_options(), acks="all", enable_idempotence=True
                 )
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # a failed start leaves its connections open
+                    raise
                 self._producer = producer
             return self._producer, self._ids
 

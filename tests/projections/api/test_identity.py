@@ -5,6 +5,7 @@ when the resolver's decision comes back)."""
 from __future__ import annotations
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import select
 
 from projections.models import ReviewNote
@@ -162,3 +163,14 @@ def test_the_review_leaves_the_queue_when_the_resolver_decided(queued):
 def test_bad_decisions_are_refused(queued, commands, body, status):
     assert decide(queued, **body).status_code == status
     assert commands.sent == []
+
+
+def test_a_decision_kafka_did_not_take_is_not_kept(queued, commands, monkeypatch):
+    async def refuse(_command: dict) -> None:
+        raise KafkaConnectionError("broker away")
+
+    monkeypatch.setattr(commands, "send", refuse)
+    r = decide(queued, note="tidak terkirim")
+    assert r.status_code == 503 and "KafkaConnectionError" in r.json()["detail"]
+    with queued.app.state.store.sessions() as s:
+        assert list(s.scalars(select(ReviewNote))) == []
