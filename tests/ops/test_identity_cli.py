@@ -159,8 +159,9 @@ def test_blank_lines_are_skipped_and_identical_repeats_answered_again() -> None:
 def test_eval_on_a_small_corpus_gives_every_figure() -> None:
     result = evaluate(EvalOptions(people=300, seed=3, progress=False))
     for key in (
-        "precision", "recall", "f1", "review_queue", "records_per_s", "peak_memory_mb",
-        "records", "people", "non_registry_without_valid_nik", "errors_by_kind", "latency_ms",
+        "precision", "recall", "f1", "review_queue", "records_per_s", "records_per_cpu_s",
+        "peak_memory_mb", "records", "people", "non_registry_without_valid_nik",
+        "errors_by_kind", "pairs_by_source", "latency_ms",
     ):  # fmt: skip
         assert key in result, key
     assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
