@@ -3,16 +3,16 @@
 Starts the local stack, creates the sample civil registry (SIAK) and permits office (SiCantik)
 databases, runs a connector for each, the worker (normalize + projections) and the front-office
 API as child processes, and keeps a simulator making the changes agency staff make (births,
-moves, corrections, deaths, permit applications moving through their steps). Ctrl-C stops
-everything it started, in reverse order.
+moves, corrections, deaths, permit applications moving through their steps). Ctrl-C, SIGTERM
+or SIGHUP (once or more) stops everything it started, in reverse order; its children and stack
+also end when the demo is killed -9, and the next run stops any leftover of a killed run.
 """
 
 from __future__ import annotations
 
+import os
 import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,8 @@ import sqlalchemy as sa
 import yaml
 from rich.console import Console
 
-from .processes import ChildProcess
+from .processes import ChildProcess, pid_in_file, port_is_free, stop_process
+from .signals import StopSignals
 from .stack import Stack, StackConfig, StackError
 
 SIAK_TABLES = [
@@ -85,20 +86,76 @@ def prepare_databases(opts: DemoOptions, console: Console):
 
 def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
     """Start everything, print where to look, simulate until Ctrl-C, stop what we started."""
-    opts = opts or DemoOptions()
+    with StopSignals() as signals:
+        _run(_Output(console), opts or DemoOptions(), signals)
+
+
+def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
+    state = opts.dir.resolve()
+    # Every child carries the state dir on its command line: how a leftover is told from a
+    # process that merely reuses its pid.
+    pids = _PidRecords(state / "pids", marker=str(state) + os.sep)
+    pids.stop_leftovers(out)
     # The demo owns its stack and databases and starts them afresh each run, so that what it
     # shows is reproducible (the default ports: stop another stack on them first).
     stack_cfg = StackConfig.from_env(state_dir=opts.dir / "stack")
-    stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
-    stack.down(purge=True)
+    log = lambda m: out.say(f"[dim]{m}[/]")  # noqa: E731
+    left = Stack(stack_cfg, log=log).down(purge=True)
+    if left:
+        out.say(f"stopped {', '.join(left)} left running by an earlier demo")
     for p in ("siak.db", "sicantik.db", "projections.db"):
         (opts.dir / p).unlink(missing_ok=True)
-    stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
-    stack.up()
-    console.print(f"[green]✓[/] stack: Kafka {stack.bootstrap}, registry {stack.registry_url}")
-    siak, sicantik, population = prepare_databases(opts, console)
+    metrics = _metrics_ports(opts)
+    _check_ports({opts.api_port: "api", **{port: f"{name} metrics" for name, port in metrics}})
+    # die_with_parent: the stack ends with the demo even when the demo is killed -9.
+    stack = Stack(stack_cfg, log=log, die_with_parent=True)
+    children: list[ChildProcess] = []
+    try:
+        stack.up(cancelled=lambda: signals.requested)
+        _check(signals)
+        out.say(f"[green]✓[/] stack: Kafka {stack.bootstrap}, registry {stack.registry_url}")
+        siak, sicantik, population = prepare_databases(opts, out)
+        _check(signals)
+        children = _children(opts, state, stack, siak, sicantik, dict(metrics))
+        for child in children:
+            child.start()
+            pids.record(child)
+            out.say(f"[green]✓[/] {child.name} (pid {child.proc.pid}, log {child.log})")
+            _check(signals)
+        _wait_api(opts.api_port, children[-1], signals)
+        _print_urls(out, opts, population, dict(metrics)["worker"])
+        _simulate(out, siak, sicantik, population, opts, children, signals)
+    except _Stopped:
+        pass
+    finally:
+        _stop(out, children, stack, pids, signals)
+        out.say(f"stopped the stack (its data stays in {stack_cfg.state_dir} until the next demo)")
+        out.flush()
 
-    cfg_dir, logs = opts.dir / "config", opts.dir / "logs"
+
+class _Stopped(Exception):
+    """A stop signal arrived while the demo was starting or running."""
+
+
+def _check(signals: StopSignals) -> None:
+    if signals.requested:
+        raise _Stopped
+
+
+def _metrics_ports(opts: DemoOptions) -> list[tuple[str, int]]:
+    names = [f"connector {n}" for n in ("siak", "sicantik")] + ["worker"]
+    return [(name, opts.metrics_base_port + i) for i, name in enumerate(names)]
+
+
+def _check_ports(roles: dict[int, str]) -> None:
+    # Before anything starts: a busy port would otherwise show only as "connector siak exited".
+    for port, role in roles.items():
+        if not port_is_free(port):
+            raise StackError(f"port {port} ({role}) is in use by another process")
+
+
+def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) -> list:
+    cfg_dir, logs = state / "config", state / "logs"
     cfg_dir.mkdir(parents=True, exist_ok=True)
     configs = {
         "siak": _connector_config("disdukcapil", "siak", str(siak.url), SIAK_TABLES, stack),
@@ -107,56 +164,125 @@ def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
         ),
     }
     mpphub = [sys.executable, "-m", "ops.cli"]
+    db_url = f"sqlite:///{state / 'projections.db'}"
     env = {
         "MPPHUB_KAFKA_BOOTSTRAP": stack.bootstrap,
         "MPPHUB_REGISTRY_URL": stack.registry_url,
-        "MPPHUB_PROJECTION_DB_URL": f"sqlite:///{(opts.dir / 'projections.db').resolve()}",
-        "MPPHUB_WORKER_DATA_DIR": str((opts.dir / "worker").resolve()),
+        "MPPHUB_PROJECTION_DB_URL": db_url,
+        "MPPHUB_WORKER_DATA_DIR": str(state / "worker"),
     }
-    children: list[ChildProcess] = []
-    port = opts.metrics_base_port
+    children = []
     for name, cfg in configs.items():
         path = cfg_dir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        children.append(
-            ChildProcess(
-                f"connector {name}",
-                [*mpphub, "connect", str(path), "--no-progress", "--metrics-port", str(port)],
-                logs / f"connect-{name}.log",
-                env,
-            )
-        )
-        port += 1
-    children.append(
-        ChildProcess(
-            "worker", [*mpphub, "worker", "--metrics-port", str(port)], logs / "worker.log", env
-        )
-    )
-    children.append(
-        ChildProcess("api", [*mpphub, "api", "--port", str(opts.api_port)], logs / "api.log", env)
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        for child in children:
-            child.start()
-            console.print(f"[green]✓[/] {child.name} (pid {child.proc.pid}, log {child.log})")
-        _wait_api(opts.api_port, children[-1])
-        _print_urls(console, opts, population, port)
-        _simulate(console, siak, sicantik, population, opts, children, stop)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        console.print("stopping ...")
-        for child in reversed(children):
-            child.stop()
-        stack.down()
-        console.print(
-            f"stopped the stack (its data stays in {stack_cfg.state_dir} until the next demo)"
-        )
+        port = metrics[f"connector {name}"]
+        argv = [*mpphub, "connect", str(path), "--no-progress", "--metrics-port", str(port)]
+        children.append(ChildProcess(f"connector {name}", argv, logs / f"connect-{name}.log", env))
+    # --db repeats the environment so that the state dir shows on the command line.
+    argv = [*mpphub, "worker", "--metrics-port", str(metrics["worker"]), "--db", db_url]
+    children.append(ChildProcess("worker", argv, logs / "worker.log", env))
+    argv = [*mpphub, "api", "--port", str(opts.api_port), "--db", db_url]
+    children.append(ChildProcess("api", argv, logs / "api.log", env))
+    for child in children:
+        child.die_with_parent = True
+    return children
 
 
-def _wait_api(port: int, api: ChildProcess, timeout: float = 60) -> None:
+def _stop(out: _Output, children: list[ChildProcess], stack: Stack, pids, signals) -> None:
+    """Stop the children in reverse order, then the stack; further signals do not cut it short."""
+    out.say("stopping ...")
+    seen = len(signals.received)
+    errors: list[Exception] = []
+    for step in [*(c.stop for c in reversed(children)), stack.down]:
+        if len(signals.received) > seen:
+            seen = len(signals.received)
+            out.say("stopping, please wait: every process this demo started is being stopped")
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - the next steps must run all the same
+            errors.append(e)
+    for child in children:
+        if not child.alive():
+            pids.forget(child)
+    if errors:
+        raise errors[0]
+
+
+class _Output:
+    """The console, printed to defensively: a closed pipe (tee ended by Ctrl-C) or a closed
+    terminal must not abort the stop; after the first failure the output goes nowhere."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.broken = False
+
+    def say(self, *args, **kwargs) -> None:
+        """Print like Console.print, unless the output is gone."""
+        if self.broken:
+            return
+        try:
+            self.console.print(*args, **kwargs)
+        except OSError:  # EIO from a terminal that was closed (or EPIPE, if rich lets it out)
+            self._discard()
+        except SystemExit:
+            # rich's Console.on_broken_pipe turns EPIPE into SystemExit(1) (stdout already
+            # pointed at /dev/null): the stop must go on, so it is not an exit here.
+            self.broken = True
+
+    print = say  # so that it stands in for the console
+
+    def flush(self) -> None:
+        """Flush stdout now, so that a closed pipe does not fail the exit instead."""
+        try:
+            sys.stdout.flush()
+        except OSError:
+            self._discard()
+
+    def _discard(self) -> None:
+        self.broken = True
+        # What Python's docs advise for EPIPE: point fd 1 at /dev/null, so that the flush at
+        # exit cannot fail either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(devnull)
+
+
+class _PidRecords:
+    """The pids of the demo's children, one file each, so that the next run can stop what a
+    killed run left behind (only while the pid still carries our marker)."""
+
+    def __init__(self, directory: Path, marker: str) -> None:
+        self.directory = directory
+        self.marker = marker
+
+    def _file(self, child: ChildProcess) -> Path:
+        return self.directory / f"{child.name.replace(' ', '-')}.pid"
+
+    def record(self, child: ChildProcess) -> None:
+        """Write the pid of a started child."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        assert child.proc is not None
+        self._file(child).write_text(f"{child.proc.pid}\n")
+
+    def forget(self, child: ChildProcess) -> None:
+        """Drop the record of a child that was stopped."""
+        self._file(child).unlink(missing_ok=True)
+
+    def stop_leftovers(self, out: _Output) -> None:
+        """Stop every recorded process that still runs as ours; drop the records."""
+        for pid_file in sorted(self.directory.glob("*.pid")):
+            pid = pid_in_file(pid_file, self.marker)
+            if pid is not None:
+                out.say(f"stopping {pid_file.stem} (pid {pid}) left running by an earlier demo")
+                stop_process(pid, marker=self.marker, timeout=10)
+            pid_file.unlink(missing_ok=True)
+
+
+def _wait_api(port: int, api: ChildProcess, signals: StopSignals, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not api.alive():
@@ -166,14 +292,15 @@ def _wait_api(port: int, api: ChildProcess, timeout: float = 60) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        if signals.wait(0.5):
+            raise _Stopped
     raise StackError(f"the API did not answer on port {port} within {timeout:.0f}s")
 
 
-def _print_urls(console: Console, opts: DemoOptions, population, worker_port: int) -> None:
+def _print_urls(out: _Output, opts: DemoOptions, population, worker_port: int) -> None:
     base = f"http://127.0.0.1:{opts.api_port}"
     resident = population.people[0]
-    console.print(
+    out.say(
         "\n[bold]MPP Hub demo is running.[/] Open:\n"
         f"  front office page   {base}/\n"
         f"  API docs            {base}/docs\n"
@@ -186,20 +313,20 @@ def _print_urls(console: Console, opts: DemoOptions, population, worker_port: in
     )
 
 
-def _simulate(console, siak, sicantik, population, opts, children, stop) -> None:
+def _simulate(out: _Output, siak, sicantik, population, opts, children, signals) -> None:
     from ops.samples import Simulator
 
     sim = Simulator(siak, sicantik, population, seed=int(time.time()))
     rng = random.Random()
     interval = 1.0 / opts.rate if opts.rate > 0 else None
-    while not stop.is_set():
+    while not signals.requested:
         dead = [c for c in children if not c.alive()]
         if dead:
             raise StackError(f"{dead[0].name} exited (log: {dead[0].log})")
         if interval is None:
-            stop.wait(1.0)
+            signals.wait(1.0)
             continue
         change = sim.step(rng)
         if change is not None:
-            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {change.summary}", highlight=False)
-        stop.wait(interval)
+            out.say(f"[dim]{time.strftime('%H:%M:%S')}[/] {change.summary}", highlight=False)
+        signals.wait(interval)

@@ -3,7 +3,8 @@ shared by the local stack, the throwaway database servers, the demo, the bench a
 
 A pid counts as ours only while its command line carries our marker (a state or data directory),
 so a pid the OS recycled after a crash is never signalled. Every process we start leads its own
-process group (start_new_session), so a stop that has to SIGKILL takes its children too.
+process group (start_new_session), so a stop that has to SIGKILL takes its children too; a
+process started with die_with_parent also ends when we are killed -9.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +147,26 @@ def stop_process(
     return _end_group(pid) if leader else []
 
 
+def die_with_parent():
+    """A ``preexec_fn`` that makes the child get SIGTERM when its parent dies (Linux), even by
+    kill -9; None elsewhere. Call it in the thread that lives as long as the child should."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in the child
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        # The parent may have died between fork and prctl: then no signal would ever come.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 @dataclass
 class ChildProcess:
     """A command run as our child in its own session (Ctrl-C reaches us, and we stop it in
@@ -155,6 +177,7 @@ class ChildProcess:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    die_with_parent: bool = False  # SIGTERM when we die, even by kill -9 (Linux)
     proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -169,6 +192,7 @@ class ChildProcess:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env},
                 start_new_session=True,
+                preexec_fn=die_with_parent() if self.die_with_parent else None,
             )
 
     def alive(self) -> bool:

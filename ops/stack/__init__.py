@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,8 @@ class Stack:
 
     config: StackConfig
     log: object = field(default=print, repr=False)
+    # True: the services get SIGTERM when the process that started them dies (the demo).
+    die_with_parent: bool = False
 
     def __post_init__(self) -> None:
         # What the caller asked for; `config` becomes what actually runs, when a stack does.
@@ -126,6 +129,8 @@ class Stack:
         self.registry = RegistryNode(
             state / "registry", c.registry_port, self.dist, c.registry_heap_mb
         )
+        for proc in [n.proc for n in self.kafka] + [self.registry.proc]:
+            proc.die_with_parent = self.die_with_parent
 
     # --- what `up` recorded, so that status/down address the stack that runs ----------------
     @property
@@ -162,8 +167,11 @@ class Stack:
         return self.registry.url
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def up(self, timeout: float = 120.0) -> list[ServiceStatus]:
-        """Start whatever is not running yet and wait until every service answers."""
+    def up(
+        self, timeout: float = 120.0, cancelled: Callable[[], bool] | None = None
+    ) -> list[ServiceStatus]:
+        """Start whatever is not running yet and wait until every service answers (or until
+        ``cancelled()`` is true: the caller then stops what was started)."""
         c = self.config
         self._check_requested_matches_running()
         find_java()  # before anything is fetched: no Java, no stack
@@ -192,7 +200,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             statuses = self.status()
-            if all(s.healthy for s in statuses):
+            if all(s.healthy for s in statuses) or (cancelled is not None and cancelled()):
                 return statuses
             dead = [s for s in statuses if s.pid is None]
             if dead or time.monotonic() > deadline:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..processes import command_line, pid_in_file, stop_process, wait_for
+from ..processes import command_line, die_with_parent, pid_in_file, stop_process, wait_for
 
 
 @dataclass
@@ -23,6 +23,7 @@ class ManagedProcess:
     name: str
     state_dir: Path
     marker: str
+    die_with_parent: bool = False  # the demo's stack ends with the demo; `stack up`'s outlives it
 
     @property
     def pid_file(self) -> Path:
@@ -48,6 +49,8 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
+                # Kept across exec, so the JVM itself gets SIGTERM when its starter dies.
+                preexec_fn=die_with_parent() if self.die_with_parent else None,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         # Until exec, the forked child still shows our own command line: wait for the marker,

@@ -1,13 +1,17 @@
 """`mpphub demo` end to end: it comes up, prints where to look, answers a citizen read, and on
-Ctrl-C stops every process it started and frees every port it used."""
+Ctrl-C stops every process it started and frees every port it used; with real signals, the same
+holds for repeated Ctrl-C, SIGTERM, SIGHUP, a closed stdout and kill -9 of the demo."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -98,3 +102,210 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
     assert _processes_under(state) == []
     ports = [api_port, metrics_port, metrics_port + 1, metrics_port + 2, *stack.ports().values()]
     assert [p for p in ports if not port_is_free(p)] == []
+
+
+class _Demo:
+    """A demo in a subprocess on free ports with its own state dir; stdout to a file or a pipe."""
+
+    def __init__(self, tmp_path: Path, state: Path | None = None, pipe: bool = False) -> None:
+        self.stack = test_stack_config(tmp_path / "ports", base=80)
+        self.api_port, self.metrics_port = free_port(), _free_block(3)
+        self.state = state or tmp_path / "demo"
+        self.out = tmp_path / f"demo-{time.monotonic_ns()}.out"
+        self.env = {
+            **os.environ,
+            "MPPHUB_DIST_DIR": str(self.stack.dist_dir),
+            "MPPHUB_KAFKA_PORT": str(self.stack.kafka_port),
+            "MPPHUB_CONTROLLER_PORT": str(self.stack.controller_port),
+            "MPPHUB_REGISTRY_PORT": str(self.stack.registry_port),
+            "COLUMNS": "200",
+        }
+        self.pipe = pipe
+
+    @property
+    def ports(self) -> list[int]:
+        return [
+            self.api_port,
+            *(self.metrics_port + i for i in range(3)),
+            *self.stack.ports().values(),
+        ]
+
+    def start(self) -> subprocess.Popen:
+        argv = [sys.executable, "-c", RUN_DEMO, str(self.api_port), str(self.metrics_port)]
+        with self.out.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [*argv, str(self.state)],
+                cwd=REPO,
+                env=self.env,
+                stdout=subprocess.PIPE if self.pipe else log,
+                stderr=subprocess.STDOUT,
+            )
+        if self.pipe:
+            self.copier = threading.Thread(target=self._copy_until_ready, daemon=True)
+            self.copier.start()
+        return self.proc
+
+    def _copy_until_ready(self) -> None:
+        # The reader closes the pipe itself: closing it from another thread would wait for the
+        # read in progress (the buffer lock), which may never end.
+        assert self.proc.stdout is not None
+        with self.out.open("ab") as log:
+            while chunk := self.proc.stdout.read1(4096):
+                log.write(chunk)
+                log.flush()
+                if b"Ctrl-C stops everything" in self.out.read_bytes():
+                    break
+        self.proc.stdout.close()
+
+    def text(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 90) -> list[int]:
+        """Wait for the "running" text; returns the pids of every process the demo started."""
+        assert wait_for(
+            lambda: self.proc.poll() is not None or "Ctrl-C stops everything" in self.text(),
+            timeout,
+            0.25,
+        ), self.text()[-3000:]
+        assert self.proc.poll() is None, self.text()[-3000:]
+        started = _processes_under(self.state)
+        assert len(started) >= 6, started  # two connectors, worker, API, broker, registry
+        return started
+
+    def assert_nothing_left(self, started: list[int], timeout: float = 5) -> None:
+        """Every process it started has ended and every port it used is free."""
+        assert wait_for(
+            lambda: not [p for p in started if pid_alive(p)] and not _processes_under(self.state),
+            timeout,
+        ), (
+            [(p, _cmd(p)) for p in started if pid_alive(p)],
+            self.text()[-3000:],
+        )
+        assert wait_for(lambda: all(port_is_free(p) for p in self.ports), timeout), [
+            p for p in self.ports if not port_is_free(p)
+        ]
+
+    def cleanup(self) -> None:
+        """After a failure: leave nothing running for the next test."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for pid in _processes_under(self.state):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _cmd(pid: int) -> str:
+    from ops.processes import command_line
+
+    return command_line(pid)[:200]
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        pytest.param([signal.SIGINT, signal.SIGINT], id="ctrl-c-twice"),
+        pytest.param([signal.SIGTERM, signal.SIGTERM], id="sigterm-twice"),
+        pytest.param([signal.SIGHUP], id="sighup"),
+    ],
+)
+def test_repeated_stop_signals_still_stop_everything(tmp_path: Path, signals: list) -> None:
+    demo = _Demo(tmp_path)
+    demo.start()
+    try:
+        started = demo.wait_ready()
+        t0 = time.monotonic()
+        for i, sig in enumerate(signals):
+            if i:
+                time.sleep(1.0)  # the second arrives while the demo is stopping
+            demo.proc.send_signal(sig)
+        code = demo.proc.wait(60)  # bounded: two SIGTERMs once deadlocked the demo
+        text = demo.text()
+        assert code == 0, text[-3000:]
+        assert "Traceback" not in text and "Aborted" not in text, text[-3000:]
+        assert "stopped the stack" in text
+        demo.assert_nothing_left(started)
+        print(f"{[s.name for s in signals]}: stopped in {time.monotonic() - t0:.1f}s")
+    finally:
+        demo.cleanup()
+
+
+def test_a_closed_stdout_does_not_abort_the_stop(tmp_path: Path) -> None:
+    # As `mpphub demo | tee log` and Ctrl-C: tee ends first, the demo's next print gets EPIPE.
+    demo = _Demo(tmp_path, pipe=True)
+    demo.start()
+    try:
+        started = demo.wait_ready()
+        demo.copier.join(10)
+        assert demo.proc.stdout is not None and demo.proc.stdout.closed
+        demo.proc.send_signal(signal.SIGINT)
+        code = demo.proc.wait(60)
+        assert code == 0, demo.text()[-3000:]
+        demo.assert_nothing_left(started)
+    finally:
+        demo.cleanup()
+
+
+def test_kill_9_of_the_demo_ends_its_children_and_the_next_run_starts(tmp_path: Path) -> None:
+    demo = _Demo(tmp_path)
+    demo.start()
+    try:
+        started = demo.wait_ready()
+        # Past their start: a connector still loading its offsets sits out a 40 s Kafka
+        # timeout before it honours SIGTERM (a connector matter, not the demo's).
+        citizen = re.search(r"a citizen\s+(http://\S+/citizens/\d{16})", demo.text())
+        assert citizen, demo.text()
+        assert wait_for(
+            lambda: (
+                httpx.get(citizen.group(1), headers={"X-MPP-Role": "officer"}).status_code == 200
+            ),
+            60,
+            1.0,
+        ), "the citizen was never projected"
+        demo.proc.kill()
+        demo.proc.wait(10)
+        t0 = time.monotonic()
+        # Nobody stops them: they end on their own (SIGTERM from the kernel, PR_SET_PDEATHSIG).
+        demo.assert_nothing_left(started, timeout=30)
+        print(f"children ended {time.monotonic() - t0:.1f}s after kill -9")
+        again = _Demo(tmp_path, state=demo.state)
+        again.start()
+        try:
+            started = again.wait_ready()
+            again.proc.send_signal(signal.SIGINT)
+            assert again.proc.wait(60) == 0, again.text()[-3000:]
+            again.assert_nothing_left(started)
+        finally:
+            again.cleanup()
+    finally:
+        demo.cleanup()
+
+
+def test_a_leftover_is_stopped_and_a_busy_port_is_named(tmp_path: Path) -> None:
+    demo = _Demo(tmp_path)
+    state = demo.state
+    (state / "pids").mkdir(parents=True)
+    # A leftover of a killed run: our marker (the state dir) on its command line, pid recorded.
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"{state.resolve()}/config/x.yaml"]
+    )
+    stranger = socket.socket()
+    try:
+        assert wait_for(lambda: str(state.resolve()) in _cmd(leftover.pid), 5, 0.02)
+        (state / "pids" / "connector-siak.pid").write_text(f"{leftover.pid}\n")
+        stranger.bind(("127.0.0.1", demo.metrics_port + 1))
+        stranger.listen()
+        demo.start()
+        code = demo.proc.wait(60)
+        text = demo.text()
+        assert code != 0
+        assert "connector-siak (pid" in text and "left running by an earlier demo" in text
+        assert leftover.poll() is not None, "the leftover was not stopped"
+        want = f"port {demo.metrics_port + 1} (connector sicantik metrics) is in use"
+        assert want in text, text[-3000:]
+        assert _processes_under(state) == []
+    finally:
+        stranger.close()
+        if leftover.poll() is None:
+            leftover.kill()
+        leftover.wait(10)
+        demo.cleanup()
