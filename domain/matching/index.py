@@ -34,7 +34,7 @@ class BlockIndex:
             elif isinstance(block, str):
                 if block != record_id:
                     blocks[key] = [block, record_id]
-            elif record_id not in block:
+            elif block[-1] != record_id:  # a key given twice; a record is never added twice
                 block.append(record_id)
 
     def remove(self, record_id: str, keys: Iterable[str]) -> None:

@@ -256,16 +256,28 @@ class Resolver:
 
     def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """Person -> its best pair with the record among the blocking candidates (persons other
-        than the record's own)."""
-        person_of = self.state.clusters.person
+        than the record's own). The hot loop: one model score per candidate."""
+        person_of, forms = self.state.clusters.person, self.state.forms
         own = person_of(rid)
         best: dict[str, _Pair] = {}
+        score = self._score
         for other in self.state.index.candidates(keys, rid):
             person = person_of(other)
             if person == own:
                 continue
-            pair = self._pair(form, other)
-            if _better(pair, best.get(person)):
+            if score is None:
+                pair = self._pair(form, other)
+            else:
+                try:
+                    weight = score(form, forms[other])
+                except Exception:  # as in _pair
+                    self.state.counts["model_errors"] += 1
+                    continue
+                if not weight > -math.inf:  # NaN (or -inf): no pair
+                    continue
+                pair = _Pair(weight, other)
+            held = best.get(person)
+            if held is None or _better(pair, held):
                 best[person] = pair
         return best
 

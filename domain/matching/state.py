@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .clean import has_nothing_to_compare
+from .clean import clean_record, has_nothing_to_compare
 from .clusters import MUST, Clusters
 from .decisions import Decision, DecisionKind
 from .index import DEFAULT_MAX_BLOCK, BlockIndex
@@ -112,9 +112,10 @@ class ResolverState:
         self.counts[d.kind.value] += 1
         a, b = d.record_id, d.other_record_id
         if d.kind in (K.NEW, K.LINK) and d.record is not None:
-            self._put(d.record, d.person_id)
+            rec = clean_record(d.record)  # as resolve() saw it, whatever the log's decoding did
+            self._put(rec, d.person_id)
             if b and c.person(b) == d.person_id:
-                c.link(d.record.record_id, b, _weight(d))
+                c.link(rec.record_id, b, _weight(d))
         elif d.kind is K.UNLINK and a:
             self._drop(a)
         elif d.kind is K.MERGE:

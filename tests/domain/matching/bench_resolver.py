@@ -1,7 +1,7 @@
 """A throughput benchmark of the resolver (not a timed test): an index of n_people registry
 residents, then a labelled corpus over three agencies resolved one record at a time.
 
-    .venv/bin/python -m tests.domain.matching.bench_resolver 100000
+    .venv/bin/python -m tests.domain.matching.bench_resolver 100000 [5000] [--estimate]
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ def _pairs(groups: Counter) -> int:
     return sum(n * (n - 1) // 2 for n in groups.values())
 
 
-def bench_resolver(n_people: int, measure_people: int = 5_000, seed: int = 0) -> dict:
+def bench_resolver(
+    n_people: int, measure_people: int = 5_000, seed: int = 0, estimate: bool = False
+) -> dict:
     """Resolve n_people registry residents into the index, then a corpus of measure_people
-    people over three agencies; records/s of each phase, memory and pairwise quality."""
+    people over three agencies; records/s of each phase, memory and pairwise quality. With
+    `estimate`, the model is first fitted (em.estimate) to the measured records."""
+    from domain.matching.blocking import SUGGESTED_CAPS
     from domain.matching.resolver import Resolver
     from ops.samples.corpus import make_corpus
 
@@ -38,9 +42,13 @@ def bench_resolver(n_people: int, measure_people: int = 5_000, seed: int = 0) ->
     if model is None:
         raise SystemExit("domain/matching/model.py (and params.json) are needed")
     corpus = make_corpus(measure_people, agencies=3, seed=seed, index_people=n_people)
+    if estimate:
+        from domain.matching.em import estimate as fit
+
+        model = fit([lab.record for lab in corpus.records], model)
     gc.collect()
     rss0 = _rss_mb()
-    r = Resolver(model, ids_by_time)
+    r = Resolver(model, ids_by_time, block_caps=getattr(model, "block_caps", SUGGESTED_CAPS))
     # CPU time of this process: the figure for one core, even on a machine others share.
     t0 = time.process_time()
     for lab in corpus.preload:
@@ -78,4 +86,4 @@ def bench_resolver(n_people: int, measure_people: int = 5_000, seed: int = 0) ->
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 5_000
-    print(json.dumps(bench_resolver(n, m), indent=2))
+    print(json.dumps(bench_resolver(n, m, estimate="--estimate" in sys.argv), indent=2))

@@ -49,7 +49,12 @@ def test_a_kk_number_in_the_nik_field_links_no_family(model) -> None:
     r = resolver(model)
     r.resolve(person("Rfather", "LA ODE HASAN", "1970-02-02", sex="L", nik=kk, kk_number=kk), 1)
     r.resolve(person("Rdaughter", "WA ODE NURMA", "2001-09-17", sex="P", nik=kk, kk_number=kk), 2)
-    assert r.person_of("Rfather") != r.person_of("Rdaughter")
+    # ...nor a NIK field holding the KK number that another record carries as its KK.
+    r.resolve(person("Rmother", "WA ODE SITI", "1975-06-01", sex="P", nik="7413014106750002",
+                     kk_number=kk), 3)
+    r.resolve(person("Rson", "LA ODE ALI", "2005-01-30", sex="L", nik=kk), 4)
+    persons = [r.person_of(x) for x in ("Rfather", "Rdaughter", "Rmother", "Rson")]
+    assert len(set(persons)) == 4
 
 
 @pytest.mark.parametrize("model", models())
