@@ -14,7 +14,7 @@ and a 17-digit one (a digit added) is indexed under its deletions as full NIKs.
 
 from __future__ import annotations
 
-from .compare import Prepared
+from .prepared import Prepared
 
 # kind -> largest block worth comparing (the resolver's index applies it).
 SUGGESTED_CAPS: dict[str, int] = {
@@ -40,7 +40,7 @@ def blocking_keys(p: Prepared) -> tuple[str, ...]:
         if n == 16:
             keys.append("nik:" + nik)
             keys.extend("nikd:" + nik[:i] + nik[i + 1 :] for i in range(16))
-            if not p.nik_ok:  # perhaps a KK number typed into the NIK field
+            if not p.nik_proof:  # not shown to be this person's: perhaps the family's KK
                 keys.append("kk:" + nik)
         elif n == 15:
             keys.append("nikd:" + nik)

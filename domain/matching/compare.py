@@ -1,5 +1,5 @@
-"""Field comparisons: a record prepared once (normalised fields in a slotted object), and for a
-pair of prepared records the comparison level of each field, as an index into LEVELS[field].
+"""Field comparisons: for a pair of prepared records (prepared.py) the comparison level of each
+field, as an index into LEVELS[field].
 
 Level 0 of every field is 'missing' (either side has no value): it weighs nothing. The NIK levels
 use the date and sex a NIK encodes: a NIK that contradicts its own record's birth date or sex (a
@@ -8,23 +8,18 @@ typo in the date digits, a KK number typed into the NIK field) is 'unverified' a
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections.abc import Mapping
-
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio
 
-from .names import Name, ascii_upper, fold, parse_name, phonetic
-from .record import PersonRecord
+from .prepared import Prepared, encodes
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "name": ("missing", "exact", "tokens", "jw95", "jw88", "subset", "initials", "else"),
     "prefix": ("missing", "agree", "ode_differs", "differs", "sex_conflict"),
     "birth_date": ("missing", "exact", "swapped", "near", "year", "else"),
     "sex": ("missing", "agree", "disagree"),
-    "nik": ("missing", "exact", "exact_unverified", "near_dob", "near_same_date", "one_edit",
-            "transposition", "kk_in_nik", "else", "else_unverified"),
+    "nik": ("missing", "exact", "exact_unverified", "near_dob", "near_same_date", "next_serial",
+            "one_edit", "transposition", "kk_in_nik", "else", "else_unverified"),
     "kk": ("missing", "exact", "one_edit", "else"),
     "birth_place": ("missing", "exact", "similar", "else"),
     "address": ("missing", "exact", "high", "some", "else"),
@@ -40,227 +35,22 @@ NEUTRAL = frozenset({("nik", "kk_in_nik")})
 # Levels whose weight is adjusted by how common the agreeing value is.
 TF_LEVELS = {"name": (1, 2, 5), "prefix": (1,)}
 
-_DIGITS = re.compile(r"\D+")
-_WORDS = re.compile(r"[^A-Z0-9]+")
-_ADDRESS_WORDS = {"JALAN": "JL", "JLN": "JL", "JL": "JL", "GANG": "GG", "GG": "GG",
-                  "LORONG": "LR", "LRG": "LR", "DUSUN": "DSN", "DSN": "DSN", "DUSUNG": "DSN",
-                  "KOMPLEK": "KOMP", "KOMPLEKS": "KOMP", "KOMP": "KOMP", "PERUM": "PERUM",
-                  "PERUMAHAN": "PERUM", "BLOK": "BLOK", "BLK": "BLOK"}  # fmt: skip
-_ADDRESS_DROP = frozenset({"NO", "NOMOR", "NOMER", "NMR", "RT", "RW", "KEL", "KELURAHAN", "DESA"})
-_AREA_DROP = frozenset({"DESA", "DS", "KEL", "KELURAHAN", "KEC", "KECAMATAN"})
-_PLACE_DROP = frozenset({"KAB", "KABUPATEN", "KOTA", "KOTAMADYA", "KOT", "ADM"})
-DEFAULT_TOKEN_FREQUENCY = 1e-3  # a name word not in the frequency table
-MIN_NAME_FREQUENCY = 1e-7
-
-
-class Prepared:
-    """A record's comparable forms, computed once (the resolver keeps these in its index)."""
-
-    __slots__ = (
-        "record", "name", "name_str", "folded", "sorted_fold", "ordered_fold", "foldset",
-        "initials",
-        "name_u", "sounds", "prefix", "prefix_sex", "prefix_u", "dob", "dob_day", "dob_str",
-        "sex", "nik", "nik_dmy", "nik_sex",
-        "nik_ok", "kk", "birth_place", "address", "kelurahan", "kecamatan", "postcode", "phone",
-        "other_id",
-    )  # fmt: skip
-
-    record: PersonRecord
-    name: Name | None
-    name_str: str
-    folded: tuple[str, ...]
-    sorted_fold: str
-    ordered_fold: str
-    foldset: frozenset[str]
-    initials: frozenset[str]
-    name_u: float
-    sounds: tuple[str, ...]  # phonetic keys of the folded words, sorted
-    prefix: str
-    prefix_sex: str | None
-    prefix_u: float
-    dob: dt.date | None
-    dob_day: int  # the date's ordinal (0 without a date)
-    dob_str: str  # YYYYMMDD ('' without a date)
-    sex: str | None
-    nik: str | None
-    nik_dmy: tuple[int, int, int] | None  # the NIK's day, month, two-digit year
-    nik_sex: str | None
-    nik_ok: bool  # the NIK decodes and agrees with this record's own birth date and sex
-    kk: str | None
-    birth_place: str | None
-    address: str | None
-    kelurahan: str | None
-    kecamatan: str | None
-    postcode: str | None
-    phone: str | None
-    other_id: str | None
-
-    def __repr__(self) -> str:
-        return f"Prepared({self.record.record_id})"
-
-
-def prepare(record: PersonRecord, frequencies: Mapping[str, float] | None = None) -> Prepared:
-    """Normalise one record's fields; `frequencies` (word -> share of names holding it) weighs
-    common names down. Never raises on garbage values: they become missing."""
-    freq = frequencies or {}
-    p = Prepared()
-    p.record = record
-    _prepare_name(p, _text(record.name), freq)
-    p.dob = record.birth_date if isinstance(record.birth_date, dt.date) else None
-    p.sex = _sex(record.sex)
-    p.nik = _number(record.nik, 14, 18)
-    p.kk = _number(record.kk_number, 14, 18)
-    p.nik_dmy, p.nik_sex = _decode_nik(p.nik)
-    p.nik_ok = p.nik_dmy is not None and _encodes(p.nik_dmy, p.nik_sex, p.dob, p.sex)
-    if p.dob is None and p.nik_ok and p.nik_dmy is not None:
-        p.dob = _nik_date(p.nik_dmy)
-    p.dob_day = p.dob.toordinal() if p.dob is not None else 0
-    p.dob_str = f"{p.dob.year:04d}{p.dob.month:02d}{p.dob.day:02d}" if p.dob is not None else ""
-    if p.sex is None and p.nik_ok:
-        p.sex = p.nik_sex
-    p.birth_place = _place(record.birth_place)
-    p.address = _address(record.address)
-    p.kelurahan = _area(record.kelurahan)
-    p.kecamatan = _area(record.kecamatan)
-    p.postcode = _number(record.postcode, 5, 5)
-    p.phone = phone_number(record.phone)
-    other = _WORDS.sub("", ascii_upper(_text(record.other_id) or ""))
-    p.other_id = other or None
-    return p
-
-
-def _prepare_name(p: Prepared, raw: str | None, freq: Mapping[str, float]) -> None:
-    name = parse_name(raw) if raw else None
-    p.name = name
-    tokens = name.tokens if name else ()
-    folded = tuple(fold(t) for t in tokens)
-    p.folded = folded
-    p.name_str = " ".join(tokens)
-    p.ordered_fold = " ".join(folded)
-    p.sorted_fold = " ".join(sorted(folded))
-    p.foldset = frozenset(folded)
-    p.initials = frozenset(t[0] for t in folded if t)
-    p.sounds = tuple(sorted(phonetic(t) for t in folded))
-    u = 1.0
-    for t in set(tokens):
-        u *= freq.get(t, DEFAULT_TOKEN_FREQUENCY)
-    p.name_u = max(u, MIN_NAME_FREQUENCY)
-    p.prefix = name.prefix if name else ""
-    p.prefix_sex = name.prefix_sex if name else None
-    p.prefix_u = freq.get(p.prefix, DEFAULT_TOKEN_FREQUENCY) if p.prefix else 1.0
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _sex(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    s = value.strip().upper()
-    if s in ("L", "LK", "LAKI-LAKI", "LAKI LAKI", "1", "M"):
-        return "L"
-    if s in ("P", "PR", "PEREMPUAN", "WANITA", "2", "F", "W"):
-        return "P"
-    return None
-
-
-def _number(value: object, shortest: int, longest: int) -> str | None:
-    if not isinstance(value, str):
-        return None
-    digits = _DIGITS.sub("", value)
-    if not shortest <= len(digits) <= longest or not digits.isascii():
-        return None
-    if digits.count(digits[0]) == len(digits):  # 0000000000000000: a placeholder, not a number
-        return None
-    return digits
-
-
-def phone_number(value: object) -> str | None:
-    """A phone number's national significant digits: +62 812-3456, 62812..., 0812... -> 812..."""
-    if not isinstance(value, str):
-        return None
-    digits = _DIGITS.sub("", value)
-    if digits.startswith("62"):
-        digits = digits[2:]
-    digits = digits.lstrip("0")
-    return digits if 7 <= len(digits) <= 13 else None
-
-
-def _decode_nik(nik: str | None) -> tuple[tuple[int, int, int] | None, str | None]:
-    if nik is None or len(nik) != 16:
-        return None, None
-    day, month, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
-    sex = "L"
-    if day > 40:
-        day, sex = day - 40, "P"
-    if not (1 <= day <= 31 and 1 <= month <= 12):
-        return None, None
-    return (day, month, yy), sex
-
-
-def _encodes(
-    dmy: tuple[int, int, int] | None, nik_sex: str | None, dob: dt.date | None, sex: str | None
-) -> bool:
-    """True when a NIK's date and sex part agree with a birth date and sex (where known)."""
-    if dmy is None:
-        return False
-    if dob is not None and dmy != (dob.day, dob.month, dob.year % 100):
-        return False
-    return sex is None or nik_sex == sex
-
-
-def _nik_date(dmy: tuple[int, int, int]) -> dt.date | None:
-    day, month, yy = dmy
-    # Only a fallback for a record without birth date: a fixed pivot keeps it deterministic.
-    year = 2000 + yy if yy <= 30 else 1900 + yy
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _place(value: object) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    words = [w for w in _WORDS.split(ascii_upper(text)) if w and w not in _PLACE_DROP]
-    return " ".join(words) or None
-
-
-def _area(value: object) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    words = [w for w in _WORDS.split(ascii_upper(text)) if w and w not in _AREA_DROP]
-    return ".".join(w.lstrip("0") or "0" for w in words) or None
-
-
-def _address(value: object) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    words = []
-    for w in _WORDS.split(ascii_upper(text)):
-        if not w or w in _ADDRESS_DROP:
-            continue
-        if w.isdigit():
-            w = w.lstrip("0") or "0"
-        words.append(_ADDRESS_WORDS.get(w, w))
-    return " ".join(words) or None
-
-
 # --- levels of a pair, one function per field; each returns an index into LEVELS[field] ---
 
 
 def name_level(a: Prepared, b: Prepared) -> int:
-    """exact, same words in any order or spelling, Jaro-Winkler bands, subset, initials, else."""
+    """exact, same words in any order or spelling, subset, initials, Jaro-Winkler bands, else."""
     if not a.name_str or not b.name_str:
         return 0
     if a.name_str == b.name_str:
         return 1
     if a.sorted_fold == b.sorted_fold or a.foldset == b.foldset:
         return 2
+    # Before the Jaro-Winkler bands, which rate 'SITI' against 'SITI AMINAH' by the prefix.
+    if a.foldset < b.foldset or b.foldset < a.foldset:
+        return 5
+    if a.initials & b.initials and _initials_compatible(a, b):
+        return 6
     jw = JaroWinkler.similarity(a.sorted_fold, b.sorted_fold, score_cutoff=0.88)
     if jw < 0.95 and (len(a.folded) > 1 or len(b.folded) > 1):
         if a.ordered_fold != a.sorted_fold or b.ordered_fold != b.sorted_fold:
@@ -271,10 +61,6 @@ def name_level(a: Prepared, b: Prepared) -> int:
         return 3
     if jw >= 0.88:
         return 4
-    if a.foldset < b.foldset or b.foldset < a.foldset:
-        return 5
-    if a.initials & b.initials and _initials_compatible(a, b):
-        return 6
     # One letter off in a short name (DONO/DORO) is below every Jaro-Winkler band.
     if OSA.distance(a.sorted_fold, b.sorted_fold, score_cutoff=1) <= 1:
         return 4
@@ -352,28 +138,29 @@ def nik_level(a: Prepared, b: Prepared) -> int:
     if x is None or y is None:
         return 0
     if x == b.kk or y == a.kk or (x == y and (x == a.kk or y == b.kk)):
-        return 7
+        return 8
     if x == y:
         return 1 if (a.nik_ok or b.nik_ok) else 2
-    both_ok = a.nik_ok and b.nik_ok
-    if both_ok and (a.nik_dmy != b.nik_dmy or a.nik_sex != b.nik_sex):
+    if a.nik_proof and b.nik_proof and (a.nik_dmy != b.nik_dmy or a.nik_sex != b.nik_sex):
         # Each NIK agrees with its own record's other birth date or sex: two people (siblings
         # born a year apart in one district have NIKs one digit apart), not a typo.
-        return 8
+        return 9
     if Levenshtein.distance(x, y, score_cutoff=1) <= 1:
-        near = 5
-    elif OSA.distance(x, y, score_cutoff=1) <= 1:
         near = 6
+    elif OSA.distance(x, y, score_cutoff=1) <= 1:
+        near = 7
     else:
-        return 8 if both_ok else 9
-    if both_ok:
-        # Same date and sex, region or serial one digit apart: also two people born the same
-        # day in one district. Its u is counted among pairs born the same day (see em.py).
-        return 4
+        return 9 if a.nik_ok and b.nik_ok else 10
+    if a.nik_ok and b.nik_ok and a.nik_dmy == b.nik_dmy and a.nik_sex == b.nik_sex:
+        # Same date, region or serial one digit apart: a typo, or two people born the same day
+        # (consecutive serials are how the registry numbers those in one district). The date
+        # is already counted: u is counted among pairs born the same day (em.py).
+        next_serial = x[:12] == y[:12] and abs(int(x[12:]) - int(y[12:])) == 1
+        return 5 if next_serial else 4
     # The typo is provably in one NIK: it contradicts its own record, while the other NIK
     # encodes this record's birth date and sex.
-    if (not a.nik_ok and b.nik_ok and _encodes(b.nik_dmy, b.nik_sex, a.dob, a.sex)) or (
-        not b.nik_ok and a.nik_ok and _encodes(a.nik_dmy, a.nik_sex, b.dob, b.sex)
+    if (not a.nik_ok and b.nik_ok and encodes(b.nik_dmy, b.nik_sex, a.dob, a.sex)) or (
+        not b.nik_ok and a.nik_ok and encodes(a.nik_dmy, a.nik_sex, b.dob, b.sex)
     ):
         return 3
     return near

@@ -13,9 +13,10 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from .compare import COMPARATORS, FIELDS, LEVELS, Prepared, nik_level, prepare
+from .compare import COMPARATORS, FIELDS, LEVELS, nik_level
 from .model import MatchModel
 from .names import parse_name
+from .prepared import Prepared, prepare
 from .record import PersonRecord
 
 Vector = tuple[int, ...]
@@ -71,31 +72,36 @@ def random_pair_u(
             vectors.append((tuple(f(a, b) for f in COMPARATORS), 1.0))
     counts = _level_counts(vectors)
     u = _normalise(counts)
-    u[_NIK][_SAME_DATE] = _same_date_u(prepared, n_pairs, rng)
+    for level, share in _same_date_u(prepared, n_pairs, rng).items():
+        u[_NIK][level] = share
     return u, [sum(row[1:]) > 0 for row in counts]
 
 
 _NIK = FIELDS.index("nik")
-_SAME_DATE = LEVELS["nik"].index("near_same_date")
+_SAME_DATE = (LEVELS["nik"].index("near_same_date"), LEVELS["nik"].index("next_serial"))
 
 
-def _same_date_u(prepared: Sequence[Prepared], n_pairs: int, rng: random.Random) -> float:
-    """u of 'NIKs one digit apart, same date' among pairs born the SAME day: the level implies
-    the birth dates agree, whose weight already counts that (conditional, not marginal, u)."""
+def _same_date_u(
+    prepared: Sequence[Prepared], n_pairs: int, rng: random.Random
+) -> dict[int, float]:
+    """u of the 'NIKs one digit apart, same date' levels among pairs born the SAME day: they
+    imply the birth dates agree, whose weight already counts that (conditional u)."""
     by_day: dict[int, list[Prepared]] = {}
     for p in prepared:
         if p.dob_day and p.nik_ok:
             by_day.setdefault(p.dob_day, []).append(p)
     days = [group for group in by_day.values() if len(group) > 1]
-    hits = total = 0
+    hits = dict.fromkeys(_SAME_DATE, 0)
+    total = 0
     for _ in range(n_pairs if days else 0):
         group = days[rng.randrange(len(days))]
         a, b = rng.sample(group, 2)
         level = nik_level(a, b)
         if level:
             total += 1
-            hits += level == _SAME_DATE
-    return (hits + 0.5) / (total + 1.0)
+            if level in hits:
+                hits[level] += 1
+    return {level: (n + 0.5) / (total + 1.0) for level, n in hits.items()}
 
 
 def candidate_pairs(

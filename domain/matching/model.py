@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .blocking import blocking_keys
-from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, Prepared, prepare
+from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS
 from .decisions import Evidence, FieldComparison
+from .prepared import Prepared, prepare
 from .record import PersonRecord
 
 DEFAULT_PATH = Path(__file__).with_name("params.json")
@@ -27,6 +28,8 @@ BOUNDS = {"prefix": 3.0}
 _LEVEL_BLOCK = re.compile(r'\{\s*(?:"m": [^{}]*)?"weight": [^{}]*\}')
 NAME_ELSE = LEVELS["name"].index("else")
 NIK_EXACT = LEVELS["nik"].index("exact")
+NIK_ELSE = LEVELS["nik"].index("else")
+NIK_NEXT_SERIAL = LEVELS["nik"].index("next_serial")
 NAME_CLOSE = frozenset(LEVELS["name"].index(x) for x in ("exact", "tokens", "jw95"))
 NIK_NEAR = frozenset(LEVELS["nik"].index(x) for x in ("near_dob", "one_edit", "transposition"))
 DOB_NEAR = frozenset(LEVELS["birth_date"].index(x) for x in ("exact", "swapped", "near"))
@@ -82,6 +85,7 @@ class MatchModel:
         self._tf = [(i, set(TF_LEVELS.get(f, ()))) for i, f in enumerate(FIELDS)]
         self._name, self._prefix = FIELDS.index("name"), FIELDS.index("prefix")
         self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
+        self._joining = tuple(FIELDS.index(f) for f in ("kk", "phone", "other_id"))
 
     # --- files ---
 
@@ -188,13 +192,17 @@ class MatchModel:
     def _identified(self, lv: Sequence[int]) -> bool:
         """Whether a pair may be linked without a supervisor: the same NIK, or names that do not
         disagree with a NIK or birth date that (nearly) agrees, or (neither recorded) names that
-        (nearly) agree. Household fields (KK, address,
-        phone) agree for a whole family and are not independent of each other: alone they only
-        ever send a pair to review (siblings, and twins with other names)."""
+        (nearly) agree; never two NIKs that each agree with their own record. Household fields
+        (KK, address, phone) agree for a whole family and are not independent of each other:
+        alone they only ever send a pair to review (siblings, and twins with other names)."""
         nik, name, dob = lv[self._nik], lv[self._name], lv[self._dob]
         if nik == NIK_EXACT:
             return True
-        if name in (0, NAME_ELSE):
+        if name in (0, NAME_ELSE) or nik == NIK_ELSE:
+            return False
+        if nik == NIK_NEXT_SERIAL and not any(lv[i] == 1 for i in self._joining):
+            # Namesakes born the same day in one district have NIKs one serial apart: without
+            # a shared KK, phone or other id that is not told apart from a typo.
             return False
         if nik == 0 and dob == 0:  # nothing to contradict a (nearly) equal name
             return name in NAME_CLOSE

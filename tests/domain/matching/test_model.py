@@ -1,0 +1,178 @@
+"""The match model: weights, thresholds, the parameter file and blocking keys."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from domain.matching.model import MatchModel
+from domain.matching.record import PersonRecord
+
+BORN = dt.date(1985, 3, 12)
+NIK = "7413011203850001"
+KK = "7413012005100003"
+
+
+@pytest.fixture(scope="module")
+def model() -> MatchModel:
+    return MatchModel.load()
+
+
+def rec(record_id: str = "r", **fields: object) -> PersonRecord:
+    return PersonRecord(record_id, **fields)  # type: ignore[arg-type]
+
+
+def levels(model: MatchModel, a: PersonRecord, b: PersonRecord) -> dict[str, str]:
+    return {c.field: c.level for c in model.compare(a, b).comparisons}
+
+
+def registry(**changes: object) -> PersonRecord:
+    fields: dict[str, object] = dict(
+        name="WA ODE SITI NURHAYATI", birth_date=BORN, sex="P", nik="7413015203850001",
+        kk_number=KK, address="DUSUN II", kelurahan="2003", kecamatan="01",
+    )  # fmt: skip
+    fields.update(changes)
+    return rec("siak", **fields)
+
+
+def test_default_parameters_load_with_link_above_review(model):
+    assert model.link_weight > model.review_weight > 0
+    assert 0 < model.prior < 1
+
+
+def test_missing_fields_weigh_nothing(model):
+    only_name = model.compare(rec(name="SITI AMINAH"), rec(name="SITI AMINAH", nik=NIK))
+    weights = {c.field: c.weight for c in only_name.comparisons}
+    assert [f for f, w in weights.items() if w != 0] == ["name"]
+    assert only_name.weight == weights["name"]
+
+
+def test_titles_do_not_change_the_weight(model):
+    plain = model.compare(rec(name="Ahmad Yani"), rec(name="AHMAD YANI"))
+    titled = model.compare(rec(name="Drs. H. Ahmad Yani, S.H."), rec(name="AHMAD YANI"))
+    assert titled.weight == plain.weight
+
+
+def test_prefix_contradicting_sex_lowers_the_weight(model):
+    other = rec(name="SITI AMINAH", sex="P", birth_date=BORN)
+    wa = model.compare(rec(name="WA SITI AMINAH", sex="P", birth_date=BORN), other)
+    la = model.compare(rec(name="LA SITI AMINAH", sex="P", birth_date=BORN), other)
+    assert la.weight < wa.weight
+    assert levels(model, rec(name="LA SITI AMINAH", sex="P"), other)["prefix"] == "sex_conflict"
+
+
+def test_common_name_weighs_less_than_a_rare_one():
+    model = MatchModel.load().replace(frequencies={"SITI": 0.05, "HASNAWATI": 0.0005})
+    common = model.compare(rec(name="SITI"), rec(name="SITI")).weight
+    rare = model.compare(rec(name="HASNAWATI"), rec(name="HASNAWATI")).weight
+    assert common < rare
+
+
+def test_nik_typo_in_the_permits_system_links_to_the_registry_person(model):
+    permits = rec("permits", name="Hj. Siti Nurhayati Wa Ode", birth_date=BORN, sex="P",
+                  nik="7413015303850001")  # fmt: skip
+    evidence = model.compare(permits, registry())
+    assert levels(model, permits, registry())["nik"] == "near_dob"
+    assert evidence.weight >= model.link_weight
+
+
+def test_nik_transposition_with_the_same_name_links(model):
+    permits = rec("permits", name="SITI NURHAYATI", birth_date=BORN, sex="P",
+                  nik="7413015203850010")  # fmt: skip
+    assert model.compare(permits, registry()).weight >= model.link_weight
+
+
+def test_kk_in_the_nik_field_is_not_a_nik_match(model):
+    health = rec("puskesmas", name="ANDI", birth_date=dt.date(2012, 6, 1), nik=KK)
+    found = {c.field: (c.level, c.weight) for c in model.compare(health, registry()).comparisons}
+    assert found["nik"] == ("kk_in_nik", 0.0)
+
+
+def test_same_name_and_birth_date_in_one_kelurahan_with_other_niks_stay_apart(model):
+    # Born the same day in one district: NIKs one serial apart, each right for its record.
+    other = registry(nik="7413015203850002", kk_number="7413012005100009",
+                     address="DUSUN III")  # fmt: skip
+    assert model.compare(other, registry()).weight < model.link_weight
+
+
+def test_same_name_and_birth_date_with_other_niks_join_on_a_shared_phone(model):
+    a = registry(nik="7413015203850002", kk_number=None, phone="+62 812 3456 7890")
+    b = registry(phone="081234567890")
+    assert model.compare(a, b).weight >= model.link_weight
+
+
+def test_twins_with_other_names_are_never_linked_unseen(model):
+    twin = registry(name="WA ODE HASNIA", nik="7413015203850002")
+    assert model.compare(twin, registry()).weight < model.link_weight
+
+
+def test_household_agreement_without_date_or_nik_only_reaches_review(model):
+    sibling = rec("dinkes", name="WA ODE SITI NURHAYATI", kk_number=KK, address="DUSUN II",
+                  kelurahan="2003", kecamatan="01", birth_date=dt.date(1985, 9, 30))  # fmt: skip
+    assert model.compare(sibling, registry()).weight < model.link_weight
+
+
+def test_probability_grows_with_weight(model):
+    assert model.probability(-10) < model.probability(0) < model.probability(30) <= 1.0
+
+
+def test_score_equals_the_evidence_weight(model):
+    a, b = model.prepare(registry()), model.prepare(rec(name="Siti Nurhayati", nik=NIK))
+    assert model.score(a, b) == model.compare(a, b).weight
+
+
+def test_save_then_load_gives_the_same_model(model, tmp_path: Path):
+    path = tmp_path / "params.json"
+    model.save(path)
+    again = MatchModel.load(path)
+    assert again.to_dict() == model.to_dict()
+    assert again.compare(registry(), rec(name="SITI")).weight == (
+        model.compare(registry(), rec(name="SITI")).weight
+    )
+
+
+def test_saved_file_shows_m_u_and_weight_per_level(model, tmp_path: Path):
+    path = tmp_path / "params.json"
+    model.save(path)
+    exact = json.loads(path.read_text())["fields"]["nik"]["exact"]
+    assert set(exact) == {"m", "u", "weight"}
+    assert '"exact": {"m": ' in path.read_text()  # one line per level
+
+
+def keys(model: MatchModel, **fields: object) -> set[str]:
+    return set(model.blocking_keys(rec(**fields)))
+
+
+def test_blocking_keys_carry_their_kind(model):
+    found = keys(model, name="SITI", birth_date=BORN, nik=NIK, kk_number=KK, phone="0812345678",
+                 address="DUSUN II", kecamatan="01")  # fmt: skip
+    kinds = {k.split(":", 1)[0] for k in found}
+    assert kinds == {"nik", "nikd", "kk", "dob", "tok", "kel", "addr", "tel"}
+
+
+def test_nik_with_one_typo_shares_a_key_with_the_true_nik(model):
+    assert keys(model, nik=NIK) & keys(model, nik="7413011203850007")
+
+
+def test_nik_with_a_transposition_shares_a_key_with_the_true_nik(model):
+    assert keys(model, nik=NIK) & keys(model, nik="7413011230850001")
+
+
+def test_nik_with_a_dropped_or_added_digit_shares_a_key_with_the_true_nik(model):
+    assert keys(model, nik=NIK) & keys(model, nik="741301120385001")
+    assert keys(model, nik=NIK) & keys(model, nik="74130112038500011")
+
+
+def test_different_niks_share_no_nik_key(model):
+    assert not keys(model, nik=NIK) & keys(model, nik="7471054508920003")
+
+
+def test_kk_typed_as_nik_shares_the_family_key(model):
+    assert keys(model, nik=KK) & keys(model, kk_number=KK)
+
+
+def test_name_variants_share_a_key(model):
+    a = keys(model, name="Hj. Wa Ode Siti Nurhayati", birth_date=BORN)
+    b = keys(model, name="NOERHAJATI", birth_date=dt.date(1985, 12, 3))
+    assert a & b
