@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Written before the name (H. Abdul, Hj. Siti, Drs. La Ode ...), compared with dots removed.
 PREFIX_TITLES = frozenset(
@@ -67,6 +68,7 @@ def ascii_upper(text: str) -> str:
     return text.replace("'", "").replace("`", "")
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat: a word is spelled once
 def spell(token: str) -> str:
     """One word in modern spelling: Soeharto -> SUHARTO, Djojo -> JOYO, Moh -> MUHAMMAD."""
     if token in _MUHAMMAD:
@@ -142,6 +144,7 @@ def _split_prefix(tokens: list[str], titles: tuple[str, ...]) -> Name | None:
     return Name(tuple(spell(t) for t in rest), prefix, titles)
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(token: str) -> str:
     """A looser form for 'same name, other spelling': j/y, f/p, z/dz/j, sy/s, kh/h, doubled
     letters and a final h (Fatimah/Fatima, Jusuf/Yusuf, Syamsul/Samsul) are made one."""
@@ -160,6 +163,7 @@ def fold(token: str) -> str:
 _VOWELS = frozenset("AEIOU")
 
 
+@lru_cache(maxsize=1 << 16)
 def phonetic(token: str) -> str:
     """A short sound key of one spelled word for blocking: the folded word's first letter and its
     consonants, with h, y and w after the first letter dropped (NURHAYATI -> NRT, SITI -> ST)."""
