@@ -1,12 +1,14 @@
 """The whole hub, end to end: the sample civil registry (SIAK) and permits office (SiCantik) in
-SQLite -> polling connectors (subprocesses) -> Kafka -> `mpphub worker` (normalize + projections,
-a subprocess) -> PostgreSQL; then `mpphub rebuild` into a second database.
+SQLite -> polling connectors (subprocesses) -> Kafka -> `mpphub worker` (normalize, identity
+resolution, projections; a subprocess) -> PostgreSQL; then `mpphub rebuild` into a second database.
 
-After the snapshot, scripted changes (births, corrections, a move, a death, permits driven
-through every state, one rejected, an applicant with a malformed NIK, a back-dated permit whose
-working days span Independence Day) and poison messages on a raw topic. The expected read models
-are computed here, straight from the source tables' final state (working days with
-domain.workdays, keys with domain.identity), never through the projection code.
+After the snapshot, scripted changes (births, corrections, a move, a death registration, permits
+driven through every state, one rejected, an applicant whose NIK lost a digit, a back-dated permit
+whose working days span Independence Day) and poison messages on a raw topic. The expected read
+models are computed here, straight from the source tables' final state (working days with
+domain.workdays; persons as the records sharing a NIK, an applicant's mistyped NIK read as the
+person's it was typed from), never through the projection code. Person ids are the resolver's:
+the test maps each projected person to the expected one by its records.
 
 The module runs its own stack: the canonical topics (mpp.canonical.*) have fixed names, and
 other integration tests of the session write to them (tests/streams/test_worker.py produces
@@ -32,12 +34,15 @@ import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from domain.nik import Sex
+from domain.tokens import load_secret
 from domain.workdays import sla_state, working_days_between
+from eventlog.topics import IDENTITY_TOPIC
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.processes import ChildProcess
 from ops.samples import Simulator, create_siak, create_sicantik
 from ops.samples import siak as siak_db
 from ops.samples import sicantik as sicantik_db
+from ops.samples.people import Person
 from ops.stack import Stack
 from projections.models import (
     Checkpoint,
@@ -85,37 +90,83 @@ def _sex(code: int) -> Sex:
     return Sex.L if code == Sex.L.siak_code else Sex.P
 
 
-def expected_citizens(siak: sa.Engine, sicantik: sa.Engine) -> dict[str, tuple]:
-    """person key -> (name, sex, birth date, kecamatan, deceased) from the sources' rows: the
-    civil registry's biodata wins; without it, the newest move states the district and the
-    newest applicant record the name and birth date; nobody is recorded dead (SIAK deletes)."""
-    # x- person keys are gone (issue 8): imported here so the module still collects.
-    from domain.identity import resolve_person  # type: ignore[attr-defined]
+def true_nik(typed: str | None, birth: dt.date | None, people: dict[str, Person]) -> str | None:
+    """Whose NIK an applicant typed: the NIK itself when it is someone's, else the person born
+    that day whose NIK it is with one digit left out or the day off (ops/samples' typing
+    errors); None for no one."""
+    nik = (typed or "").strip()
+    if nik in people:
+        return nik
+    for real, p in people.items():
+        if p.birth_date != birth:
+            continue
+        dropped = len(nik) == 15 and any(real[:i] + real[i + 1 :] == nik for i in range(16))
+        day_off = len(nik) == 16 and nik[:6] == real[:6] and nik[8:] == real[8:]
+        if dropped or day_off:
+            return real
+    return None
 
+
+@dataclass
+class Groups:
+    """The persons the sources make: label (the person's NIK, or the record's ref for a record
+    of no one) -> the refs of their live source records, and which label each ref has."""
+
+    members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    label: dict[str, str] = field(default_factory=dict)
+
+    def add(self, label: str, ref: str) -> None:
+        self.members[label].add(ref)
+        self.label[ref] = label
+
+
+def applicant_rows(sicantik: sa.Engine) -> dict[int, dict]:
+    """tmpemohon.id -> its row."""
+    with sicantik.connect() as c:
+        return {r["id"]: dict(r) for r in c.execute(sa.select(sicantik_db.tmpemohon)).mappings()}
+
+
+def applicant_labels(sicantik: sa.Engine, people: dict[str, Person]) -> dict[int, str]:
+    """tmpemohon.id -> the label of the person the applicant is (their true NIK)."""
+    return {
+        i: true_nik(r["no_identitas"], r["tgl_lahir"], people) or f"dpmptsp:tmpemohon:{i}"
+        for i, r in applicant_rows(sicantik).items()
+    }
+
+
+def expected_citizens(
+    siak: sa.Engine, sicantik: sa.Engine, people: dict[str, Person]
+) -> tuple[Groups, dict[str, tuple]]:
+    """The persons (records sharing a NIK, an applicant's typed NIK read as whose it is) and
+    person label -> (name, sex, birth date, kecamatan, deceased) from the sources' rows: the
+    civil registry's biodata wins; without it, a death registration states who died; the newest
+    move states the district, the newest applicant record the name and birth date."""
+    groups = Groups()
     bio: dict[str, dict] = {}
+    deaths: dict[str, dict] = {}
     moves: dict[str, list[dict]] = defaultdict(list)
     applicants: dict[str, list[dict]] = defaultdict(list)
     with siak.connect() as c:
         for r in c.execute(sa.select(siak_db.BIODATA_WNI)).mappings():
             nik = r["NIK"].strip()
-            key = resolve_person(
-                nik,
-                agency="disdukcapil",
-                table="BIODATA_WNI",
-                record_id=nik,
-                birth_date=r["TGL_LHR"],
-                sex=_sex(r["JENIS_KLMIN"]),
-            ).person_key
-            bio[key] = dict(r)
+            bio[nik] = dict(r)
+            groups.add(nik, f"disdukcapil:biodata_wni:{nik}")
         for r in c.execute(sa.select(siak_db.PINDAH_DATANG)).mappings():
-            key = resolve_person(
-                r["NIK"], agency="disdukcapil", table="PINDAH_DATANG", record_id=r["NO_PINDAH"]
-            ).person_key
-            moves[key].append(dict(r))
-    for key, r in applicant_rows(sicantik).items():
-        applicants[key].append(r)
+            moves[r["NIK"].strip()].append(dict(r))
+            groups.add(r["NIK"].strip(), f"disdukcapil:pindah_datang:{r['NO_PINDAH']}")
+        for r in c.execute(sa.select(siak_db.CAPIL_MATI)).mappings():
+            deaths[r["NIK"].strip()] = dict(r)
+            groups.add(r["NIK"].strip(), f"disdukcapil:capil_mati:{r['MATI_NO']}")
+    labels = applicant_labels(sicantik, people)
+    for i, r in applicant_rows(sicantik).items():
+        applicants[labels[i]].append(r)
+        groups.add(labels[i], f"dpmptsp:tmpemohon:{i}")
     out: dict[str, tuple] = {}
-    for key in set(bio) | set(moves) | set(applicants):
+    for key in groups.members:
+        kec = None
+        if moves[key]:
+            m = max(moves[key], key=lambda m: m["TGL_UBAH"])
+            kec = f"{m['NO_PROP_TUJUAN']:02d}{m['NO_KAB_TUJUAN']:02d}{m['NO_KEC_TUJUAN']:02d}"
         if key in bio:
             b = bio[key]
             out[key] = (
@@ -125,45 +176,30 @@ def expected_citizens(siak: sa.Engine, sicantik: sa.Engine) -> dict[str, tuple]:
                 f"7413{b['NO_KEC']:02d}",
                 False,
             )
-            continue
-        kec = None
-        if moves[key]:
-            m = max(moves[key], key=lambda m: m["TGL_UBAH"])
-            kec = f"{m['NO_PROP_TUJUAN']:02d}{m['NO_KAB_TUJUAN']:02d}{m['NO_KEC_TUJUAN']:02d}"
-        name = birth = None
-        if applicants[key]:
-            a = min(applicants[key], key=lambda a: (-a["updated_at"].timestamp(), str(a["id"])))
-            name, birth = a["n_pemohon"].strip(), a["tgl_lahir"]
-        out[key] = (name, None, birth, kec, False)
-    return out
+        elif key in deaths:
+            d = deaths[key]
+            out[key] = (
+                d["NAMA_LGKP"].strip(),
+                _sex(d["JENIS_KLMIN"]).value,
+                d["TGL_LHR"],
+                kec,
+                True,
+            )
+        else:
+            name = birth = None
+            if applicants[key]:
+                a = min(applicants[key], key=lambda a: (-a["updated_at"].timestamp(), str(a["id"])))
+                name, birth = a["n_pemohon"].strip(), a["tgl_lahir"]
+            out[key] = (name, None, birth, kec, False)
+    return groups, out
 
 
-def applicant_rows(sicantik: sa.Engine) -> dict[str, dict]:
-    """person key -> tmpemohon row (keyed by the typed NIK when valid, else its x- key)."""
-    from domain.identity import resolve_person  # type: ignore[attr-defined]  # see above
-
-    out = {}
-    with sicantik.connect() as c:
-        for r in c.execute(sa.select(sicantik_db.tmpemohon)).mappings():
-            key = resolve_person(
-                r["no_identitas"],
-                agency="dpmptsp",
-                table="tmpemohon",
-                record_id=str(r["id"]),
-                birth_date=r["tgl_lahir"],
-            ).person_key
-            out[key] = dict(r)
-    return out
-
-
-def applicant_keys(sicantik: sa.Engine) -> dict[int, str]:
-    """tmpemohon.id -> the applicant's person key."""
-    return {r["id"]: key for key, r in applicant_rows(sicantik).items()}
-
-
-def expected_permits(sicantik: sa.Engine, today: dt.date) -> dict[str, dict[str, Any]]:
-    """permit id -> what the permit row must say, from tmpermohonan, its log and trperizinan."""
-    people = applicant_keys(sicantik)
+def expected_permits(
+    sicantik: sa.Engine, today: dt.date, people: dict[str, Person]
+) -> dict[str, dict[str, Any]]:
+    """permit id -> what the permit row must say, from tmpermohonan, its log and trperizinan
+    (the applicant as the label of their person)."""
+    applicants = applicant_labels(sicantik, people)
     with sicantik.connect() as c:
         sla = {r.id: r.durasi for r in c.execute(sa.select(sicantik_db.trperizinan))}
         logs: dict[int, list] = defaultdict(list)
@@ -207,7 +243,7 @@ def expected_permits(sicantik: sa.Engine, today: dt.date) -> dict[str, dict[str,
             "working_days_used": used,
             "sla_state": state,
             "sla_days": sla[a["perizinan_id"]],
-            "applicant_person_key": people[a["pemohon_id"]],
+            "applicant": applicants[a["pemohon_id"]],
         }
     return out
 
@@ -231,18 +267,55 @@ def expected_services(sicantik: sa.Engine) -> dict[str, tuple]:
 # --- the projection, read back --------------------------------------------------------------
 
 
-def projected_citizens(engine: sa.Engine) -> dict[str, tuple]:
+def projected_persons(engine: sa.Engine) -> dict[str | None, set[str]]:
+    """person id -> the refs of their live source records (None: records no decision placed)."""
+    out: dict[str | None, set[str]] = defaultdict(set)
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.select(CitizenSourceRecord.person_id, CitizenSourceRecord.ref).where(
+                CitizenSourceRecord.deleted.is_(False)
+            )
+        )
+        for person, ref in rows:
+            out[person].add(ref)
+    return out
+
+
+def person_labels(engine: sa.Engine, groups: Groups) -> dict[str, str]:
+    """person id -> the label of the expected person its records make up; AssertionError when
+    the projected persons are not exactly the expected groups of records."""
+    persons = projected_persons(engine)
+    assert None not in persons, f"records in no person: {sorted(persons[None])[:5]}"
+    got = {
+        "+".join(sorted({groups.label.get(r, f"?{r}") for r in refs})): refs
+        for refs in persons.values()
+    }
+    assert_same("records per person", got, dict(groups.members))
+    return {p: groups.label[next(iter(refs))] for p, refs in persons.items() if p is not None}
+
+
+def projected_citizens(engine: sa.Engine, labels: dict[str, str]) -> dict[str, tuple]:
+    """person label -> (name, sex, birth date, kecamatan, deceased) of the golden record."""
     with engine.connect() as c:
         return {
-            r.person_key: (r.name, r.sex, r.birth_date, r.kecamatan_code, r.deceased)
+            labels.get(r.person_id, f"?{r.person_id}"): (
+                r.name,
+                r.sex,
+                r.birth_date,
+                r.kecamatan_code,
+                r.deceased,
+            )
             for r in c.execute(sa.select(Citizen))
         }
 
 
-def projected_permits(engine: sa.Engine) -> dict[str, dict[str, Any]]:
+def projected_permits(
+    engine: sa.Engine, labels: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """permit id -> its row's fields; with `labels`, the applicant as their person's label."""
     with engine.connect() as c:
         rows = c.execute(sa.select(Permit).where(Permit.deleted.is_(False))).mappings()
-        return {
+        out = {
             r["permit_id"]: {
                 k: r[k]
                 for k in (
@@ -253,11 +326,16 @@ def projected_permits(engine: sa.Engine) -> dict[str, dict[str, Any]]:
                     "working_days_used",
                     "sla_state",
                     "sla_days",
-                    "applicant_person_key",
+                    "applicant_person_id",
                 )
             }
             for r in rows
         }
+    if labels is not None:
+        for p in out.values():
+            person = p.pop("applicant_person_id")
+            p["applicant"] = labels.get(person, f"?{person}") if person else None
+    return out
 
 
 def projected_timeline(engine: sa.Engine) -> dict[tuple[str, int], tuple]:
@@ -298,11 +376,19 @@ def assert_same(what: str, got: dict, want: dict) -> None:
     raise AssertionError("\n".join(lines))
 
 
-def assert_matches_sources(engine: sa.Engine, siak: sa.Engine, sicantik: sa.Engine) -> bool:
+def assert_matches_sources(
+    engine: sa.Engine, siak: sa.Engine, sicantik: sa.Engine, people: dict[str, Person]
+) -> bool:
     assert_same("services", projected_services(engine), expected_services(sicantik))
-    assert_same("citizens", projected_citizens(engine), expected_citizens(siak, sicantik))
+    groups, citizens = expected_citizens(siak, sicantik, people)
+    labels = person_labels(engine, groups)
+    assert_same("citizens", projected_citizens(engine, labels), citizens)
     assert_same("timeline", projected_timeline(engine), expected_timeline(sicantik))
-    assert_same("permits", projected_permits(engine), expected_permits(sicantik, wita_today()))
+    assert_same(
+        "permits",
+        projected_permits(engine, labels),
+        expected_permits(sicantik, wita_today(), people),
+    )
     return True
 
 
@@ -431,13 +517,16 @@ class Run:
     after_restart: int  # messages checkpointed when everything was projected
     poison: list[tuple[int, int, str]] = field(default_factory=list)  # partition, offset, kind
     after_poison_nik: str = ""
+    people: dict[str, Person] = field(default_factory=dict)  # NIK -> who the samples made
     malformed_applicant_id: int = 0
+    malformed_nik: str = ""  # the resident whose NIK the clerk mistyped
     malformed_permit: str = ""
     holiday_permit: str = ""
     rejected_permit: str = ""
     full_path_permit: str = ""
     moved: tuple[tuple[str, ...], str] = ((), "")  # the NIKs that moved, and where to
     dead_nik: str = ""
+    died_on: dt.date | None = None
 
 
 @pytest.fixture(scope="module")
@@ -476,6 +565,9 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
     population = create_siak(siak, n_people=PEOPLE, seed=SEED)
     create_sicantik(sicantik, population, n_permits=PERMITS, seed=SEED)
     sim = Simulator(siak, sicantik, population, seed=SEED, bad_nik_rate=0.0)
+    people = {p.nik: p for p in (*population.people, *population.outsiders)}
+    secret = tmp / "secret"
+    load_secret(secret, create=True)
 
     def connector(agency: str, name: str, engine: sa.Engine, tables: list) -> SubprocessConnector:
         config = {
@@ -499,6 +591,7 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         "MPPHUB_PROJECTION_DB_URL": live_url,
         "MPPHUB_WORKER_DATA_DIR": str(tmp / "worker"),
         "MPPHUB_BATCH_SIZE": "20",
+        "MPPHUB_SECRET_FILE": str(secret),
     }
     worker = ChildProcess(
         "worker", [sys.executable, "-m", "ops.cli", "worker"], tmp / "worker.log", env, cwd=REPO
@@ -531,7 +624,7 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         at_kill = kill_9_after_first_commit(worker, lambda: checkpointed(engine))
         worker.start()
         wait_until(
-            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik),
+            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik, people),
             60,
             "the snapshot projected",
         )
@@ -546,9 +639,11 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         died = sim.death()
         assert died is not None
 
-        # ... and the permits office: an applicant with a malformed NIK, a permit through
-        # every state, one rejected, and a back-dated one spanning 17 August 2026.
-        bad_id = malformed_applicant(sicantik, population.adults(21)[0])
+        # ... and the permits office: a resident's application whose NIK lost a digit at the
+        # counter, a permit through every state, one rejected, and a back-dated one spanning
+        # 17 August 2026.
+        typed_for = next(p for p in population.adults(21) if p.nik != died.detail["nik"])
+        bad_id = malformed_applicant(sicantik, typed_for)
         bad_permit = new_application(sicantik, bad_id, 3, now())
         full = new_application(sicantik, 1, 1, now())
         for status in (FILE_COMPLETE, VERIFIED, STOPPED, RESUMED, APPROVED, ISSUED):
@@ -599,11 +694,16 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
 
         # 5. Everything projected, and the projection caught up with the canonical log.
         wait_until(
-            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik),
+            lambda: worker.alive() and assert_matches_sources(engine, siak, sicantik, people),
             60,
             "the scripted changes projected",
         )
-        canonical = [catalog.PERSON_TOPIC, catalog.PERMIT_TOPIC, catalog.SERVICE_TOPIC]
+        canonical = [
+            catalog.PERSON_TOPIC,
+            catalog.PERMIT_TOPIC,
+            catalog.SERVICE_TOPIC,
+            IDENTITY_TOPIC,
+        ]
         wait_until(
             lambda: (
                 checkpointed(engine) == sum(end_offsets(hub_stack.bootstrap, canonical).values())
@@ -631,15 +731,18 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
         env,
         at_kill,
         after,
-        poison,
-        nik,
-        bad_id,
-        f"dpmptsp:{bad_permit}",
-        f"dpmptsp:{holiday}",
-        f"dpmptsp:{rejected}",
-        f"dpmptsp:{full}",
-        (moved.keys["BIODATA_WNI"], f"7413{moved.detail['to_kec']:02d}"),
-        died.detail["nik"],
+        poison=poison,
+        after_poison_nik=nik,
+        people=people,
+        malformed_applicant_id=bad_id,
+        malformed_nik=typed_for.nik,
+        malformed_permit=f"dpmptsp:{bad_permit}",
+        holiday_permit=f"dpmptsp:{holiday}",
+        rejected_permit=f"dpmptsp:{rejected}",
+        full_path_permit=f"dpmptsp:{full}",
+        moved=(moved.keys["BIODATA_WNI"], f"7413{moved.detail['to_kec']:02d}"),
+        dead_nik=died.detail["nik"],
+        died_on=died.detail["died_on"],
     )
     engine.dispose()
     siak.dispose()
@@ -649,11 +752,19 @@ def run(hub_stack: Stack, databases: tuple[str, str], tmp_path_factory) -> Itera
 # --- what must hold --------------------------------------------------------------------------
 
 
+def person_of_record(engine: sa.Engine, ref: str) -> str | None:
+    """The person id a source record (agency:table:id) belongs to."""
+    with engine.connect() as c:
+        return c.scalar(
+            sa.select(CitizenSourceRecord.person_id).where(CitizenSourceRecord.ref == ref)
+        )
+
+
 def test_projections_equal_a_direct_computation_from_the_sources(run: Run) -> None:
-    assert_matches_sources(run.engine, run.siak, run.sicantik)
+    assert_matches_sources(run.engine, run.siak, run.sicantik, run.people)
     permits = projected_permits(run.engine)
     # The scenario did what it says: every permit finished, one through every state, one
-    # rejected, an x- applicant, and 17 August (Independence Day) inside a counted interval.
+    # rejected, a mistyped applicant, and 17 August (Independence Day) inside a counted interval.
     assert {p["outcome"] for p in permits.values()} <= FINAL
     assert permits[run.rejected_permit]["status"] == "REJECTED"
     timeline = projected_timeline(run.engine)
@@ -674,9 +785,15 @@ def test_projections_equal_a_direct_computation_from_the_sources(run: Run) -> No
     # (Independence Day) and Tue 25 Aug (Maulid Nabi), minus Thu 20 and Fri 21 Aug (clock stopped
     # on the 19th, resumed on the 21st) = 6.
     assert holiday["working_days_used"] == 6
-    bad = permits[run.malformed_permit]
-    assert bad["applicant_person_key"] == f"x-dpmptsp-tmpemohon-{run.malformed_applicant_id}"
-    citizens = projected_citizens(run.engine)
+    # The NIK typo in the permits system ends in the civil-registry person.
+    resident = person_of_record(run.engine, f"disdukcapil:biodata_wni:{run.malformed_nik}")
+    assert resident is not None and resident.startswith("P")
+    assert permits[run.malformed_permit]["applicant_person_id"] == resident
+    applicant = person_of_record(run.engine, f"dpmptsp:tmpemohon:{run.malformed_applicant_id}")
+    assert applicant == resident
+    groups, _ = expected_citizens(run.siak, run.sicantik, run.people)
+    labels = person_labels(run.engine, groups)
+    citizens = projected_citizens(run.engine, labels)
     members, to_kec = run.moved
     assert members and all(citizens[nik][3] == to_kec for nik in members)
     with run.engine.connect() as c:
@@ -688,12 +805,17 @@ def test_projections_equal_a_direct_computation_from_the_sources(run: Run) -> No
             )
         ).scalar_one()
     assert record is True  # the registry deleted the row: no longer a resident
+    (dead,) = [p for p, label in labels.items() if label == run.dead_nik]
     with run.engine.connect() as c:
-        provenance = c.scalar(
-            sa.select(Citizen.provenance).where(Citizen.person_key == run.dead_nik)
-        )
-    # Gone, or kept only by what other records (a move, a permit application) say.
+        deceased, death_date, provenance = c.execute(
+            sa.select(Citizen.deceased, Citizen.death_date, Citizen.provenance).where(
+                Citizen.person_id == dead
+            )
+        ).one()
+    # Kept by the death registration (and what other records say), never by the deleted row.
     assert all(src["table"] != "BIODATA_WNI" for src in (provenance or {}).values())
+    assert (deceased, death_date) == (True, run.died_on)
+    assert provenance["deceased"]["table"] == "CAPIL_MATI"
     findings = read_topic(run.stack, catalog.DQ_FINDINGS_TOPIC).events
     assert any(
         e.value["agency"] == "dpmptsp"
@@ -740,6 +862,9 @@ def test_rebuild_gives_the_live_projection_row_for_row(run: Run) -> None:
 
             assert_same(table.name, by_key(replayed[table.name]), by_key(live[table.name]))
         assert replayed == live
+        # The same person ids: the rebuild replayed the decisions, it did not decide again.
+        ids = {r["person_id"] for r in live["citizen"]}
+        assert ids and ids == {r["person_id"] for r in replayed["citizen"]}
     finally:
         rebuilt.dispose()
 
