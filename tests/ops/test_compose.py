@@ -689,10 +689,6 @@ def test_compose_connectors_capture_the_sample_agencies_tables(
                 assert table.timestamp_column == in_demo["timestamp_column"], table.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml's package-data lacks domain/matching/params.json (for the lead)",
-)
 def test_the_image_installs_every_data_file_of_the_packages() -> None:
     """The image installs with `pip install .` and drops the sources: a file the packages read
     beside their modules must be package data."""
