@@ -478,5 +478,221 @@ def identity_eval(
     click.echo(text)
 
 
+# --- deadletter ---------------------------------------------------------------------------------
+@main.group()
+def deadletter() -> None:
+    """Dead letters: what a stage could not process, kept with its reason. List, show, replay.
+
+    A dead letter's ID is its partition:offset on the dead-letter topic (`list` shows them).
+    Kafka and the registry from MPPHUB_KAFKA_BOOTSTRAP and MPPHUB_REGISTRY_URL."""
+
+
+def _dl_topic(f):
+    from eventlog.topics import DEADLETTER_TOPIC
+
+    return click.option(
+        "--deadletter-topic",
+        envvar="MPPHUB_DEADLETTER_TOPIC",
+        default=DEADLETTER_TOPIC,
+        show_default=True,
+        help="The dead-letter topic [env MPPHUB_DEADLETTER_TOPIC]; its replay log is "
+        "<topic>-replays.",
+    )(f)
+
+
+def _dl_time(ctx, param, value):
+    from .deadletter import parse_time
+
+    try:
+        return parse_time(value) if value else None
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _dl_filters(f):
+    options = [
+        click.option("--topic", default=None, help="Original topic (exact)."),
+        click.option("--reason", default=None, help="Reason contains this (case-insensitive)."),
+        click.option("--stage", default=None, help="Stage: capture, normalize, identity, ..."),
+        click.option("--agency", default=None, help="Agency code, e.g. disdukcapil."),
+        click.option(
+            "--since", callback=_dl_time, help="Written at or after (ISO 8601; UTC if no offset)."
+        ),
+        click.option("--until", callback=_dl_time, help="Written before (ISO 8601)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _dl_source(topic: str):
+    import logging
+
+    from .deadletter import Source
+
+    # aiokafka logs each failed connection before raising; the raised error is the one line.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    hub = _hub_settings()
+    return Source(hub.stream.kafka, hub.stream.registry_url, topic), hub
+
+
+@deadletter.command("list")
+@_dl_topic
+@_dl_filters
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="At most this many: the newest that match.",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+def deadletter_list(deadletter_topic: str, limit: int, as_json: bool, **filters) -> None:
+    """Dead letters that match every filter given, oldest first: ID, time, stage, original
+    topic/partition/offset, error type, reason, times replayed. Never the key or value (they
+    may hold personal data): see `show --reveal`."""
+    import json
+
+    from .deadletter import Filters, load, replays_of, select, summary
+
+    source, _ = _dl_source(deadletter_topic)
+    loaded = load(source)
+    found = select(loaded.letters, Filters(**filters))
+    replays = replays_of(source)
+    rows = [summary(d, replays.get(d.id, ())) for d in found[-limit:]]
+    if loaded.unreadable:
+        err_console.print(f"[yellow]not dead letters: {', '.join(loaded.unreadable)}[/]")
+    if len(found) > limit:
+        err_console.print(f"[dim]the newest {limit} of {len(found)} (--limit)[/]")
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(
+        "id", "ts", "stage", "original topic", "part", "offset", "error", "reason", "replayed"
+    )
+    for r in rows:
+        cells = [r["id"], r["ts"], r["stage"], r["original_topic"], r["original_partition"]]
+        cells += [r["original_offset"], r["error_type"], r["reason"], r["replayed"] or ""]
+        table.add_row(*("-" if c is None else str(c) for c in cells))
+    console.print(table)
+    console.print(f"{len(rows)} dead letter(s) on {deadletter_topic}", highlight=False)
+
+
+@deadletter.command("show")
+@click.argument("dead_letter_id", metavar="ID")
+@_dl_topic
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Also print the key and value, every number of 12+ digits (NIK, KK) masked; names "
+    "stay readable.",
+)
+@click.option(
+    "--unmasked",
+    is_flag=True,
+    help="With --reveal: print them whole; needs --purpose and is recorded in the audit file.",
+)
+@click.option("--purpose", default=None, help="Why you need them unmasked (recorded).")
+@click.option(
+    "--audit-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=".mpphub/audit/deadletter-reveals.jsonl",
+    show_default=True,
+    help="Append-only record of unmasked reveals (JSON lines: who, when, which, why).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+def deadletter_show(
+    dead_letter_id: str,
+    deadletter_topic: str,
+    reveal: bool,
+    unmasked: bool,
+    purpose: str | None,
+    audit_file: Path,
+    as_json: bool,
+) -> None:
+    """One dead letter's metadata; its key and value only with --reveal.
+
+    A dead letter keeps the original message, which may hold personal data (NIK, names), and
+    this CLI has no login yet (roles come with issue 9). So seeing it is explicit: --reveal
+    masks identity numbers; --reveal --unmasked --purpose TEXT shows everything and first
+    appends who ($USER), when, which dead letter and why to the audit file."""
+    import getpass
+    import json
+
+    from .deadletter import audit_reveal, details, load, replays_of, resolve, revealed
+
+    if unmasked and not reveal:
+        raise click.UsageError("--unmasked goes with --reveal")
+    if unmasked and not (purpose or "").strip():
+        raise click.UsageError("--unmasked needs --purpose: why you need the personal data")
+    source, _ = _dl_source(deadletter_topic)
+    letter = resolve(load(source).letters, dead_letter_id)
+    out = details(letter, replays_of(source).get(letter.id, ()), unmasked=unmasked)
+    if reveal:
+        if unmasked:
+            who = getpass.getuser()
+            audit_reveal(
+                audit_file, who=who, topic=deadletter_topic, letter=letter, purpose=purpose
+            )
+        out |= revealed(source, letter, unmasked=unmasked)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    table = Table("field", "value", show_header=False)
+    for k, v in out.items():
+        if k not in ("key", "value", "replays"):
+            table.add_row(k, "-" if v is None else str(v))
+    for r in out["replays"]:
+        to = r["replayed_to"]
+        table.add_row("replay", f"{r['when']} by {r['who']} -> {to['partition']}:{to['offset']}")
+    console.print(table)
+    for k in ("key", "value"):
+        if k in out:
+            console.rule(k + ("" if unmasked else " (identity numbers masked)"))
+            console.print(out[k], highlight=False, markup=False)
+    if not reveal:
+        console.print("key and value hidden (personal data): --reveal to see them masked")
+
+
+@deadletter.command("replay")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@_dl_topic
+@_dl_filters
+@click.option("--again", is_flag=True, help="Also resend those the replay log holds already.")
+@click.option("--dry-run", is_flag=True, help="List what would be replayed; send nothing.")
+def deadletter_replay(ids, deadletter_topic: str, again: bool, dry_run: bool, **filters) -> None:
+    """Re-send normalize-stage dead letters to their raw topic, once the mapping that refused
+    them is fixed.
+
+    Name them by ID, select them with filters, or both. Their exact key and value bytes go
+    back to the original topic and partition; the worker normalizes them again (it is
+    deterministic) and the projections skip what they hold already. Each replay is recorded on
+    the replay-log topic (dead letter, original place, new offset, who, when) and a dead letter
+    found there is skipped unless --again. A capture-stage dead letter (a row that could not be
+    encoded) has no message to re-send: re-capture its row at the source. Exit 1 when a
+    selected dead letter could not be replayed."""
+    import getpass
+
+    from .deadletter import Filters, load, replay, select
+
+    chosen = Filters(**filters)
+    if not ids and not chosen.any:
+        raise click.UsageError("name dead letters by ID or select them with a filter")
+    source, hub = _dl_source(deadletter_topic)
+    selected = select(load(source).letters, chosen, ids)
+    report = replay(
+        source,
+        selected,
+        who=getpass.getuser(),
+        replication_factor=hub.stream.replication_factor,
+        again=again,
+        dry_run=dry_run,
+    )
+    for line in report.lines(len(selected)):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if report.refused:
+        raise HubError(f"{len(report.refused)} dead letter(s) could not be replayed (see above)")
+
+
 if __name__ == "__main__":
     main()
