@@ -44,7 +44,7 @@ def name_level(a: Prepared, b: Prepared) -> int:
         return 0
     if a.name_str == b.name_str:
         return 1
-    if a.sorted_fold == b.sorted_fold or a.foldset == b.foldset:
+    if a.sorted_fold == b.sorted_fold or a.foldset == b.foldset or a.squashed == b.squashed:
         return 2
     # Before the Jaro-Winkler bands, which rate 'SITI' against 'SITI AMINAH' by the prefix.
     if a.foldset < b.foldset or b.foldset < a.foldset:
@@ -57,6 +57,8 @@ def name_level(a: Prepared, b: Prepared) -> int:
             jw = max(jw, JaroWinkler.similarity(a.ordered_fold, b.ordered_fold, score_cutoff=0.88))
         if jw < 0.95 and len(a.folded) > 1 and len(b.folded) > 1 and a.initials & b.initials:
             jw = max(jw, _word_similarity(a.folded, b.folded))
+    if jw < 0.88:  # a space typed in the wrong place: WAC IAOBELLA, WASCALISTA
+        jw = JaroWinkler.similarity(a.squashed, b.squashed, score_cutoff=0.88)
     if jw >= 0.95:
         return 3
     if jw >= 0.88:
@@ -141,9 +143,13 @@ def nik_level(a: Prepared, b: Prepared) -> int:
         return 8
     if x == y:
         return 1 if (a.nik_ok or b.nik_ok) else 2
-    if a.nik_proof and b.nik_proof and (a.nik_dmy != b.nik_dmy or a.nik_sex != b.nik_sex):
-        # Each NIK agrees with its own record's other birth date or sex: two people (siblings
-        # born a year apart in one district have NIKs one digit apart), not a typo.
+    same_date = a.nik_ok and b.nik_ok and a.nik_dmy == b.nik_dmy and a.nik_sex == b.nik_sex
+    # Consecutive serials: how the registry numbers two people born the same day in one
+    # district (namesakes in one kelurahan look like this), as well as a typo.
+    next_serial = same_date and x[:12] == y[:12] and abs(int(x[12:]) - int(y[12:])) == 1
+    if a.nik_proof and b.nik_proof and (next_serial or not same_date):
+        # Each NIK is plausible and agrees with its own record's birth date and sex: two
+        # people (siblings born a year apart in one district have NIKs one digit apart too).
         return 9
     if Levenshtein.distance(x, y, score_cutoff=1) <= 1:
         near = 6
@@ -151,16 +157,16 @@ def nik_level(a: Prepared, b: Prepared) -> int:
         near = 7
     else:
         return 9 if a.nik_ok and b.nik_ok else 10
-    if a.nik_ok and b.nik_ok and a.nik_dmy == b.nik_dmy and a.nik_sex == b.nik_sex:
-        # Same date, region or serial one digit apart: a typo, or two people born the same day
-        # (consecutive serials are how the registry numbers those in one district). The date
-        # is already counted: u is counted among pairs born the same day (em.py).
-        next_serial = x[:12] == y[:12] and abs(int(x[12:]) - int(y[12:])) == 1
+    if same_date:
+        # Region or serial one digit apart, the date already counted by birth_date: its u is
+        # counted among pairs born the same day (em.py).
         return 5 if next_serial else 4
-    # The typo is provably in one NIK: it contradicts its own record, while the other NIK
-    # encodes this record's birth date and sex.
-    if (not a.nik_ok and b.nik_ok and encodes(b.nik_dmy, b.nik_sex, a.dob, a.sex)) or (
-        not b.nik_ok and a.nik_ok and encodes(a.nik_dmy, a.nik_sex, b.dob, b.sex)
+    # The typo is provably in one (16-digit) NIK: it contradicts its own record, while the other
+    # NIK encodes this record's birth date and sex. (A NIK missing a digit is near every NIK of
+    # its district and date.)
+    if len(x) == len(y) == 16 and (
+        (not a.nik_ok and b.nik_ok and encodes(b.nik_dmy, b.nik_sex, a.dob, a.sex))
+        or (not b.nik_ok and a.nik_ok and encodes(a.nik_dmy, a.nik_sex, b.dob, b.sex))
     ):
         return 3
     return near

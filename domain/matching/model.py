@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .blocking import blocking_keys
-from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS
+from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, nik_level
 from .decisions import Evidence, FieldComparison
 from .prepared import Prepared, prepare
 from .record import PersonRecord
@@ -85,6 +85,7 @@ class MatchModel:
         self._tf = [(i, set(TF_LEVELS.get(f, ()))) for i, f in enumerate(FIELDS)]
         self._name, self._prefix = FIELDS.index("name"), FIELDS.index("prefix")
         self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
+        self._kk = FIELDS.index("kk")
         self._joining = tuple(FIELDS.index(f) for f in ("kk", "phone", "other_id"))
 
     # --- files ---
@@ -190,16 +191,21 @@ class MatchModel:
         return total
 
     def _identified(self, lv: Sequence[int]) -> bool:
-        """Whether a pair may be linked without a supervisor: the same NIK, or names that do not
-        disagree with a NIK or birth date that (nearly) agrees, or (neither recorded) names that
-        (nearly) agree; never two NIKs that each agree with their own record. Household fields
+        """Whether a pair may be linked without a supervisor: names that do not disagree, with
+        the same NIK, a NIK or birth date that (nearly) agrees, a shared KK, or (neither
+        recorded) names that (nearly) agree; never two NIKs that each agree with their own
+        record (a relative's NIK on a record has another name). Household fields
         (KK, address, phone) agree for a whole family and are not independent of each other:
         alone they only ever send a pair to review (siblings, and twins with other names)."""
         nik, name, dob = lv[self._nik], lv[self._name], lv[self._dob]
+        if name == NAME_ELSE or nik == NIK_ELSE:
+            return False  # another name, or two NIKs each right for its own record
         if nik == NIK_EXACT:
             return True
-        if name in (0, NAME_ELSE) or nik == NIK_ELSE:
+        if name == 0:
             return False
+        if name in NAME_CLOSE and lv[self._kk] == 1:
+            return True  # one family does not give one name twice
         if nik == NIK_NEXT_SERIAL and not any(lv[i] == 1 for i in self._joining):
             # Namesakes born the same day in one district have NIKs one serial apart: without
             # a shared KK, phone or other id that is not told apart from a typo.
@@ -207,6 +213,11 @@ class MatchModel:
         if nik == 0 and dob == 0:  # nothing to contradict a (nearly) equal name
             return name in NAME_CLOSE
         return nik in NIK_NEAR or dob in DOB_NEAR
+
+    def conflict(self, a: Prepared, b: Prepared) -> bool:
+        """True when two records cannot be one person without a supervisor: two NIKs that each
+        agree with their own record. A person holding both is two people: do not merge such."""
+        return nik_level(a, b) == NIK_ELSE
 
     def score(self, a: Prepared, b: Prepared) -> float:
         """The pair's weight (sum of field weights, in bits); the fast path for the resolver."""

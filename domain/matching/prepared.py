@@ -34,7 +34,8 @@ class Prepared:
     """A record's comparable forms, computed once (the resolver keeps these in its index)."""
 
     __slots__ = (
-        "record", "name", "name_str", "folded", "sorted_fold", "ordered_fold", "foldset",
+        "record", "name", "name_str", "folded", "sorted_fold", "ordered_fold", "squashed",
+        "foldset",
         "initials",
         "name_u", "sounds", "prefix", "prefix_sex", "prefix_u", "dob", "dob_day", "dob_str",
         "sex", "nik", "nik_dmy", "nik_sex", "nik_proof",
@@ -48,6 +49,7 @@ class Prepared:
     folded: tuple[str, ...]
     sorted_fold: str
     ordered_fold: str
+    squashed: str  # prefix and words, folded, without spaces (for a space typed elsewhere)
     foldset: frozenset[str]
     initials: frozenset[str]
     name_u: float
@@ -117,6 +119,8 @@ def _prepare_name(p: Prepared, raw: str | None, freq: Mapping[str, float]) -> No
     p.name_str = " ".join(tokens)
     p.ordered_fold = " ".join(folded)
     p.sorted_fold = " ".join(sorted(folded))
+    prefix = name.prefix.replace(" ", "") if name else ""
+    p.squashed = fold(prefix + "".join(tokens)) if tokens else ""
     p.foldset = frozenset(folded)
     p.initials = frozenset(t[0] for t in folded if t)
     p.sounds = tuple(sorted(phonetic(t) for t in folded))

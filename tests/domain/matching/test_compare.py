@@ -126,6 +126,11 @@ def test_nik_adjacent_transposition():
     assert nik(rec(nik="7413011208350001"), rec(nik=NIK)) == "transposition"
 
 
+def test_nik_typo_in_the_serial_with_birth_dates_is_near_same_date():
+    a, b = rec(nik="7413011203850007", birth_date=BORN), rec(nik=NIK, birth_date=BORN)
+    assert nik(a, b) == "near_same_date"
+
+
 def test_nik_typo_in_the_serial_is_near_same_date():
     assert nik(rec(nik="7413011203850007"), rec(nik=NIK)) == "near_same_date"
 
@@ -148,10 +153,11 @@ def test_nik_one_digit_apart_but_each_agrees_with_its_own_birth_date_is_else():
     assert nik(a, b) == "else"
 
 
-def test_nik_serial_one_apart_with_the_same_birth_date_is_next_serial():
+def test_niks_that_each_agree_with_their_own_birth_date_are_else():
+    # Namesakes born the same day in one district: consecutive serials, both right.
     a = rec(nik=NIK, birth_date=BORN, sex="L")
     b = rec(nik="7413011203850002", birth_date=BORN, sex="L")
-    assert nik(a, b) == "next_serial"
+    assert nik(a, b) == "else"
 
 
 def test_kk_number_in_the_nik_field_is_no_nik_match():
