@@ -29,6 +29,8 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 
+from eventlog.topics import CANONICAL_TOPICS, IDENTITY_TOPIC
+
 from .processes import ChildProcess
 from .stack import Stack, StackConfig, StackError
 
@@ -293,10 +295,7 @@ def _rebuild_phase(run: _Run) -> None:
     rb = run.start("rebuild", ["rebuild", "--db", rebuilt, "--no-progress"])
     run.wait(lambda: rb.proc.poll() is not None, 1800, "rebuild")
     rb.check()
-    events = _topic_total(
-        run.stack.bootstrap,
-        ("mpp.canonical.person", "mpp.canonical.permit", "mpp.canonical.service"),
-    )
+    events = _topic_total(run.stack.bootstrap, (*CANONICAL_TOPICS, IDENTITY_TOPIC))
     run.result["rebuild_events_per_s"] = round(events / (time.monotonic() - t0), 1)
 
 
