@@ -29,6 +29,7 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 
+from domain.tokens import load_secret
 from eventlog.topics import CANONICAL_TOPICS, IDENTITY_TOPIC
 
 from .processes import ChildProcess
@@ -184,6 +185,13 @@ class _Run:
     def proj_url(self) -> str:
         return f"sqlite:///{(self.opts.dir / 'projections.db').resolve()}"
 
+    @property
+    def secret(self) -> Path:
+        """The bench's secret for keyed tokens, made on first use."""
+        path = (self.opts.dir / "secret").resolve()
+        load_secret(path, create=True)
+        return path
+
     def start(self, name: str, args: list[str]) -> _Proc:
         """Start `mpphub <args>` with the bench's environment, its log under logs/."""
         env = {
@@ -193,6 +201,7 @@ class _Run:
             "MPPHUB_APP_ID": "mpphub-bench",
             "MPPHUB_WORKER_DATA_DIR": str(self.opts.dir / "worker"),
             "MPPHUB_RAW_TOPICS": RAW_TOPIC,
+            "MPPHUB_SECRET_FILE": str(self.secret),
         }
         argv = [sys.executable, "-m", "ops.cli", *args]
         proc = _Proc(name, argv, self.opts.dir / "logs" / f"{name}.log", env)

@@ -22,6 +22,8 @@ import sqlalchemy as sa
 import yaml
 from rich.console import Console
 
+from domain.tokens import load_secret
+
 from .processes import ChildProcess, pid_in_file, port_is_free, stop_process
 from .signals import StopSignals
 from .stack import Stack, StackConfig, StackError
@@ -165,11 +167,15 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) ->
     }
     mpphub = [sys.executable, "-m", "ops.cli"]
     db_url = f"sqlite:///{state / 'projections.db'}"
+    # The demo's own secret for keyed tokens (record keys, person ids): made once per state dir.
+    secret = state / "secret"
+    load_secret(secret, create=True)
     env = {
         "MPPHUB_KAFKA_BOOTSTRAP": stack.bootstrap,
         "MPPHUB_REGISTRY_URL": stack.registry_url,
         "MPPHUB_PROJECTION_DB_URL": db_url,
         "MPPHUB_WORKER_DATA_DIR": str(state / "worker"),
+        "MPPHUB_SECRET_FILE": str(secret),
     }
     children = []
     for name, cfg in configs.items():
