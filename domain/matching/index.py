@@ -56,13 +56,12 @@ class BlockIndex:
     def cap(self, key: str) -> int:
         """The most records a block of this key may hold and still give candidates."""
         if self.caps:
-            kind = key.partition(":")[0]
-            return self.caps.get(kind, self.max_block)
+            return self.caps.get(key.partition(":")[0], self.max_block)
         return self.max_block
 
     def candidates(self, keys: Iterable[str], exclude: str) -> list[str]:
         """Record ids sharing a usable key with the record `exclude`, each once, in key order."""
-        blocks = self._blocks
+        blocks, caps, default = self._blocks, self.caps, self.max_block
         seen: dict[str, None] = {}
         for key in keys:
             block = blocks.get(key)
@@ -70,7 +69,7 @@ class BlockIndex:
                 continue
             if isinstance(block, str):
                 seen[block] = None
-            elif len(block) <= self.cap(key):
+            elif len(block) <= (caps.get(key.partition(":")[0], default) if caps else default):
                 seen.update(dict.fromkeys(block))
         seen.pop(exclude, None)
         return list(seen)

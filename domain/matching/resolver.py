@@ -51,8 +51,10 @@ def _better(pair: _Pair, best: _Pair | None) -> bool:
     )
 
 
-def _strongest(pairs: Mapping[str, _Pair]) -> list[tuple[str, _Pair]]:
-    return sorted(pairs.items(), key=lambda item: (-item[1].weight, item[0]))
+def _strongest(pairs: Mapping[str, _Pair], floor: float) -> list[tuple[str, _Pair]]:
+    """Person and pair for the pairs weighing at least `floor`, strongest first."""
+    kept = [(p, pair) for p, pair in pairs.items() if pair.weight >= floor]
+    return sorted(kept, key=lambda item: (-item[1].weight, item[0]))
 
 
 class Resolver:
@@ -172,8 +174,7 @@ class Resolver:
                 best[person] = _Pair(MUST, m)
         blocked = self.state.blocked(rec.record_id)
         linked = [
-            (p, pair) for p, pair in _strongest(best)
-            if pair.weight >= self.model.link_weight and p not in blocked
+            (p, pair) for p, pair in _strongest(best, self.model.link_weight) if p not in blocked
         ]  # fmt: skip
         if linked:
             person, pair = linked[0]
@@ -232,7 +233,7 @@ class Resolver:
         person = state.clusters.person(rid)
         assert person is not None  # it has just been applied
         doubts: list[_Pair] = []
-        for other, pair in _strongest(best):
+        for other, pair in _strongest(best, review):
             if other == person or other in blocked or other not in state.clusters.members:
                 continue
             if pair.weight >= link and not state.conflict(person, other):
@@ -257,27 +258,34 @@ class Resolver:
     def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """Person -> its best pair with the record among the blocking candidates (persons other
         than the record's own). The hot loop: one model score per candidate."""
-        person_of, forms = self.state.clusters.person, self.state.forms
+        if self._score is None:
+            return self._compared(form, rid, keys)
+        score, forms, person_of = self._score, self.state.forms, self.state.clusters.person
+        own = person_of(rid)
+        weights: dict[str, tuple[float, str]] = {}  # person -> (weight, record id) of its best
+        for other in self.state.index.candidates(keys, rid):
+            try:
+                weight = score(form, forms[other])
+            except Exception:  # as in _pair
+                self.state.counts["model_errors"] += 1
+                continue
+            person = person_of(other)
+            held = weights.get(person)
+            if held is None or weight > held[0] or (weight == held[0] and other < held[1]):
+                if weight > -math.inf:  # not NaN
+                    weights[person] = (weight, other)
+        weights.pop(own, None)  # type: ignore[arg-type]
+        return {p: _Pair(w, other) for p, (w, other) in weights.items()}
+
+    def _compared(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
+        """_candidates for a model without a fast score: the evidence of every pair."""
+        person_of = self.state.clusters.person
         own = person_of(rid)
         best: dict[str, _Pair] = {}
-        score = self._score
         for other in self.state.index.candidates(keys, rid):
             person = person_of(other)
-            if person == own:
-                continue
-            if score is None:
-                pair = self._pair(form, other)
-            else:
-                try:
-                    weight = score(form, forms[other])
-                except Exception:  # as in _pair
-                    self.state.counts["model_errors"] += 1
-                    continue
-                if not weight > -math.inf:  # NaN (or -inf): no pair
-                    continue
-                pair = _Pair(weight, other)
-            held = best.get(person)
-            if held is None or _better(pair, held):
+            pair = self._pair(form, other)
+            if person != own and person is not None and _better(pair, best.get(person)):
                 best[person] = pair
         return best
 

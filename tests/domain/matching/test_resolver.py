@@ -14,12 +14,14 @@ from .resolver_support import models, person, resolver
 NIK = "7413014501900001"  # a woman born 1990-01-05, registered in Muna
 
 
+@pytest.mark.parametrize("typo", ["7413014501960001", "7413015401900001"])  # digit, swap
 @pytest.mark.parametrize("model", models())
-def test_a_nik_typo_in_the_permits_system_ends_in_the_civil_registry_person(model) -> None:
+def test_a_nik_typo_in_the_permits_system_ends_in_the_civil_registry_person(model, typo) -> None:
     r = resolver(model)
     registry = person("Rsiak", "WA ODE SITI", "1990-01-05", sex="P", nik=NIK, kelurahan="RAHA I",
                       kk_number="7413010101080002", source="disdukcapil")
-    permit = person("Rpermit", "Wa Ode Siti", "1990-01-05", sex="P", nik="7413014501900007",
+    # Off in the date part: the typo'd NIK no longer fits the record's birth date.
+    permit = person("Rpermit", "Wa Ode Siti", "1990-01-05", sex="P", nik=typo,
                     kelurahan="RAHA I", source="dpmptsp")
     [new] = r.resolve(registry, 1_000)
     decisions = r.resolve(permit, 2_000)
