@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .blocking import blocking_keys
-from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, nik_level
+from .blocking import SUGGESTED_CAPS, blocking_keys
+from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, kk_level, nik_level
 from .decisions import Evidence, FieldComparison
 from .prepared import Prepared, prepare
 from .record import PersonRecord
@@ -30,6 +30,8 @@ NAME_ELSE = LEVELS["name"].index("else")
 NIK_EXACT = LEVELS["nik"].index("exact")
 NIK_ELSE = LEVELS["nik"].index("else")
 NIK_NEXT_SERIAL = LEVELS["nik"].index("next_serial")
+NIK_SAME_DATE = frozenset(LEVELS["nik"].index(x) for x in ("near_same_date", "next_serial"))
+KK_ELSE = LEVELS["kk"].index("else")
 NAME_CLOSE = frozenset(LEVELS["name"].index(x) for x in ("exact", "tokens", "jw95"))
 NIK_NEAR = frozenset(LEVELS["nik"].index(x) for x in ("near_dob", "one_edit", "transposition"))
 DOB_NEAR = frozenset(LEVELS["birth_date"].index(x) for x in ("exact", "swapped", "near"))
@@ -87,6 +89,16 @@ class MatchModel:
         self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
         self._kk = FIELDS.index("kk")
         self._joining = tuple(FIELDS.index(f) for f in ("kk", "phone", "other_id"))
+        # Early exit (score with a floor): the most telling fields first, and the most each
+        # field still to come can add (name: plus the rarest name's gain).
+        tops = [max(ws) + (self.tf_max_gain if f in TF_LEVELS else 0.0)
+                for f, ws in zip(FIELDS, self._w, strict=True)]  # fmt: skip
+        order = [self._dob, self._nik, self._name, self._kk]
+        order += [i for i in range(len(FIELDS)) if i not in order]
+        self._order = tuple((i, COMPARATORS[i], sum(tops[j] for j in order[k + 1 :]))
+                            for k, i in enumerate(order))  # fmt: skip
+        # Per blocking-key kind, the largest block worth comparing (the Resolver's default).
+        self.block_caps: dict[str, int] = dict(SUGGESTED_CAPS)
 
     # --- files ---
 
@@ -216,12 +228,27 @@ class MatchModel:
 
     def conflict(self, a: Prepared, b: Prepared) -> bool:
         """True when two records cannot be one person without a supervisor: two NIKs that each
-        agree with their own record. A person holding both is two people: do not merge such."""
-        return nik_level(a, b) == NIK_ELSE
+        agree with their own record, or two such NIKs born the same day one digit apart with
+        two different KK numbers (namesakes of one district, not a typo). A person holding
+        both is two people: do not merge such."""
+        level = nik_level(a, b)
+        if level == NIK_ELSE:
+            return True
+        return level in NIK_SAME_DATE and kk_level(a, b) == KK_ELSE
 
-    def score(self, a: Prepared, b: Prepared) -> float:
-        """The pair's weight (sum of field weights, in bits); the fast path for the resolver."""
-        lv = [f(a, b) for f in COMPARATORS]
+    def score(self, a: Prepared, b: Prepared, floor: float | None = None) -> float:
+        """The pair's weight (sum of field weights, in bits); the fast path for the resolver.
+        With `floor`, a pair that can no longer reach it stops early and weighs -inf."""
+        if floor is None:
+            lv = [f(a, b) for f in COMPARATORS]
+            return self._total(lv, self._weights(a, b, lv))
+        lv = [0] * len(COMPARATORS)
+        w, total = self._w, 0.0
+        for i, f, rest in self._order:
+            j = lv[i] = f(a, b)
+            total += w[i][j]
+            if total + rest < floor - self.tf_max_gain * 2:  # tf shifts below are bounded
+                return -math.inf
         return self._total(lv, self._weights(a, b, lv))
 
     def compare(self, a: PersonRecord | Prepared, b: PersonRecord | Prepared) -> Evidence:

@@ -7,6 +7,8 @@ field would link a whole family, and only the model can tell the two apart."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,12 @@ from .state import MUST_LINK, ResolverState
 K = DecisionKind
 MAX_RESCORE = 50  # an updated record is re-scored against this many of its person's at most
 MAX_REVIEWS = 3  # REVIEW decisions per record at most: the strongest doubts, not every namesake
+MAX_CLASH_CHECK = 50  # records of a person checked for a conflict with a record at most
+# A record above the link weight to two persons that cannot be one (each holds a NIK right for
+# its own record) links to the stronger only when it wins by this many bits (2^10: a thousand
+# times likelier); else both go to review. Namesakes born the same day in one kelurahan differ
+# only in household fields, a few bits each, and must not be decided by them.
+AMBIGUITY_MARGIN = 10.0
 NOTHING_TO_COMPARE = "nothing-to-compare"  # a NEW decision's reason: a data-quality finding
 
 
@@ -51,6 +59,17 @@ def _better(pair: _Pair, best: _Pair | None) -> bool:
     )
 
 
+def _parameters(fn: Callable[..., object]) -> Mapping[str, object]:
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def _floored(score: Callable[..., float], floor: float, a: object, b: object) -> float:
+    return score(a, b, floor)
+
+
 def _strongest(pairs: Mapping[str, _Pair], floor: float) -> list[tuple[str, _Pair]]:
     """Person and pair for the pairs weighing at least `floor`, strongest first."""
     kept = [(p, pair) for p, pair in pairs.items() if pair.weight >= floor]
@@ -74,6 +93,9 @@ class Resolver:
         caps = block_caps if block_caps is not None else getattr(model, "block_caps", None)
         self.state = ResolverState(model, max_block, caps)
         self._score = getattr(model, "score", None) if hasattr(model, "prepare") else None
+        # Two records the model says are two people (MatchModel.conflict): never one person.
+        self._conflict = getattr(model, "conflict", None) if self._score is not None else None
+        self._floored = self._score is not None and "floor" in _parameters(self._score)
 
     # --- queries -------------------------------------------------------------------------
 
@@ -174,8 +196,13 @@ class Resolver:
                 best[person] = _Pair(MUST, m)
         blocked = self.state.blocked(rec.record_id)
         linked = [
-            (p, pair) for p, pair in _strongest(best, self.model.link_weight) if p not in blocked
+            (p, pair) for p, pair in _strongest(best, self.model.link_weight)
+            if p not in blocked and (pair.weight == MUST or not self._clashes(form, p))
         ]  # fmt: skip
+        held: set[str] = set()
+        if self._ambiguous(linked):
+            held = {p for p, _ in linked}  # reviewed below, joined to none
+            linked = []
         if linked:
             person, pair = linked[0]
             self._emit(out, Decision(
@@ -188,7 +215,7 @@ class Resolver:
             reason = NOTHING_TO_COMPARE if has_nothing_to_compare(rec) else ""
             self._emit(out, Decision(K.NEW, person, record_id=rec.record_id, record=rec,
                                      reason=reason))  # fmt: skip
-        self._join_others(rec, form, best, blocked, out)
+        self._join_others(rec, form, best, blocked, out, held)
 
     def _update(self, rec: PersonRecord, ts_ms: int | None, out: list[Decision]) -> None:
         """A known record with new fields stays with its person when it still links to one of
@@ -224,10 +251,12 @@ class Resolver:
 
     def _join_others(
         self, rec: PersonRecord, form: object, best: dict[str, _Pair], blocked: set[str],
-        out: list[Decision],
+        out: list[Decision], held: set[str] | None = None,
     ) -> None:
         """After `rec` joined a person: MERGE each other person it links to (the oldest id
-        survives) unless a cannot-link forbids it, and REVIEW the uncertain ones."""
+        survives) unless a cannot-link forbids it, and REVIEW the uncertain ones: those below
+        the link weight, the `held` (ambiguous) ones and those holding a record the model says
+        is another person than one of this person's (merging would make two people one)."""
         rid, state = rec.record_id, self.state
         link, review = self.model.link_weight, self.model.review_weight
         person = state.clusters.person(rid)
@@ -236,7 +265,10 @@ class Resolver:
         for other, pair in _strongest(best, review):
             if other == person or other in blocked or other not in state.clusters.members:
                 continue
-            if pair.weight >= link and not state.conflict(person, other):
+            if pair.weight >= link and not state.conflict(person, other) and (
+                pair.weight == MUST
+                or (not (held and other in held) and not self._persons_clash(person, other))
+            ):
                 keep, gone = min(person, other), max(person, other)
                 self._emit(out, Decision(
                     K.MERGE, keep, record_id=rid, other_record_id=pair.record_id,
@@ -255,12 +287,43 @@ class Resolver:
                     evidence=self._evidence(form, pair),
                 ))  # fmt: skip
 
+    def _clashes(self, form: object, person: str) -> bool:
+        """Whether the person holds a record the model says is another person than `form`."""
+        conflict = self._conflict
+        if conflict is None:
+            return False
+        forms = self.state.forms
+        members = sorted(self.state.clusters.members.get(person, ()))[:MAX_CLASH_CHECK]
+        return any(conflict(form, forms[m]) for m in members if m in forms)
+
+    def _persons_clash(self, a: str, b: str) -> bool:
+        """Whether two persons hold a pair of records the model says are two people."""
+        if self._conflict is None:
+            return False
+        forms = self.state.forms
+        members = self.state.clusters.members
+        small, large = sorted((a, b), key=lambda p: len(members.get(p, ())))
+        return any(
+            self._clashes(forms[r], large)
+            for r in sorted(members.get(small, ()))[:MAX_CLASH_CHECK] if r in forms
+        )
+
+    def _ambiguous(self, linked: list[tuple[str, _Pair]]) -> bool:
+        """Whether the two strongest persons a record links to cannot be one person and the
+        stronger does not win by AMBIGUITY_MARGIN (a supervisor decides instead)."""
+        if len(linked) < 2 or linked[0][1].weight == MUST:
+            return False
+        (first, a), (second, b) = linked[0], linked[1]
+        return a.weight - b.weight < AMBIGUITY_MARGIN and self._persons_clash(first, second)
+
     def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """Person -> its best pair with the record among the blocking candidates (persons other
         than the record's own). The hot loop: one model score per candidate."""
         if self._score is None:
             return self._compared(form, rid, keys)
         score, forms, person_of = self._score, self.state.forms, self.state.clusters.person
+        if self._floored:  # pairs below the review weight decide nothing: stop them early
+            score = functools.partial(_floored, score, self.model.review_weight)
         own = person_of(rid)
         weights: dict[str, tuple[float, str]] = {}  # person -> (weight, record id) of its best
         for other in self.state.index.candidates(keys, rid):

@@ -9,7 +9,7 @@ from domain.matching.decisions import DecisionKind as K
 from domain.matching.index import BlockIndex
 from domain.matching.resolver import MAX_REVIEWS, NOTHING_TO_COMPARE
 
-from .resolver_support import models, person, resolver
+from .resolver_support import models, person, real_model, resolver
 
 NIK = "7413014501900001"  # a woman born 1990-01-05, registered in Muna
 
@@ -43,6 +43,23 @@ def test_two_people_with_one_name_and_birth_date_in_one_kelurahan_stay_apart(mod
     decisions = r.resolve(b, 2)
     assert decisions[0].kind is K.NEW
     assert r.person_of("Ra") != r.person_of("Rb")
+
+
+def test_a_record_without_nik_like_two_namesakes_joins_neither_and_merges_none() -> None:
+    model = real_model()
+    if model is None:
+        pytest.skip("no match model")
+    r = resolver(model)
+    common = dict(sex="L", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I", kecamatan="01")
+    a = person("Ra", "MUHAMMAD RIDWAN", "1985-03-12", nik="7413011203850004",
+               kk_number="7413010505100001", **common)
+    b = person("Rb", "MUHAMMAD RIDWAN", "1985-03-12", nik="7413011203850031",
+               kk_number="7413012207120004", **common)
+    r.resolve(a, 1)
+    r.resolve(b, 2)
+    decisions = r.resolve(person("Rc", "Muhammad Ridwan", "1985-03-12", **common), 3)
+    assert [d.kind for d in decisions] == [K.NEW, K.REVIEW, K.REVIEW]
+    assert len({r.person_of(x) for x in ("Ra", "Rb", "Rc")}) == 3
 
 
 @pytest.mark.parametrize("model", models())
