@@ -66,7 +66,25 @@ def name_level(a: Prepared, b: Prepared) -> int:
     # One letter off in a short name (DONO/DORO) is below every Jaro-Winkler band.
     if OSA.distance(a.sorted_fold, b.sorted_fold, score_cutoff=1) <= 1:
         return 4
+    # A typo in the one word an agency kept (KIANDRA / PUJI KIANDRA typed KIINDRA), told on
+    # the written words: folding merges doubled letters (JAYA typed JYAA folds to YA).
+    if a.name is not None and b.name is not None and _typo_subset(a.name.tokens, b.name.tokens):
+        return 4
     return 7
+
+
+def _typo_subset(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Each word of the shorter name (3 letters or more) is one edit or transposition from a
+    word of the other."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if not short:
+        return False
+    for t in short:
+        if len(t) < 3 or not any(
+            OSA.distance(t, o, score_cutoff=1) <= 1 for o in long_ if len(o) >= 3
+        ):
+            return False
+    return True
 
 
 def _word_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:

@@ -202,3 +202,9 @@ def test_missing_fields_are_level_missing():
 def test_garbage_values_become_missing():
     bad = rec(name=12, birth_date="1985-03-12", sex=object(), nik="123", phone=[1], address=3.5)
     assert levels(prepare(bad), prepare(rec(name="SITI", nik=NIK))) == (0,) * len(LEVELS)
+
+
+def test_name_typo_in_the_one_word_an_agency_kept_is_close():
+    assert name("PUJI KIANDRA", "KIINDRA") == "jw88"
+    assert name("JAYA", "JYAA") == "jw88"  # folding would merge the doubled letters
+    assert name("PUJI KIANDRA", "RUSDI") == "else"
