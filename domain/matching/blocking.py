@@ -22,6 +22,7 @@ SUGGESTED_CAPS: dict[str, int] = {
     "nikd": 20,  # one NIK within one edit: a handful of people born the same day and district
     "kk": 30,  # one family's records
     "dob": 30,  # birth date + one name word
+    "day": 40,  # the birth date alone (a typo in every name word, or a one-word name)
     "tok": 30,  # one name word's sound + birth year (rare words; common ones are skipped)
     "nm": 30,  # the whole name, two words or more (records without birth date and area)
     "kel": 20,  # the whole name's sound + kecamatan (records without a birth date)
@@ -51,6 +52,7 @@ def blocking_keys(p: Prepared) -> tuple[str, ...]:
     if p.dob_str:
         day = p.dob_str
         keys.extend(f"dob:{day}:{t}" for t in sorted(p.foldset) if len(t) > 1)
+        keys.append("day:" + day)
         year = day[:4]
         keys.extend(f"tok:{s}:{year}" for s in p.sounds if len(s) > 1)
     if len(p.folded) > 1:

@@ -93,7 +93,7 @@ class MatchModel:
         # field still to come can add (name: plus the rarest name's gain).
         tops = [max(ws) + (self.tf_max_gain if f in TF_LEVELS else 0.0)
                 for f, ws in zip(FIELDS, self._w, strict=True)]  # fmt: skip
-        order = [self._dob, self._nik, self._name, self._kk]
+        order = [self._nik, self._dob, self._name, self._kk]
         order += [i for i in range(len(FIELDS)) if i not in order]
         self._order = tuple((i, COMPARATORS[i], sum(tops[j] for j in order[k + 1 :]))
                             for k, i in enumerate(order))  # fmt: skip
@@ -238,7 +238,8 @@ class MatchModel:
 
     def score(self, a: Prepared, b: Prepared, floor: float | None = None) -> float:
         """The pair's weight (sum of field weights, in bits); the fast path for the resolver.
-        With `floor`, a pair that can no longer reach it stops early and weighs -inf."""
+        With `floor` (the resolver's review weight), a pair that can no longer reach it, or
+        whose two NIKs each fit their own record (two people), stops early and weighs -inf."""
         if floor is None:
             lv = [f(a, b) for f in COMPARATORS]
             return self._total(lv, self._weights(a, b, lv))
@@ -246,6 +247,10 @@ class MatchModel:
         w, total = self._w, 0.0
         for i, f, rest in self._order:
             j = lv[i] = f(a, b)
+            if i == self._nik and j == NIK_ELSE:
+                # Two NIKs each right for its own record: never linked (see _identified), and
+                # not a supervisor's question either.
+                return -math.inf
             total += w[i][j]
             if total + rest < floor - self.tf_max_gain * 2:  # tf shifts below are bounded
                 return -math.inf

@@ -142,7 +142,7 @@ def test_blocking_keys_carry_their_kind(model):
     found = keys(model, name="SITI", birth_date=BORN, nik=NIK, kk_number=KK, phone="0812345678",
                  address="DUSUN II", kecamatan="01")  # fmt: skip
     kinds = {k.split(":", 1)[0] for k in found}
-    assert kinds == {"nik", "nikd", "kk", "dob", "tok", "kel", "addr", "tel"}
+    assert kinds == {"nik", "nikd", "kk", "dob", "day", "tok", "kel", "addr", "tel"}
 
 
 def test_nik_with_one_typo_shares_a_key_with_the_true_nik(model):
@@ -176,3 +176,16 @@ def test_two_niks_each_right_for_their_record_conflict(model):
     namesake = model.prepare(registry(nik="7413015203850002"))
     assert model.conflict(namesake, model.prepare(registry()))
     assert not model.conflict(model.prepare(rec(name="SITI")), model.prepare(registry()))
+
+
+def test_a_typo_in_every_name_word_still_shares_the_birth_date_key(model):
+    typo = keys(model, name="KIINDRA", birth_date=BORN)
+    assert keys(model, name="KIANDRA", birth_date=BORN) & typo
+
+
+def test_score_with_a_floor_drops_two_niks_each_right_for_their_record(model):
+    a, b = model.prepare(registry()), model.prepare(registry(nik="7413015203850002"))
+    assert model.score(a, b) > model.review_weight
+    assert model.score(a, b, model.review_weight) == float("-inf")
+    same = model.prepare(registry(nik="7413015203850001"))
+    assert model.score(a, same, model.review_weight) == model.score(a, same)
