@@ -6,6 +6,8 @@ The layout under the state directory:
     stack.json          what `up` started (brokers, ports), read by status/down/logs
     kafka-N/            broker N: server.properties, data/, server.log, kafka-N.pid
     registry/           registry: db/ (H2 file), registry.log, registry.pid
+    secure/             with --secure: CA, server certificate, SCRAM and registry passwords (0600),
+                        client.env (the MPPHUB_* variables a hub process needs)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,10 +23,13 @@ from pathlib import Path
 
 import httpx
 
+from eventlog.settings import KafkaSettings
+
 from ..processes import pid_in_file, port_is_free, port_is_listening, wait_for
 from .dist import Dist, StackError, find_java, pinned_versions
 from .kafka import KafkaNode, broker_specs, cluster_id_for
 from .registry import RegistryNode
+from .secure import HUB_USER, StackSecrets
 
 __all__ = ["Stack", "StackConfig", "StackError", "ServiceStatus"]
 
@@ -53,6 +59,8 @@ class StackConfig:
     registry_port: int = 8081
     kafka_heap_mb: int = 512
     registry_heap_mb: int = 384
+    # SASL_SSL (SCRAM-SHA-512) brokers and an HTTPS registry with basic auth.
+    secure: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> StackConfig:
@@ -125,9 +133,12 @@ class Stack:
         self.dist = Dist(c.dist_dir.resolve(), pinned_versions())
         state = c.state_dir.resolve()
         specs = broker_specs(c.brokers, c.kafka_port, c.controller_port, state)
-        self.kafka = [KafkaNode(s, specs, self.dist, c.kafka_heap_mb) for s in specs]
+        self.secrets = StackSecrets(state / "secure") if c.secure else None
+        self.kafka = [
+            KafkaNode(s, specs, self.dist, c.kafka_heap_mb, self.secrets) for s in specs
+        ]
         self.registry = RegistryNode(
-            state / "registry", c.registry_port, self.dist, c.registry_heap_mb
+            state / "registry", c.registry_port, self.dist, c.registry_heap_mb, self.secrets
         )
         for proc in [n.proc for n in self.kafka] + [self.registry.proc]:
             proc.die_with_parent = self.die_with_parent
@@ -166,6 +177,20 @@ class Stack:
     def registry_url(self) -> str:
         return self.registry.url
 
+    def kafka_settings(self) -> KafkaSettings:
+        """Client settings that reach this stack's brokers (the hub user's, when secured)."""
+        if self.secrets is None:
+            return KafkaSettings(bootstrap=self.bootstrap)
+        return self.secrets.client_settings(self.bootstrap)
+
+    def registry_auth(self) -> dict:
+        """httpx keyword arguments (auth, verify) that reach this stack's registry."""
+        if self.secrets is None:
+            return {}
+        pw = self.secrets.registry_password.read_text().strip()
+        verify = ssl.create_default_context(cafile=self.secrets.ca)
+        return {"auth": (HUB_USER, pw), "verify": verify}
+
     # --- lifecycle ---------------------------------------------------------------------------
     def up(
         self, timeout: float = 120.0, cancelled: Callable[[], bool] | None = None
@@ -179,6 +204,10 @@ class Stack:
         self.dist.ensure(log=self.log)
         state = c.state_dir.resolve()
         self._check_formatted_size(state)
+        self._check_security_matches_data(state)
+        if self.secrets is not None:
+            self.secrets.make()
+            self.secrets.write_client_env(self.bootstrap, self.registry_url)
         cid = cluster_id_for(state)
         started = []
         for node in self.kafka:
@@ -279,6 +308,16 @@ class Stack:
                 "or `mpphub stack down --purge` to start afresh"
             )
 
+    def _check_security_matches_data(self, state: Path) -> None:
+        # SCRAM users are made at format time: a plaintext cluster's data cannot turn secure.
+        formatted = any(state.glob("kafka-*/data/meta.properties"))
+        if formatted and (state / "secure").exists() != self.config.secure:
+            was = "secured" if (state / "secure").exists() else "plaintext"
+            raise StackError(
+                f"{state} holds a {was} cluster's data; use another --state-dir "
+                "or `mpphub stack down --purge` to start afresh"
+            )
+
     def _check_ports(self) -> None:
         owners = {n.spec.name: n.proc.pid() for n in self.kafka}
         owners["registry"] = self.registry.proc.pid()
@@ -305,11 +344,11 @@ class Stack:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        options = self.kafka_settings().client_options()
+        options["bootstrap_servers"] = [n.spec.address for n in live]
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=[n.spec.address for n in live],
-                request_timeout_ms=3000,
-                client_id="mpphub-stack-status",
+                **options, request_timeout_ms=3000, client_id="mpphub-stack-status"
             )
         except (KafkaError, OSError, ValueError):
             return None
@@ -323,7 +362,7 @@ class Stack:
 
     def _registry_health(self) -> tuple[bool, str]:
         try:
-            r = httpx.get(f"{self.registry.url}/subjects", timeout=3)
+            r = httpx.get(f"{self.registry.url}/subjects", timeout=3, **self.registry_auth())
         except httpx.HTTPError as e:
             return False, f"no answer ({type(e).__name__})"
         if r.status_code != 200:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from .dist import Dist, StackError, find_java
 from .process import ManagedProcess
+from .secure import StackSecrets
 
 LOG4J2 = """\
 status = warn
@@ -53,8 +55,12 @@ def broker_specs(n: int, port: int, controller_port: int, state_dir: Path) -> li
     ]
 
 
-def server_properties(spec: BrokerSpec, cluster: list[BrokerSpec]) -> str:
-    """The broker config: loopback only, replication and min ISR fitted to the cluster size."""
+def server_properties(
+    spec: BrokerSpec, cluster: list[BrokerSpec], secure: StackSecrets | None = None
+) -> str:
+    """The broker config: loopback only, replication and min ISR fitted to the cluster size;
+    `secure`: clients and brokers talk SASL_SSL (SCRAM-SHA-512), the controllers stay plaintext
+    on loopback."""
     n = len(cluster)
     rf, min_isr = (3, 2) if n >= 3 else (1, 1)
     lines = {
@@ -79,6 +85,14 @@ def server_properties(spec: BrokerSpec, cluster: list[BrokerSpec]) -> str:
         "auto.create.topics.enable": "false",
         "log.retention.hours": 168,
     }
+    if secure is not None:
+        lines["listeners"] = (
+            f"SASL_SSL://127.0.0.1:{spec.port},CONTROLLER://127.0.0.1:{spec.controller_port}"
+        )
+        lines["advertised.listeners"] = f"SASL_SSL://127.0.0.1:{spec.port}"
+        lines["listener.security.protocol.map"] = "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+        lines["inter.broker.listener.name"] = "SASL_SSL"
+        lines.update(secure.broker_properties())
     if n == 1:
         # Dynamic quorum, formatted with --standalone.
         lines["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{spec.controller_port}"
@@ -92,8 +106,16 @@ def server_properties(spec: BrokerSpec, cluster: list[BrokerSpec]) -> str:
 class KafkaNode:
     """Formats, starts and stops one broker process."""
 
-    def __init__(self, spec: BrokerSpec, cluster: list[BrokerSpec], dist: Dist, heap_mb: int):
+    def __init__(
+        self,
+        spec: BrokerSpec,
+        cluster: list[BrokerSpec],
+        dist: Dist,
+        heap_mb: int,
+        secure: StackSecrets | None = None,
+    ):
         self.spec = spec
+        self.secure = secure
         self.cluster = cluster
         self.dist = dist
         self.heap_mb = heap_mb
@@ -119,7 +141,9 @@ class KafkaNode:
     def prepare(self, cluster_id: str) -> None:
         """Write the config and format storage, once (a formatted node keeps its data)."""
         self.spec.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(server_properties(self.spec, self.cluster))
+        self.config_file.write_text(server_properties(self.spec, self.cluster, self.secure))
+        if self.secure is not None:
+            os.chmod(self.config_file, 0o600)  # it holds the broker's SCRAM password
         (self.spec.state_dir / "log4j2.properties").write_text(
             LOG4J2.format(log=self.spec.state_dir / "server.log")
         )
@@ -128,6 +152,8 @@ class KafkaNode:
         fmt = ["format", "-t", cluster_id, "-c", str(self.config_file)]
         if len(self.cluster) == 1:
             fmt.append("--standalone")
+        if self.secure is not None:
+            fmt += self.secure.scram_args()
         out = subprocess.run(
             self._java("kafka.tools.StorageTool", *fmt), capture_output=True, text=True
         )

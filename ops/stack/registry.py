@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .dist import Dist, find_java
 from .process import ManagedProcess
+from .secure import StackSecrets
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
@@ -14,8 +15,16 @@ class RegistryNode:
     """One registry process; schemas persist in an H2 file under the state directory, so a
     restarted stack still resolves the schema ids written into Kafka before."""
 
-    def __init__(self, state_dir: Path, port: int, dist: Dist, heap_mb: int = 384):
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int,
+        dist: Dist,
+        heap_mb: int = 384,
+        secure: StackSecrets | None = None,
+    ):
         self.state_dir = state_dir
+        self.secure = secure
         self.port = port
         self.dist = dist
         self.heap_mb = heap_mb
@@ -23,7 +32,8 @@ class RegistryNode:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+        scheme = "https" if self.secure is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{CCOMPAT_PATH}"
 
     def start(self) -> int:
         """Start the registry JVM; returns its pid."""
@@ -33,7 +43,7 @@ class RegistryNode:
             find_java(),
             f"-Xmx{self.heap_mb}m",
             "-XX:+UseSerialGC",
-            f"-Dquarkus.http.port={self.port}",
+            *self._listen(),
             "-Dquarkus.http.host=127.0.0.1",
             # The marker that tells our process from any other java on the machine.
             f"-Dmpphub.state={self.state_dir}",
@@ -43,3 +53,9 @@ class RegistryNode:
             str(self.dist.registry_jar()),
         ]
         return self.proc.start(argv, cwd=self.dist.registry_home)
+
+    def _listen(self) -> list[str]:
+        if self.secure is None:
+            return [f"-Dquarkus.http.port={self.port}"]
+        # HTTPS only, basic auth: in a 0600 file, so the password is on no command line.
+        return [f"-Dquarkus.config.locations={self.secure.write_registry_config(self.port)}"]
