@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import (
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from eventlog import KafkaSettings
 from eventlog.topics import CONNECT_OFFSETS_TOPIC, DEADLETTER_TOPIC
+from schemas.registry import RegistryAuth
 
 from .mode import MODES
 
@@ -102,15 +104,55 @@ class KafkaConfig(_Strict):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
+    # A secured cluster (as KafkaSettings): the password is read from a file, never written here.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> KafkaConfig:
+        try:
+            self.client  # noqa: B018 - KafkaSettings refuses an incomplete SASL setup
+        except ValidationError as e:
+            raise ValueError(e.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
 
     @property
     def client(self) -> KafkaSettings:
         """The event log's client settings for this cluster."""
-        return KafkaSettings(bootstrap=self.bootstrap)
+        return KafkaSettings(
+            bootstrap=self.bootstrap,
+            security_protocol=self.security_protocol,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password_file=self.sasl_password_file,
+            ssl_cafile=self.ssl_cafile,
+        )
 
 
 class RegistryConfig(_Strict):
     url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    # Basic auth (password from a file) and the CA of an https registry.
+    username: str | None = None
+    password_file: Path | None = None
+    cafile: Path | None = None
+
+    @property
+    def auth(self) -> RegistryAuth:
+        """The registry client's credentials."""
+        return RegistryAuth(
+            username=self.username, password_file=self.password_file, cafile=self.cafile
+        )
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> RegistryConfig:
+        try:
+            self.auth  # noqa: B018 - RegistryAuth refuses a username without a password file
+        except ValidationError as e:
+            raise ValueError(e.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
 
 
 class SnapshotConfig(_Strict):

@@ -61,7 +61,7 @@ class Connector:
     def __init__(self, config: ConnectorConfig, progress: bool = True):
         self.config = config
         self.name = config.connector_name
-        self.registry = RegistryClient(config.registry.url)
+        self.registry = RegistryClient(config.registry.url, **config.registry.auth.options())
         self.dispatcher = EventDispatcher(config, self.registry)
         self.offsets = OffsetStore(
             config.kafka.client, config.offsets_topic, self.name, self.dispatcher.producer

@@ -18,7 +18,7 @@ async def published_rows(
     cfg: ConnectorConfig, topic: str, key: list[str]
 ) -> dict[tuple, dict[str, Any]]:
     """key tuple -> last published `after` (by Avro field name), deleted keys left out."""
-    registry = RegistryClient(cfg.registry.url)
+    registry = RegistryClient(cfg.registry.url, **cfg.registry.auth.options())
     state: dict[tuple, dict[str, Any]] = {}
     key_fields = [avro_name(k) for k in key]
     try:

@@ -16,6 +16,20 @@ from connectors.config import load_config
 
 from .metrics import serve_metrics
 
+# The hub's variables a connector honours, over its YAML keys.
+ENV_OVERRIDES = {
+    "MPPHUB_KAFKA_BOOTSTRAP": "kafka.bootstrap",
+    "MPPHUB_KAFKA_SECURITY_PROTOCOL": "kafka.security_protocol",
+    "MPPHUB_KAFKA_SASL_MECHANISM": "kafka.sasl_mechanism",
+    "MPPHUB_KAFKA_SASL_USERNAME": "kafka.sasl_username",
+    "MPPHUB_KAFKA_SASL_PASSWORD_FILE": "kafka.sasl_password_file",
+    "MPPHUB_KAFKA_SSL_CAFILE": "kafka.ssl_cafile",
+    "MPPHUB_REGISTRY_URL": "registry.url",
+    "MPPHUB_REGISTRY_USERNAME": "registry.username",
+    "MPPHUB_REGISTRY_PASSWORD_FILE": "registry.password_file",
+    "MPPHUB_REGISTRY_CAFILE": "registry.cafile",
+}
+
 
 def run_connect(path: Path, overrides: dict, progress: bool, console: Console) -> None:
     """Validate the config, serve metrics, run until SIGINT/SIGTERM."""
@@ -54,8 +68,8 @@ def show_connect_status(path: Path, overrides: dict, console: Console) -> int:
 
     async def load() -> dict:
         producer = AIOKafkaProducer(**config.kafka.client.client_options())
-        await producer.start()
         try:
+            await producer.start()  # inside: a refused start still closes the producer
             store = OffsetStore(
                 config.kafka.client, config.offsets_topic, config.connector_name, producer
             )

@@ -33,6 +33,11 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_KAFKA_SASL_PASSWORD_FILE": tuple(f"{k}.sasl_password_file" for k in _KAFKA),
     "MPPHUB_KAFKA_SSL_CAFILE": tuple(f"{k}.ssl_cafile" for k in _KAFKA),
     "MPPHUB_REGISTRY_URL": tuple(f"{s}.registry_url" for s in (*_BOTH, "api")),
+    "MPPHUB_REGISTRY_USERNAME": tuple(f"{s}.registry_auth.username" for s in (*_BOTH, "api")),
+    "MPPHUB_REGISTRY_PASSWORD_FILE": tuple(
+        f"{s}.registry_auth.password_file" for s in (*_BOTH, "api")
+    ),
+    "MPPHUB_REGISTRY_CAFILE": tuple(f"{s}.registry_auth.cafile" for s in (*_BOTH, "api")),
     "MPPHUB_PROJECTION_DB_URL": ("projection.db_url", "api.db_url"),
     "MPPHUB_RAW_TOPICS": ("stream.raw_topics",),
     "MPPHUB_TOPIC_PARTITIONS": tuple(f"{s}.topic_partitions" for s in _BOTH),

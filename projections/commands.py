@@ -18,7 +18,7 @@ from eventlog import KafkaSettings
 from eventlog.topics import IDENTITY_REVIEWS_TOPIC
 from schemas import catalog
 from schemas.codec import encode, parse
-from schemas.registry import RegistryClient
+from schemas.registry import RegistryAuth, RegistryClient
 
 SAME, DIFFERENT = "same", "different"
 KINDS = {SAME: "MUST_LINK", DIFFERENT: "CANNOT_LINK"}
@@ -54,10 +54,15 @@ class ReviewCommands:
     """Produces review commands; the producer and the subjects are set up on the first send."""
 
     def __init__(
-        self, kafka: KafkaSettings, registry_url: str, topic: str = IDENTITY_REVIEWS_TOPIC
+        self,
+        kafka: KafkaSettings,
+        registry_url: str,
+        topic: str = IDENTITY_REVIEWS_TOPIC,
+        registry_auth: RegistryAuth | None = None,
     ):
         self.kafka = kafka
         self.registry_url = registry_url
+        self.registry_auth = registry_auth or RegistryAuth()
         self.topic = topic
         self._producer: AIOKafkaProducer | None = None
         self._ids: tuple[int, int] | None = None  # key and value schema ids
@@ -66,7 +71,7 @@ class ReviewCommands:
         self._lock = asyncio.Lock()
 
     def _register(self) -> tuple[int, int]:
-        with RegistryClient(self.registry_url) as registry:
+        with RegistryClient(self.registry_url, **self.registry_auth.options()) as registry:
             key = registry.ensure_subject(catalog.key_subject(self.topic), '"string"')
             value = registry.ensure_subject(
                 catalog.value_subject(self.topic), catalog.get("identity_decision").schema

@@ -116,7 +116,9 @@ class Projector:
         """The Avro decoder (registry client created on first use)."""
         with self._open_lock:
             if self._decoder is None:
-                registry = self._registry or RegistryClient(self.settings.registry_url)
+                registry = self._registry or RegistryClient(
+                    self.settings.registry_url, **self.settings.registry_auth.options()
+                )
                 self._decoder = Deserializer(registry)
             return self._decoder
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from eventlog import KafkaSettings
+from schemas.registry import RegistryAuth
 
 DEFAULT_DB_URL = "sqlite:///.mpphub/projections.db"
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7"
@@ -21,6 +22,7 @@ class ProjectionSettings(BaseModel):
     app_id: str = "mpphub-worker"
     kafka: KafkaSettings = KafkaSettings()
     registry_url: str = DEFAULT_REGISTRY_URL
+    registry_auth: RegistryAuth = RegistryAuth()
     db_url: str = DEFAULT_DB_URL
     # Used when the projection creates the canonical topics it reads (before normalize did).
     topic_partitions: int = Field(default=3, ge=1)
@@ -40,6 +42,7 @@ class ApiSettings(BaseModel):
     db_url: str = DEFAULT_DB_URL
     kafka: KafkaSettings = KafkaSettings()
     registry_url: str = DEFAULT_REGISTRY_URL
+    registry_auth: RegistryAuth = RegistryAuth()
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

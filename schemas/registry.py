@@ -9,12 +9,15 @@ because Apicurio's answers do not name the offending field.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from . import compat
 
@@ -114,6 +117,27 @@ def _error_code(body: str) -> int | None:
     return int(code) if isinstance(code, int) else None
 
 
+class RegistryAuth(BaseModel):
+    """How to reach a secured registry: basic auth (password in a file) and the CA of its
+    certificate. Empty: a plain http registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str | None = None
+    password_file: Path | None = None
+    cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegistryAuth:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("registry username and password file go together")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for RegistryClient."""
+        return self.model_dump(exclude_none=True)
+
+
 class RegistryClient:
     """A synchronous, caching client of one registry; thread-safe enough for asyncio.to_thread."""
 
@@ -125,14 +149,26 @@ class RegistryClient:
         retries: int = 3,
         backoff: float = 0.25,
         client: httpx.Client | None = None,
+        username: str | None = None,
+        password_file: Path | None = None,
+        cafile: Path | None = None,
     ):
+        """`username` + `password_file`: HTTP basic auth (the password is read from the file,
+        never passed around); `cafile`: the CA that signed an https registry's certificate."""
         self.url = url.rstrip("/")
         self.retries = max(1, retries)
         self.backoff = backoff
+        auth = None
+        if username is not None:
+            if password_file is None:
+                raise ValueError("registry username given without a password file")
+            auth = httpx.BasicAuth(username, Path(password_file).read_text().strip())
         self._http = client or httpx.Client(
             base_url=self.url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
             headers={"Accept": f"{CONTENT_TYPE}, application/json"},
+            auth=auth,
+            verify=ssl.create_default_context(cafile=str(cafile)) if cafile else True,
         )
         self._ids: dict[tuple[str, str], int] = {}
         self._schemas: dict[int, Any] = {}
@@ -197,6 +233,8 @@ class RegistryClient:
             raise SchemaNotFoundError(where, **kw)
         if r.status_code == 422:
             raise InvalidSchemaError(where, **kw)
+        if r.status_code in (401, 403):
+            raise RegistryError(f"{where} (check the registry username and password file)", **kw)
         raise RegistryError(where, **kw)
 
     def _json(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:

@@ -18,7 +18,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from domain.tokens import Tokens
-from eventlog import admin, topics
+from eventlog import KafkaSettings, admin, topics
 from eventlog.topics import TopicConfig
 from schemas.registry import IncompatibleSchemaError, RegistryClient
 
@@ -71,11 +71,27 @@ class HubApp(faust.App):
         return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
+def broker_credentials(kafka: KafkaSettings) -> Any:
+    """The Faust form of the hub's Kafka security settings (None for plaintext)."""
+    options = kafka.client_options()
+    if kafka.security_protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=options.get("ssl_context"),
+            mechanism=options["sasl_mechanism"],
+        )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
 def create_app(settings: StreamSettings) -> faust.App:
     """The hub's Faust app: broker, table store and data dir from settings, web server off."""
     return HubApp(
         settings.app_id,
         broker=[f"kafka://{h}" for h in settings.kafka.servers],
+        broker_credentials=broker_credentials(settings.kafka),
         store=settings.store,
         datadir=settings.data_dir,
         autodiscover=False,
@@ -109,7 +125,8 @@ def register_normalize(
 
     @app.agent(source, name="mpphub.normalize")
     async def normalize(stream: faust.StreamT) -> None:
-        normalizer = Normalizer(RegistryClient(settings.registry_url), tokens)
+        registry = RegistryClient(settings.registry_url, **settings.registry_auth.options())
+        normalizer = Normalizer(registry, tokens)
         try:
             await retrying_io(
                 lambda: asyncio.to_thread(normalizer.ensure_subjects), "registering schemas", STAGE

@@ -65,7 +65,11 @@ def register_identity(
     @app.agent(source, name="mpphub.identity")
     async def identity(stream: faust.StreamT) -> None:
         scorer = model if model is not None else await asyncio.to_thread(_default_model)
-        step = IdentityStep(RegistryClient(settings.registry_url), tokens, scorer)
+        step = IdentityStep(
+            RegistryClient(settings.registry_url, **settings.registry_auth.options()),
+            tokens,
+            scorer,
+        )
         steps.append(step)
         try:
             await retrying_io(

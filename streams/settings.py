@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from eventlog import KafkaSettings
+from schemas.registry import RegistryAuth
 
 # The raw change topics the worker reads by default: the demo agencies' tables
 # (topic = mpp.<agency>.<table lower-cased>, as the connectors name them).
@@ -32,6 +33,7 @@ class StreamSettings(BaseModel):
     app_id: str = "mpphub-worker"
     kafka: KafkaSettings = KafkaSettings()
     registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    registry_auth: RegistryAuth = RegistryAuth()
     raw_topics: tuple[str, ...] = DEFAULT_RAW_TOPICS
     topic_partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)

@@ -45,7 +45,9 @@ def create_api(
     owned = store is None
     store = store or open_store(settings.db_url)
     readers = _read_store(store)
-    commands = commands or ReviewCommands(settings.kafka, settings.registry_url)
+    commands = commands or ReviewCommands(
+        settings.kafka, settings.registry_url, registry_auth=settings.registry_auth
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
