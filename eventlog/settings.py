@@ -66,3 +66,24 @@ class KafkaSettings(BaseModel):
             options["sasl_plain_username"] = self.sasl_username
             options["sasl_plain_password"] = self.sasl_password_file.read_text().strip()
         return options
+
+
+# What a client's failed connection says (aiokafka logs the reason), and the setting to check.
+_HINTS = (
+    ("SaslAuthenticationFailed", "the broker refused the SASL user or password: check"
+     " sasl_username and sasl_password_file (MPPHUB_KAFKA_SASL_USERNAME,"
+     " MPPHUB_KAFKA_SASL_PASSWORD_FILE)"),
+    ("CERTIFICATE_VERIFY_FAILED", "the broker's certificate is not trusted: check ssl_cafile"
+     " (MPPHUB_KAFKA_SSL_CAFILE)"),
+    ("UnsupportedSaslMechanism", "the broker does not offer this SASL mechanism: check"
+     " sasl_mechanism (MPPHUB_KAFKA_SASL_MECHANISM)"),
+    ("closed", "the broker closed the connection: does it require TLS or SASL? check"
+     " security_protocol (MPPHUB_KAFKA_SECURITY_PROTOCOL)"),
+    ("WRONG_VERSION_NUMBER", "the broker does not speak TLS there: check security_protocol"
+     " (MPPHUB_KAFKA_SECURITY_PROTOCOL)"),
+)
+
+
+def connection_hint(reason: str) -> str | None:
+    """The setting to check, for the reason a client could not connect (None: no idea)."""
+    return next((hint for key, hint in _HINTS if key in reason), None)

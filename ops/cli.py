@@ -3,6 +3,7 @@ one clear line on stderr (the traceback only with MPPHUB_DEBUG=1)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,28 @@ class HubError(click.ClickException):
         err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, soft_wrap=True)
 
 
+class _KafkaReason(logging.Handler):
+    """Keeps the last connection failure aiokafka logged: its exception says only "Unable to
+    bootstrap", the log line says why (refused credentials, untrusted certificate...)."""
+
+    last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "nable connect to" in text:
+            _KafkaReason.last = text
+
+
+logging.getLogger("aiokafka").addHandler(_KafkaReason(logging.ERROR))
+
+
+def _kafka_message(msg: str) -> str:
+    from eventlog.settings import connection_hint
+
+    hint = connection_hint(_KafkaReason.last)
+    return f"cannot connect to Kafka: {hint}" if hint else msg
+
+
 class _Group(click.Group):
     """Turns the hub's expected errors into one line instead of a traceback."""
 
@@ -38,6 +61,8 @@ class _Group(click.Group):
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if not isinstance(e, StackError | ValueError | OSError | RuntimeError):
                 msg = f"{type(e).__name__}: {msg}"
+            if type(e).__name__ == "KafkaConnectionError":
+                msg = _kafka_message(msg)
             raise HubError(msg) from e
 
 
@@ -76,13 +101,16 @@ def _stack_options(f):
     return f
 
 
-def _stack(state_dir, kafka_port, controller_port, registry_port, brokers=None) -> Stack:
+def _stack(
+    state_dir, kafka_port, controller_port, registry_port, brokers=None, secure=None
+) -> Stack:
     cfg = StackConfig.from_env(
         state_dir=state_dir,
         kafka_port=kafka_port,
         controller_port=controller_port,
         registry_port=registry_port,
         brokers=brokers,
+        secure=secure,
     )
     return Stack(cfg, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
 
@@ -116,11 +144,25 @@ def stack() -> None:
     show_default=True,
     help="Seconds to wait until every service answers.",
 )
-def stack_up(state_dir, kafka_port, controller_port, registry_port, brokers, timeout) -> None:
+@click.option(
+    "--secure",
+    is_flag=True,
+    default=None,
+    help="SASL_SSL (SCRAM-SHA-512) brokers and an HTTPS registry with basic auth; a CA, "
+    "certificates and passwords are made under <state-dir>/secure.",
+)
+def stack_up(
+    state_dir, kafka_port, controller_port, registry_port, brokers, timeout, secure
+) -> None:
     """Start Kafka and the registry (idempotent) and wait until both answer."""
-    s = _stack(state_dir, kafka_port, controller_port, registry_port, int(brokers))
+    s = _stack(state_dir, kafka_port, controller_port, registry_port, int(brokers), secure)
     _print_status(s.up(timeout=timeout))
     console.print(f"bootstrap servers: {s.bootstrap}\nschema registry:   {s.registry_url}")
+    if s.secrets is not None:
+        console.print(
+            f"secured: clients need the variables in {s.secrets.client_env}\n"
+            f"  source {s.secrets.client_env}   (passwords stay in their 0600 files)"
+        )
 
 
 @stack.command("fetch")
@@ -211,15 +253,13 @@ def schemas_check(registry_url: str | None, offline: bool) -> None:
 def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: int | None) -> None:
     """Run the connector described by CONFIG (YAML): snapshot, then stream changes to Kafka.
 
-    MPPHUB_KAFKA_BOOTSTRAP and MPPHUB_REGISTRY_URL, when set, override kafka.bootstrap and
-    registry.url (as docker-compose does)."""
-    from .connect import run_connect, show_connect_status
+    MPPHUB_KAFKA_* and MPPHUB_REGISTRY_* (bootstrap, security, URL, credentials), when set,
+    override the config's kafka.* and registry.* keys (as docker-compose does)."""
+    from .connect import ENV_OVERRIDES, run_connect, show_connect_status
 
-    overrides = {}
-    if os.environ.get("MPPHUB_KAFKA_BOOTSTRAP"):
-        overrides["kafka.bootstrap"] = os.environ["MPPHUB_KAFKA_BOOTSTRAP"]
-    if os.environ.get("MPPHUB_REGISTRY_URL"):
-        overrides["registry.url"] = os.environ["MPPHUB_REGISTRY_URL"]
+    overrides = {
+        key: os.environ[var] for var, key in ENV_OVERRIDES.items() if os.environ.get(var)
+    }
     if metrics_port is None and os.environ.get("MPPHUB_METRICS_PORT"):
         metrics_port = int(os.environ["MPPHUB_METRICS_PORT"])
     if metrics_port is not None:

@@ -1,0 +1,182 @@
+"""`stack up --secure`: SASL_SSL (SCRAM-SHA-512) brokers and an HTTPS registry with basic auth.
+
+The hub's own settings reach both; a plaintext client, a wrong password and a missing
+credential are refused quickly, with one line naming the setting to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+
+from eventlog.admin import ensure_topics
+from eventlog.settings import KafkaSettings, connection_hint
+from ops.stack import Stack
+from ops.stack.kafka import BrokerSpec, server_properties
+from ops.stack.secure import StackSecrets
+from schemas.registry import RegistryAuth, RegistryClient, RegistryError
+from tests.conftest import test_stack_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("secure")
+    cfg = dataclasses.replace(test_stack_config(tmp / "s", base=700), secure=True)
+    s = Stack(cfg, log=lambda m: None)
+    try:
+        s.up(timeout=180)
+        yield s
+    finally:
+        s.down()
+
+
+def _env(stack: Stack, **extra: str) -> dict[str, str]:
+    """The process environment of a hub command: the stack's client.env, then `extra`."""
+    assert stack.secrets is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPPHUB_")}
+    for line in stack.secrets.client_env.read_text().splitlines():
+        key, value = line.removeprefix("export ").split("=", 1)
+        env[key] = value
+    env.update(extra)
+    return env
+
+
+# --- without a stack -------------------------------------------------------------------------
+def test_secure_broker_config_keeps_the_controller_plaintext_on_loopback(tmp_path: Path) -> None:
+    secrets = StackSecrets(tmp_path / "secure")
+    secrets.make()
+    spec = BrokerSpec(1, 9092, 9093, tmp_path / "kafka-1")
+    props = dict(
+        ln.split("=", 1) for ln in server_properties(spec, [spec], secrets).splitlines()
+    )
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert "ScramLoginModule" in props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    for secret in (secrets.hub_password, secrets.registry_password, secrets.server_key):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    # Made once: a second `make` keeps the credentials clients already hold.
+    before = secrets.hub_password.read_text()
+    secrets.make()
+    assert secrets.hub_password.read_text() == before
+
+
+def test_each_connection_failure_names_the_setting_to_check() -> None:
+    assert "MPPHUB_KAFKA_SASL_PASSWORD_FILE" in connection_hint(
+        "Unable connect to x: [Error 58] SaslAuthenticationFailed: invalid credentials"
+    )
+    assert "MPPHUB_KAFKA_SSL_CAFILE" in connection_hint("[SSL: CERTIFICATE_VERIFY_FAILED] ...")
+    assert "MPPHUB_KAFKA_SECURITY_PROTOCOL" in connection_hint("Connection at x closed")
+    assert connection_hint("something else") is None
+
+
+def test_registry_auth_needs_username_and_password_file_together() -> None:
+    with pytest.raises(ValueError, match="go together"):
+        RegistryAuth(username="hub")
+
+
+# --- against a secured stack -----------------------------------------------------------------
+@pytest.mark.integration
+def test_the_hub_settings_produce_and_consume(secure_stack: Stack) -> None:
+    kafka = secure_stack.kafka_settings()
+    assert kafka.security_protocol == "SASL_SSL" and kafka.sasl_mechanism == "SCRAM-SHA-512"
+
+    async def roundtrip() -> list[bytes]:
+        await ensure_topics(
+            kafka, {"t.secure": {}}, partitions=1, replication_factor=1
+        )
+        producer = AIOKafkaProducer(**kafka.client_options(), acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait("t.secure", b"hello")
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            "t.secure", **kafka.client_options(), auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=10000)
+            return [r.value for records in batch.values() for r in records]
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(roundtrip()) == [b"hello"]
+
+
+@pytest.mark.integration
+def test_a_plaintext_client_is_refused_quickly(secure_stack: Stack) -> None:
+    async def plaintext() -> None:
+        plain = KafkaSettings(bootstrap=secure_stack.bootstrap)
+        producer = AIOKafkaProducer(**plain.client_options())
+        try:
+            await asyncio.wait_for(producer.start(), 20)
+        finally:
+            await producer.stop()
+
+    started = time.monotonic()
+    with pytest.raises(KafkaConnectionError):
+        asyncio.run(plaintext())
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.integration
+def test_a_wrong_password_is_one_line_and_a_failed_command(
+    secure_stack: Stack, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("not-the-password\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"agency: test\nsource: {{mode: file, directory: {tmp_path}}}\n"
+        "tables: [{name: t, key: [id]}]\n"
+    )
+    argv = [sys.executable, "-m", "ops.cli", "connect", str(config), "--status"]
+    ok = subprocess.run(argv, env=_env(secure_stack), capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        argv,
+        env=_env(secure_stack, MPPHUB_KAFKA_SASL_PASSWORD_FILE=str(wrong)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1, bad.stderr
+    assert "MPPHUB_KAFKA_SASL_PASSWORD_FILE" in lines[0]
+    assert "not-the-password" not in bad.stderr + bad.stdout
+
+
+@pytest.mark.integration
+def test_the_registry_answers_https_with_credentials_only(secure_stack: Stack) -> None:
+    secrets = secure_stack.secrets
+    assert secrets is not None and secure_stack.registry_url.startswith("https://")
+    auth = RegistryAuth(
+        username="hub", password_file=secrets.registry_password, cafile=secrets.ca
+    )
+    with RegistryClient(secure_stack.registry_url, **auth.options()) as registry:
+        schema_id = registry.register("t.secure-value", '"string"')
+        assert registry.get_schema(schema_id) == "string"
+    anonymous = RegistryAuth(cafile=secrets.ca)
+    with RegistryClient(secure_stack.registry_url, retries=1, **anonymous.options()) as registry:
+        with pytest.raises(RegistryError, match="HTTP 401.*password file"):
+            registry.subjects()
+    plain = secure_stack.registry_url.replace("https://", "http://")
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{plain}/subjects", timeout=5)
