@@ -180,3 +180,91 @@ def test_the_registry_answers_https_with_credentials_only(secure_stack: Stack) -
     plain = secure_stack.registry_url.replace("https://", "http://")
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{plain}/subjects", timeout=5)
+
+
+# --- settings from the environment -----------------------------------------------------------
+def test_registry_credentials_reach_every_stage(tmp_path: Path) -> None:
+    from ops.settings import HubSettings
+
+    hub = HubSettings.from_env(
+        {
+            "MPPHUB_REGISTRY_USERNAME": "hub",
+            "MPPHUB_REGISTRY_PASSWORD_FILE": str(tmp_path / "pw"),
+            "MPPHUB_REGISTRY_CAFILE": str(tmp_path / "ca.pem"),
+        }
+    )
+    for auth in (hub.stream.registry_auth, hub.projection.registry_auth, hub.api.registry_auth):
+        assert auth.options() == {
+            "username": "hub",
+            "password_file": tmp_path / "pw",
+            "cafile": tmp_path / "ca.pem",
+        }
+
+
+# --- the pipeline against a secured stack ----------------------------------------------------
+@pytest.mark.integration
+def test_a_connector_and_the_worker_run_against_the_secured_stack(
+    secure_stack: Stack, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+    import yaml
+
+    from domain.tokens import load_secret
+    from ops.demo import SIAK_TABLES
+    from ops.processes import ChildProcess
+    from ops.samples import create_siak
+    from tests.waiting import wait_until
+
+    siak = sa.create_engine(f"sqlite:///{tmp_path / 'siak.db'}")
+    create_siak(siak, n_people=12, seed=5)
+    with siak.connect() as c:
+        niks = set(c.scalars(sa.text("SELECT NIK FROM BIODATA_WNI")))
+    assert len(niks) >= 12
+    secret = tmp_path / "secret"
+    load_secret(secret, create=True)
+    config = tmp_path / "siak.yaml"
+    # Kafka and the registry (and their credentials) come from the environment, as in compose.
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "agency": "disdukcapil",
+                "name": "siak",
+                "source": {"mode": "polling", "url": str(siak.url), "poll_interval_s": 0.2},
+                "tables": SIAK_TABLES,
+            }
+        )
+    )
+    db = tmp_path / "projections.db"
+    env = _env(
+        secure_stack,
+        MPPHUB_APP_ID="t-secure",
+        MPPHUB_PROJECTION_DB_URL=f"sqlite:///{db}",
+        MPPHUB_WORKER_DATA_DIR=str(tmp_path / "worker"),
+        MPPHUB_SECRET_FILE=str(secret),
+    )
+    cli = [sys.executable, "-m", "ops.cli"]
+    connector = ChildProcess(
+        "connector", [*cli, "connect", str(config), "--no-progress"], tmp_path / "c.log", env,
+        cwd=REPO,
+    )
+    worker = ChildProcess("worker", [*cli, "worker"], tmp_path / "w.log", env, cwd=REPO)
+
+    def projected() -> bool:
+        for p in (connector, worker):
+            assert p.alive(), p.log.read_text(errors="replace")[-2000:]
+        if not db.exists():
+            return False
+        with sa.create_engine(f"sqlite:///{db}").connect() as c:
+            try:
+                got = set(c.scalars(sa.text("SELECT nik FROM citizen")))
+            except sa.exc.OperationalError:
+                return False
+        return got == niks
+
+    try:
+        connector.start()
+        worker.start()
+        wait_until(projected, 90, "the civil registry projected through the secured stack")
+    finally:
+        for p in (worker, connector):
+            p.stop()
