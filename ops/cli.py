@@ -573,7 +573,8 @@ def _dl_source(topic: str):
     # aiokafka logs each failed connection before raising; the raised error is the one line.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     hub = _hub_settings()
-    return Source(hub.stream.kafka, hub.stream.registry_url, topic), hub
+    source = Source(hub.stream.kafka, hub.stream.registry_url, topic, hub.stream.registry_auth)
+    return source, hub
 
 
 @deadletter.command("list")

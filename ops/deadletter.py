@@ -27,7 +27,7 @@ from eventlog.reading import read_to_end
 from eventlog.topics import DEADLETTER_TOPIC, KEEP_FOREVER
 from schemas import catalog
 from schemas.codec import CodecError, Deserializer
-from schemas.registry import RegistryClient
+from schemas.registry import RegistryAuth, RegistryClient
 
 REPLAYABLE_STAGE = "normalize"
 # The replay log of a dead-letter topic is named after it, so a test's (or another hub's)
@@ -43,6 +43,7 @@ class Source:
     kafka: KafkaSettings
     registry_url: str
     topic: str = DEADLETTER_TOPIC
+    registry_auth: RegistryAuth = field(default_factory=RegistryAuth)
 
     @property
     def log_topic(self) -> str:
@@ -137,7 +138,7 @@ def load(source: Source) -> Loaded:
     messages = asyncio.run(_read(source.kafka, source.topic))
     reader = catalog.get("dead_letter").schema
     out = Loaded([])
-    with RegistryClient(source.registry_url) as registry:
+    with RegistryClient(source.registry_url, **source.registry_auth.options()) as registry:
         decode = Deserializer(registry, reader_schema=reader)
         for partition, offset, value in messages:
             try:
@@ -230,7 +231,7 @@ def render_bytes(data: bytes | None, decode: Deserializer, *, mask: bool = True)
 def revealed(source: Source, d: DeadLetter, *, unmasked: bool = False) -> dict[str, str]:
     """The key and value of `d` as text (render_bytes), identity numbers masked unless
     `unmasked`."""
-    with RegistryClient(source.registry_url) as registry:
+    with RegistryClient(source.registry_url, **source.registry_auth.options()) as registry:
         decode = Deserializer(registry)
         return {k: render_bytes(getattr(d, k), decode, mask=not unmasked) for k in ("key", "value")}
 
