@@ -231,7 +231,18 @@ def schemas_check(registry_url: str | None, offline: bool) -> None:
     url = registry_url or os.environ.get(
         "MPPHUB_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
     )
-    sys.exit(schemas_check_command(url, offline))
+    from schemas.registry import RegistryAuth
+
+    username = os.environ.get("MPPHUB_REGISTRY_USERNAME") or None
+    password_file = os.environ.get("MPPHUB_REGISTRY_PASSWORD_FILE") or None
+    if (username is None) != (password_file is None):
+        raise HubError("MPPHUB_REGISTRY_USERNAME and MPPHUB_REGISTRY_PASSWORD_FILE go together")
+    auth = RegistryAuth(
+        username=username,
+        password_file=password_file,
+        cafile=os.environ.get("MPPHUB_REGISTRY_CAFILE") or None,
+    )
+    sys.exit(schemas_check_command(url, offline, auth))
 
 
 # --- connect ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from .catalog import AVRO_DIR, NAMESPACE, CatalogError, load_file
 from .registry import (
     DEFAULT_COMPATIBILITY,
+    RegistryAuth,
     RegistryClient,
     RegistryError,
     RegistryUnavailableError,
@@ -135,13 +136,17 @@ def check_schemas(
 _STYLES = {"ok": "green", "new": "cyan", "incompatible": "red", "invalid": "red", "error": "yellow"}
 
 
-def schemas_check_command(registry_url: str | None, offline: bool = False) -> int:
+def schemas_check_command(
+    registry_url: str | None, offline: bool = False, auth: RegistryAuth | None = None
+) -> int:
     """Print the check as a table; exit 0 all fine, 1 a schema is not, 2 registry trouble."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    registry = None if offline or not registry_url else RegistryClient(registry_url, retries=2)
+    registry = None if offline or not registry_url else RegistryClient(
+        registry_url, retries=2, **(auth or RegistryAuth()).options()
+    )
     try:
         if registry is not None:
             registry.subjects()  # one probe, so a wrong URL is one line rather than a table

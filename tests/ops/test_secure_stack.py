@@ -268,3 +268,19 @@ def test_a_connector_and_the_worker_run_against_the_secured_stack(
     finally:
         for p in (worker, connector):
             p.stop()
+
+
+@pytest.mark.integration
+def test_schemas_check_reads_the_registry_credentials_from_the_environment(
+    secure_stack: Stack,
+) -> None:
+    argv = [sys.executable, "-m", "ops.cli", "schemas", "check"]
+    run = dict(capture_output=True, text=True, timeout=120, cwd=REPO)
+    ok = subprocess.run(argv, env=_env(secure_stack), **run)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    half = subprocess.run(argv, env=_env(secure_stack, MPPHUB_REGISTRY_USERNAME=""), **run)
+    assert half.returncode == 1 and "go together" in half.stderr
+    no_credentials = _env(secure_stack, MPPHUB_REGISTRY_USERNAME="")
+    del no_credentials["MPPHUB_REGISTRY_PASSWORD_FILE"]
+    anonymous = subprocess.run(argv, env=no_credentials, **run)
+    assert anonymous.returncode == 2 and "HTTP 401" in anonymous.stdout
