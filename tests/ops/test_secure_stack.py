@@ -284,3 +284,30 @@ def test_schemas_check_reads_the_registry_credentials_from_the_environment(
     del no_credentials["MPPHUB_REGISTRY_PASSWORD_FILE"]
     anonymous = subprocess.run(argv, env=no_credentials, **run)
     assert anonymous.returncode == 2 and "HTTP 401" in anonymous.stdout
+
+
+@pytest.mark.integration
+def test_three_secured_brokers_replicate_over_sasl_ssl(tmp_path: Path) -> None:
+    # acks=all on replication factor 3, min ISR 2: the followers fetch over the SASL_SSL
+    # inter-broker listener with the broker's SCRAM user.
+    cfg = dataclasses.replace(
+        test_stack_config(tmp_path / "s3", brokers=3, base=800), secure=True
+    )
+    s = Stack(cfg, log=lambda m: None)
+    try:
+        assert all(st.healthy for st in s.up(timeout=240))
+        kafka = s.kafka_settings()
+
+        async def produce() -> None:
+            await ensure_topics(kafka, {"t.secure3": {}}, partitions=3, replication_factor=3)
+            producer = AIOKafkaProducer(**kafka.client_options(), acks="all")
+            await producer.start()
+            try:
+                for partition in range(3):
+                    await producer.send_and_wait("t.secure3", b"x", partition=partition)
+            finally:
+                await producer.stop()
+
+        asyncio.run(produce())
+    finally:
+        s.down()
