@@ -19,6 +19,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 if [ "$want_test" = 1 ]; then
   ls /usr/lib/postgresql/15/bin/initdb >/dev/null 2>&1 || missing+=(postgresql-15)
   [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+  # The secured stack's CA and certificates (tests/ops/test_secure_stack.py).
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
