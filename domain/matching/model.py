@@ -27,6 +27,7 @@ DEFAULT_PATH = Path(__file__).with_name("params.json")
 BOUNDS = {"prefix": 3.0}
 _LEVEL_BLOCK = re.compile(r'\{\s*(?:"m": [^{}]*)?"weight": [^{}]*\}')
 NAME_ELSE = LEVELS["name"].index("else")
+NAME_SUBSET = LEVELS["name"].index("subset")
 NIK_EXACT = LEVELS["nik"].index("exact")
 NIK_ELSE = LEVELS["nik"].index("else")
 NIK_NEXT_SERIAL = LEVELS["nik"].index("next_serial")
@@ -72,6 +73,10 @@ class MatchModel:
         self.comment = comment
         self._prior_bits = math.log2(self.prior / (1.0 - self.prior))
         self._u_exact = [self.params[f][LEVELS[f][1]][1] for f in FIELDS]
+        # name_u is the chance that a random name holds all of a name's words: what a random
+        # name shares with the shorter name of a subset pair, against the subset level's own u
+        # (the chance of a subset averaged over names), not the exact level's (of equal names).
+        self._u_subset = self.params["name"]["subset"][1]
         self._w = [
             [0.0 if lv == "missing" or (f, lv) in NEUTRAL else _weight(*self.params[f][lv])
              for lv in LEVELS[f]]
@@ -185,16 +190,17 @@ class MatchModel:
         w = [ws[j] for ws, j in zip(self._w, lv, strict=True)]
         i = self._name
         if lv[i] in (1, 2, 5):  # agreeing words weigh by how common they are
-            w[i] += self._tf_shift(i, max(a.name_u, b.name_u))
+            ref = self._u_subset if lv[i] == NAME_SUBSET else self._u_exact[i]
+            w[i] += self._tf_shift(ref, max(a.name_u, b.name_u))
         i = self._prefix
         if lv[i] == 1:
-            w[i] = min(w[i] + self._tf_shift(i, a.prefix_u), BOUNDS["prefix"])
+            w[i] = min(w[i] + self._tf_shift(self._u_exact[i], a.prefix_u), BOUNDS["prefix"])
         return w
 
-    def _tf_shift(self, i: int, u: float) -> float:
-        """Bits added for a rare value, taken for a common one: log2(u of exact agreement on
-        any value / u of agreement on this value), at most tf_max_gain."""
-        return min(math.log2(self._u_exact[i] / max(u, U_FLOOR)), self.tf_max_gain)
+    def _tf_shift(self, ref: float, u: float) -> float:
+        """Bits added for a rare value, taken for a common one: log2(u of the level on any
+        value / u of agreement on this value), at most tf_max_gain."""
+        return min(math.log2(ref / max(u, U_FLOOR)), self.tf_max_gain)
 
     def _total(self, lv: Sequence[int], ws: Sequence[float]) -> float:
         total = sum(ws)

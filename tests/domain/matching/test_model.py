@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,15 @@ def test_common_name_weighs_less_than_a_rare_one():
     common = model.compare(rec(name="SITI"), rec(name="SITI")).weight
     rare = model.compare(rec(name="HASNAWATI"), rec(name="HASNAWATI")).weight
     assert common < rare
+
+
+def test_a_subset_name_weighs_by_the_chance_a_random_name_holds_its_words():
+    # 'SITI' within 'SITI AMINAH': a random name holds SITI with the word's frequency, which is
+    # set against the subset level's u (not the exact level's, a rarer event).
+    model = MatchModel.load().replace(frequencies={"SITI": 0.004, "AMINAH": 0.004})
+    m, u = model.params["name"]["subset"]
+    weight = model.compare(rec(name="SITI"), rec(name="SITI AMINAH")).weight
+    assert weight == pytest.approx(math.log2(m / 0.004))
 
 
 def test_nik_typo_in_the_permits_system_links_to_the_registry_person(model):
