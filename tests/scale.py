@@ -4,7 +4,9 @@ the outside: the log says when a worker holds its partitions, the metrics what i
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -83,6 +85,10 @@ class Group:
         return [w for w in self.workers if w.process.alive()]
 
     def stop(self) -> None:
+        """Stop every worker, continuing a stopped one first so that it can end cleanly."""
+        for w in self.alive():
+            assert w.process.proc is not None
+            os.kill(w.process.proc.pid, signal.SIGCONT)
         for w in self.workers:
             w.process.stop(timeout=30)
 

@@ -14,8 +14,11 @@ another module) writing to them would leak into this projection.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ from schemas import catalog
 from schemas.codec import Deserializer
 from schemas.registry import RegistryClient
 from streams.identity_records import decision_of
+from streams.resolution import INPUT_HEADER
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector
 from tests.scale import Group, Worker, behind
@@ -62,6 +66,16 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 PEOPLE, PERMITS, SEED = 60, 25, 23
+KILL, STOP = "kill-9", "sigstop"
+# What the stopped-and-continued resolver shows today (issue 12, item 1): stopped inside a
+# projection transaction, it keeps its FOR UPDATE row locks and the others' writer waits on them
+# (no lock_timeout / idle_in_transaction_session_timeout), so the group never takes over; stopped
+# with a batch in hand, once continued it writes that batch's decisions after its successor's
+# (nothing fences a stale producer). Which one a run meets depends on where the stop lands.
+STALE_WRITER = pytest.mark.xfail(
+    reason="a stopped worker blocks the group (row locks) or, continued, writes stale decisions",
+    strict=False,
+)
 CANONICAL = [catalog.PERSON_TOPIC, catalog.PERMIT_TOPIC, catalog.SERVICE_TOPIC, IDENTITY_TOPIC]
 
 
@@ -77,6 +91,7 @@ class Run:
     stack: Stack
     workers: int
     events_before_kill: dict[str, float]  # worker -> raw events it normalized
+    fault: str
     killed: str
     at_kill: int  # canonical messages projected when the resolver was killed
     projected: int  # ... and at the end
@@ -86,14 +101,23 @@ class Run:
     seconds: float
 
 
-@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}-workers")
+@pytest.fixture(
+    scope="module",
+    params=[(2, KILL), (3, KILL), pytest.param((2, STOP), marks=STALE_WRITER)],
+    ids=lambda p: f"{p[0]}-workers-{p[1]}",
+)
 def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
-    """One scale-out run with `param` workers, from a fresh stack to the converged projection."""
-    n: int = request.param
+    """One scale-out run: `n` workers, the resolving one killed -9 mid-run or stopped past its
+    session timeout and continued; from a fresh stack to the converged projection."""
+    n: int
+    fault: str
+    n, fault = request.param
     started = time.monotonic()
-    tmp: Path = tmp_path_factory.mktemp(f"scale{n}")
-    stack = Stack(test_stack_config(tmp / "stack", base=50 + 2 * n), log=lambda m: None)
-    db_name = f"t_scale_out_{n}_{uuid.uuid4().hex[:8]}"
+    tmp: Path = tmp_path_factory.mktemp(f"scale{n}{fault}")
+    stack = Stack(
+        test_stack_config(tmp / "stack", base=50 + 4 * n + (fault == STOP) * 2), log=lambda m: None
+    )
+    db_name = f"t_scale_out_{n}_{fault[:4]}_{uuid.uuid4().hex[:8]}"
     url = postgres_server.create_database(db_name)
     engine = make_engine(url)
     siak = sa.create_engine(f"sqlite:///{tmp / 'siak.db'}")
@@ -148,24 +172,37 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
             assert checkpointed(engine) > 0, "nothing projected yet"
             return events
 
-        wait_until(all_working, 90, "every worker normalizing, one resolving")
-        # Changes while the snapshot is still being projected, then the resolver killed -9.
-        changes(sim, sicantik, 1)
-        before = {w.name: w.events() for w in group.workers}
-        victim: Worker = next(w for w in group.workers if w.decisions() > 0)
-        victim.process.kill9()
-        at_kill = checkpointed(engine)
-        survivors = group.alive()
-        changes(sim, sicantik, 2)
-
-        def converged() -> bool:
-            running([w.process for w in survivors])
+        def converged(workers: list[Worker]) -> bool:
+            running([w.process for w in workers])
             assert_matches_sources(engine, siak, sicantik, people)
             total = sum(end_offsets(stack.bootstrap, CANONICAL).values())
             assert checkpointed(engine) == total, "the projection behind the canonical topics"
             return True
 
-        wait_until(converged, 120, "the survivors' projection equal to the sources", step=0.5)
+        # A stopped resolver is best caught with a batch in hand: stop it at its first decisions.
+        wait_until(all_working, 90, "every worker normalizing, one resolving", step=0.02)
+        if fault == KILL:
+            changes(sim, sicantik, 1)  # in flight when the resolver dies
+        before = {w.name: w.events() for w in group.workers}
+        victim: Worker = next(w for w in group.workers if w.decisions() > 0)
+        survivors = [w for w in group.workers if w is not victim]
+        assert victim.process.proc is not None
+        if fault == KILL:
+            victim.process.kill9()
+        else:
+            os.kill(victim.process.proc.pid, signal.SIGSTOP)
+        at_kill = checkpointed(engine)
+        if fault == STOP:
+            # Past its session timeout (10 s) the group gives its partitions to the others.
+            changes(sim, sicantik, 1)
+            wait_until(lambda: converged(survivors), 60, "the others' projection, one stopped")
+            taken = sum(w.decisions() for w in survivors)
+            os.kill(victim.process.proc.pid, signal.SIGCONT)
+        changes(sim, sicantik, 2)
+        finishers = group.workers if fault == STOP else survivors
+        wait_until(lambda: converged(finishers), 120, "the projection equal to the sources", 0.5)
+        if fault == KILL:
+            taken = sum(w.decisions() for w in survivors)
         # The killed worker's partitions were taken over: the group's offsets reach the end of
         # every partition (Faust commits every few seconds).
         raw = [
@@ -180,10 +217,10 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
             "the group's offsets at the end of every partition",
         )
         yield Run(
-            siak, sicantik, engine, people, tokens, stack, n, before, victim.name, at_kill,
+            siak, sicantik, engine, people, tokens, stack, n, before, fault, victim.name, at_kill,
             checkpointed(engine),
             {w.name: (before[w.name], w.events()) for w in survivors},
-            sum(w.decisions() for w in survivors),
+            taken,
             {t: len(p) for t, p in partitions(stack.bootstrap, raw).items()},
             time.monotonic() - started,
         )  # fmt: skip
@@ -246,7 +283,7 @@ def changes(sim: Simulator, sicantik: sa.Engine, round_: int) -> None:
 def test_workers_in_one_group_project_what_one_worker_would(run: Run) -> None:
     print(
         f"{run.workers} workers: {run.seconds:.0f}s;"
-        f" killed {run.killed} at {run.at_kill}/{run.projected} projected;"
+        f" {run.fault} of {run.killed} at {run.at_kill}/{run.projected} projected;"
         f" events before the kill {run.events_before_kill}; survivors {run.survivors_events}"
     )
     # Spread over enough partitions, every worker worked before the kill (no pass with idle
@@ -295,3 +332,28 @@ def test_person_ids_are_the_identity_logs(run: Run) -> None:
     differ = [(k, p, resolver.person_of(k)) for k, p in records if resolver.person_of(k) != p]
     assert differ == [], differ[:5]
     assert citizens == {p for _, p in records}
+
+
+def test_no_identity_decision_doubled(run: Run) -> None:
+    """Each input's decisions are in the log once, as one run of records: neither the killed
+    resolver's successor nor a stopped one continued wrote an input's decisions again."""
+    decode = Deserializer(RegistryClient(run.stack.registry_url))
+    runs: list[tuple[str, int, list[tuple]]] = []  # input, log offset of its first, decisions
+    for record in read_all(run.stack.bootstrap, IDENTITY_TOPIC):
+        d = decision_of(decode(record.value))
+        source = dict(record.headers or []).get(INPUT_HEADER, b"").decode()
+        if not runs or runs[-1][0] != source:
+            runs.append((source, record.offset, []))
+        runs[-1][2].append((d.kind.value, d.person_id, d.record_id, d.other_person_ids))
+    by_input: dict[str, list[tuple[int, list[tuple]]]] = defaultdict(list)
+    for source, offset, decisions in runs:
+        by_input[source].append((offset, decisions))
+    twice = {s: r for s, r in by_input.items() if len(r) > 1}
+    report = [
+        f"{s} at log offsets {[o for o, _ in r]}"
+        + (" (the same decisions)" if all(ds == r[0][1] for _, ds in r) else f": {r}")
+        for s, r in list(twice.items())[:3]
+    ]
+    assert not twice, f"{len(twice)} of {len(by_input)} inputs decided twice: {report}"
+    doubled = [(s, ds) for s, _, ds in runs if len(ds) != len(set(ds))]
+    assert doubled == [], doubled[:3]
