@@ -20,10 +20,16 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from domain.tokens import Tokens
 from eventlog import KafkaSettings, admin, topics
 from eventlog.topics import TopicConfig
-from schemas.registry import IncompatibleSchemaError, RegistryClient
+from schemas.registry import RegistryClient
 
 from . import metrics
-from .delivery import as_awaitable, raw_topic, retrying_io, withholding_acks
+from .delivery import (
+    as_awaitable,
+    raw_topic,
+    retrying_io,
+    subjects_registered,
+    withholding_acks,
+)
 from .identity import register_identity
 from .normalize import STAGE, BatchResult, Normalizer, OutMessage, RawMessage
 from .settings import StreamSettings
@@ -127,13 +133,7 @@ def register_normalize(
     async def normalize(stream: faust.StreamT) -> None:
         registry = RegistryClient(settings.registry_url, **settings.registry_auth.options())
         normalizer = Normalizer(registry, tokens)
-        try:
-            await retrying_io(
-                lambda: asyncio.to_thread(normalizer.ensure_subjects), "registering schemas", STAGE
-            )
-        except IncompatibleSchemaError as e:
-            log.critical("normalize cannot start: %s", e)
-            await app.crash(e)
+        if not await subjects_registered(app, normalizer.ensure_subjects, STAGE):
             return
         log.info("normalize: reading %s", ", ".join(settings.raw_topics))
         batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)

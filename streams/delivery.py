@@ -38,6 +38,20 @@ async def retrying_io(make: Callable[[], Awaitable[T]], what: str, stage: str) -
     return await retrying(make, transient=transient, on_retry=report, max_s=RETRY_MAX_S)
 
 
+async def subjects_registered(
+    app: faust.App, ensure_subjects: Callable[[], Any], stage: str
+) -> bool:
+    """Register a stage's schemas, retrying while the registry is away; a schema the registry
+    refuses stops the worker (no data can be written) and returns False."""
+    try:
+        await retrying_io(lambda: asyncio.to_thread(ensure_subjects), "registering schemas", stage)
+    except IncompatibleSchemaError as e:
+        log.critical("%s cannot start: %s", stage, e)
+        await app.crash(e)
+        return False
+    return True
+
+
 async def as_awaitable(fn: Callable[..., T], *args: Any) -> T:
     """fn(*args) as an awaitable, for retrying_io."""
     return fn(*args)

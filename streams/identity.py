@@ -25,10 +25,10 @@ from eventlog.reading import read_to_end
 from eventlog.settings import KafkaSettings
 from eventlog.topics import IDENTITY_REVIEWS_TOPIC, IDENTITY_TOPIC, PERSON_TOPIC
 from schemas.codec import CodecError
-from schemas.registry import IncompatibleSchemaError, RegistryClient
+from schemas.registry import RegistryClient
 
 from . import metrics
-from .delivery import raw_topic, retrying_io, withholding_acks
+from .delivery import raw_topic, retrying_io, subjects_registered, withholding_acks
 from .resolution import STAGE, IdentityResult, IdentityStep
 from .settings import StreamSettings
 from .wire import RawMessage
@@ -71,13 +71,7 @@ def register_identity(
             scorer,
         )
         steps.append(step)
-        try:
-            await retrying_io(
-                lambda: asyncio.to_thread(step.ensure_subjects), "registering schemas", STAGE
-            )
-        except IncompatibleSchemaError as e:
-            log.critical("identity cannot start: %s", e)
-            await app.crash(e)
+        if not await subjects_registered(app, step.ensure_subjects, STAGE):
             return
         producer = AIOKafkaProducer(
             **settings.kafka.client_options(),
