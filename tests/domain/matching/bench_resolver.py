@@ -39,8 +39,6 @@ def bench_resolver(
     from ops.samples.corpus import make_corpus
 
     model = real_model()
-    if model is None:
-        raise SystemExit("domain/matching/model.py (and params.json) are needed")
     corpus = make_corpus(measure_people, agencies=3, seed=seed, index_people=n_people)
     if estimate:
         from domain.matching.em import estimate as fit

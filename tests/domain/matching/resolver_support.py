@@ -11,6 +11,7 @@ import pytest
 
 from domain.matching.decisions import Decision, Evidence, FieldComparison
 from domain.matching.ids import person_id
+from domain.matching.model import MatchModel
 from domain.matching.record import PersonRecord
 from domain.matching.resolver import Resolver
 
@@ -75,22 +76,14 @@ def ids_by_time(record: PersonRecord, ts_ms: int | None) -> str:
     return person_id(ts_ms, record.record_id.encode().ljust(10, b"\0")[-10:])
 
 
-def real_model() -> object | None:
-    """The MatchModel with its shipped parameters, or None while it does not exist yet."""
-    try:
-        from domain.matching.model import MatchModel
-
-        return MatchModel.load()
-    except (ImportError, FileNotFoundError):
-        return None
+def real_model() -> MatchModel:
+    """The MatchModel with its shipped parameters."""
+    return MatchModel.load()
 
 
 def models() -> list[object]:
-    """pytest params: the stand-in, and the real model once it is there."""
-    real = real_model()
-    return [pytest.param(StandIn(), id="stand-in")] + (
-        [pytest.param(real, id="model")] if real is not None else []
-    )
+    """pytest params: the stand-in scorer and the real model."""
+    return [pytest.param(StandIn(), id="stand-in"), pytest.param(real_model(), id="model")]
 
 
 def resolver(model: object | None = None, **kwargs: object) -> Resolver:

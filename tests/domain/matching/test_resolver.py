@@ -46,10 +46,7 @@ def test_two_people_with_one_name_and_birth_date_in_one_kelurahan_stay_apart(mod
 
 
 def test_a_record_without_nik_like_two_namesakes_joins_neither_and_merges_none() -> None:
-    model = real_model()
-    if model is None:
-        pytest.skip("no match model")
-    r = resolver(model)
+    r = resolver(real_model())
     common = dict(sex="L", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I", kecamatan="01")
     a = person("Ra", "MUHAMMAD RIDWAN", "1985-03-12", nik="7413011203850004",
                kk_number="7413010505100001", **common)
