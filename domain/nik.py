@@ -9,6 +9,7 @@ personal data (UU 27/2022), and these results end up in data-quality reports and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -264,6 +265,15 @@ def mask_nik(nik: object) -> str:
     if len(s) < 12:
         return "*" * len(s)
     return s[:4] + "*" * (len(s) - 6) + s[-2:]
+
+
+_LONG_NUMBER = re.compile(r"\d{12,}")
+
+
+def mask_numbers_in(text: str) -> str:
+    """Free text with every number of 12 or more digits (a NIK or KK embedded in a record id, a
+    source position, a reason) masked as mask_nik does."""
+    return _LONG_NUMBER.sub(lambda m: mask_nik(m.group(0)), text)
 
 
 def check_kk(no_kk: object) -> IdCheck:

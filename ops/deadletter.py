@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from domain.nik import mask_nik
+from domain.nik import mask_numbers_in
 from eventlog import KafkaSettings
 from eventlog.admin import ensure_topics, topic_partitions
 from eventlog.reading import read_to_end
@@ -33,7 +32,6 @@ REPLAYABLE_STAGE = "normalize"
 # The replay log of a dead-letter topic is named after it, so a test's (or another hub's)
 # dead-letter topic has a log of its own.
 REPLAY_LOG_SUFFIX = "-replays"
-_LONG_NUMBER = re.compile(r"\d{12,}")  # a NIK, a KK number (as projections/access.py masks)
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ def mask_text(text: str | None) -> str | None:
     """Text with every number of 12 or more digits (a NIK, a KK number) masked."""
     if text is None:
         return None
-    return _LONG_NUMBER.sub(lambda m: mask_nik(m.group(0)), text)
+    return mask_numbers_in(text)
 
 
 def mask_value(v: Any) -> Any:

@@ -9,7 +9,6 @@ shows the full NIK must state who and why.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from domain.nik import mask_nik
+from domain.nik import mask_nik, mask_numbers_in
 
 from .models import AccessLog
 
@@ -98,15 +97,12 @@ def _looks_like_number(value: str) -> bool:
     return len(digits) >= 12 and digits.isdigit()
 
 
-_LONG_NUMBER = re.compile(r"\d{12,}")
-
-
 def mask_text(value: str | None, caller: Caller) -> str | None:
     """Free text that may embed an identity number (a source record id, a source position such
     as '2026-11-02 08:00:00|7413...'), with every such number masked for this caller."""
     if value is None or caller.full:
         return value
-    return _LONG_NUMBER.sub(lambda m: mask_nik(m.group(0)), value)
+    return mask_numbers_in(value)
 
 
 def mask_provenance(provenance: Mapping[str, Any] | None, caller: Caller) -> dict[str, Any]:

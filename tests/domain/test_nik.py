@@ -383,3 +383,12 @@ def test_check_npwp(value, status, normalized):
 
 def test_id_check_repr_hides_the_number():
     assert "012345678901000" not in repr(check_npwp("012345678901000"))
+
+
+def test_numbers_of_twelve_digits_or_more_are_masked_inside_text() -> None:
+    from domain.nik import mask_numbers_in
+
+    text = "2026-11-02 08:00:00|7413014508900001 kk 7413010101100001 rt 12345678901"
+    assert mask_numbers_in(text) == (
+        "2026-11-02 08:00:00|7413**********01 kk 7413**********01 rt 12345678901"
+    )
