@@ -29,6 +29,7 @@ from schemas.registry import RegistryClient
 
 from . import metrics
 from .delivery import raw_topic, retrying_io, subjects_registered, withholding_acks
+from .identity_records import kafka_ms
 from .resolution import STAGE, IdentityResult, IdentityStep
 from .settings import StreamSettings
 from .wire import RawMessage
@@ -113,7 +114,7 @@ async def identity_batch(
     attempt leaves the resolver stale: it is rebuilt from the log and the batch tried again
     (the log says which inputs are decided: none is decided twice)."""
     pending = [
-        RawMessage(m.topic, m.partition, m.offset, m.key, m.value)
+        RawMessage(m.topic, m.partition, m.offset, m.key, m.value, kafka_ms(m.timestamp))
         for m in (e.message for e in events)
     ]
     while pending:

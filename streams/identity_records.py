@@ -58,6 +58,25 @@ def source_ms(fact: Mapping[str, Any]) -> int | None:
     return None
 
 
+def kafka_ms(timestamp_s: float | None) -> int | None:
+    """A consumed record's Kafka timestamp (Faust gives seconds, a float made from the stored
+    milliseconds) back in epoch milliseconds; None when the record has none (-1 or absent)."""
+    if not isinstance(timestamp_s, int | float) or timestamp_s < 0:
+        return None
+    return round(timestamp_s * 1000)
+
+
+def founding_ms(fact: Mapping[str, Any], kafka_ts_ms: int | None) -> int | None:
+    """What dates a person a fact founds: its source time, else (a snapshot row carries none)
+    the Kafka timestamp of the fact's own record. Both are stored with the fact, so a worker
+    that decides it again after a crash mints the same id; the wall clock at decision time
+    would not."""
+    ms = source_ms(fact)
+    if ms is not None:
+        return ms
+    return kafka_ts_ms if kafka_ts_ms is not None and kafka_ts_ms >= 0 else None
+
+
 def decision_record(decision: Decision, ts_ms: int) -> dict[str, Any]:
     """The IdentityDecision record of a decision made at `ts_ms`."""
     d = decision

@@ -34,6 +34,7 @@ from .identity_records import (
     UnusableFact,
     decision_of,
     decision_record,
+    founding_ms,
     person_record,
     record_key,
     source_ms,
@@ -195,7 +196,7 @@ class IdentityStep:
             return lambda: self.resolver.forget(key)
         if op != UPSERT:
             raise UnusableFact(f"person fact op is {op!r}, not UPSERT or DELETE")
-        record, ts_ms = person_record(value, self.tokens), source_ms(value)
+        record, ts_ms = person_record(value, self.tokens), founding_ms(value, m.timestamp_ms)
         return lambda: self.resolver.resolve(record, ts_ms=ts_ms)
 
     def _command(self, value: dict[str, Any]) -> Callable[[], list[Decision]]:

@@ -39,6 +39,9 @@ class RawMessage:
     offset: int
     key: bytes | None = field(repr=False)
     value: bytes | None = field(repr=False)
+    # The Kafka record timestamp (epoch ms; None when unknown): stored with the record, so a
+    # re-read of the same offset gives the same value, unlike the wall clock at processing.
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True)

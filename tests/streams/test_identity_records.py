@@ -15,6 +15,8 @@ from streams.identity_records import (
     UnusableFact,
     decision_of,
     decision_record,
+    founding_ms,
+    kafka_ms,
     person_record,
     record_key,
     source_ms,
@@ -92,6 +94,14 @@ def test_the_source_time_dates_new_persons() -> None:
     assert source_ms(decoded(FACT)) == TS_MS
     assert source_ms({"source_ts": None}) is None
     assert source_ms({"source_ts": dt.datetime(1970, 1, 1, 0, 0, 1)}) == 1000  # naive is UTC
+
+
+def test_a_snapshot_row_is_dated_by_its_kafka_record_timestamp() -> None:
+    assert kafka_ms(1_700_000_000.123) == 1_700_000_000_123  # Faust's seconds, back to ms
+    assert kafka_ms(None) is None and kafka_ms(-0.001) is None  # no timestamp stored
+    assert founding_ms({"source_ts": None}, 1_700_000_000_123) == 1_700_000_000_123
+    assert founding_ms(decoded(FACT), 1_700_000_000_123) == TS_MS  # the source time first
+    assert founding_ms({}, None) is None
 
 
 EVIDENCE = Evidence(

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from ulid import ULID
 
 from domain.matching.decisions import Decision, DecisionKind
 from domain.matching.model import MatchModel
@@ -77,10 +78,10 @@ class Log:
         self.offset = 0
         self.reviews = 0
 
-    def fact(self, fact: PersonFact) -> RawMessage:
+    def fact(self, fact: PersonFact, kafka_ms: int | None = None) -> RawMessage:
         m = self.wire.encode(PERSON_TOPIC, fact.record_key or "?", fact.record())
         self.offset += 1
-        return RawMessage(PERSON_TOPIC, 0, self.offset, m.key, m.value)
+        return RawMessage(PERSON_TOPIC, 0, self.offset, m.key, m.value, kafka_ms)
 
     def command(self, kind: DecisionKind, a: str, b: str, who: str) -> RawMessage:
         decision = Decision(kind, "", record_id=a, other_record_id=b, reason=who)
@@ -145,6 +146,27 @@ def test_a_replay_of_the_log_is_the_same_state_and_skips_what_is_decided(
     assert fresh.decided == {(PERSON_TOPIC, 0): 2}
     again = fresh.process(inputs)  # read again after a crash: nothing is decided twice
     assert (again.groups, again.skipped) == ([], 2)
+
+
+def test_a_person_founded_by_a_snapshot_row_is_dated_by_its_kafka_record(
+    registry: FakeRegistry, step: IdentityStep, log: Log
+) -> None:
+    kafka_ms = 1_700_000_000_123  # the person fact's record timestamp, stored with it
+    row = log.fact(resident(source_ts=None), kafka_ms)  # a snapshot row says no source time
+    step.process([row])
+    person = step.resolver.person_of(resident().record_key)
+    assert person is not None and ULID.from_str(person[1:]).milliseconds == kafka_ms
+    # Decided again (a worker that crashed before its decisions reached the log) on another
+    # day: the same record, the same id; the wall clock never dates a person.
+    later = IdentityStep(registry, TOKENS, MODEL, clock=lambda: NOW + 86_400)  # type: ignore[arg-type]
+    later.ensure_subjects()
+    later.reset()
+    later.process([row])
+    assert later.resolver.person_of(resident().record_key) == person
+    dated = new_step(registry)  # a fact with a source time is dated by it, as before
+    dated.process([log.fact(resident(), kafka_ms)])
+    founded = dated.resolver.person_of(resident().record_key)
+    assert founded is not None and ULID.from_str(founded[1:]).datetime == TS
 
 
 def test_a_delete_unlinks_the_record(step: IdentityStep, log: Log) -> None:
