@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from domain.nik import mask_nik, mask_numbers_in
+from domain.purposes import purpose, purpose_note
 
 from .models import AccessLog
 
@@ -28,15 +29,24 @@ ANONYMOUS = "anonymous"
 
 @dataclass(frozen=True)
 class Role:
-    """A front-office role and what it may see."""
+    """A front-office role and what it may see and do."""
 
     name: str
     sees_full_nik: bool
+    decides_reviews: bool = False  # may send identity-review decisions
+    reads_audit: bool = False  # may list who read a person's data (the audit trail)
+    agency_bound: bool = False  # sees only the records and findings of the caller's agency
 
 
 ROLES: dict[str, Role] = {
+    # Counter staff: masked identity numbers, any agency's records (they serve every counter).
     "officer": Role("officer", sees_full_nik=False),
-    "supervisor": Role("supervisor", sees_full_nik=True),
+    # Head of the front office: full numbers when a purpose is stated; decides identity reviews.
+    "supervisor": Role("supervisor", sees_full_nik=True, decides_reviews=True),
+    # Inspectorate / data-protection officer: reads the audit trail, records masked.
+    "auditor": Role("auditor", sees_full_nik=False, reads_audit=True),
+    # An agency's own administrator: that agency's records and data-quality findings only.
+    "agency_admin": Role("agency_admin", sees_full_nik=False, agency_bound=True),
 }
 DEFAULT_ROLE = "officer"
 
@@ -51,17 +61,38 @@ class AccessDenied(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who reads, in which role, why, from where."""
+    """Who reads (an authenticated user name), in which role, why (a code of
+    domain.purposes.PURPOSES, plus free text), from where, and for an agency administrator
+    which agency they are bound to. Built by the API's authentication only."""
 
     who: str
     role: Role
     purpose: str | None
     client: str | None = None
+    purpose_note: str | None = None
+    agency: str | None = None  # lower-cased agency code; required for an agency-bound role
+    auth: str | None = None  # how the caller proved who they are: "session" or "oidc"
 
     @property
     def full(self) -> bool:
         """Whether this caller sees NIK and KK numbers unmasked."""
         return self.role.sees_full_nik
+
+    def stating(self, code: str | None, note: str | None = None) -> Caller:
+        """This caller reading for purpose `code` (one of PURPOSES) with free text `note`;
+        AccessDenied 422 for a code outside the list or an over-long note."""
+        try:
+            found, note = purpose(code), purpose_note(note)
+        except ValueError as e:
+            raise AccessDenied(str(e), status=422) from None
+        return replace(self, purpose=found.code, purpose_note=note)
+
+    def may_see_agency(self, agency: str | None) -> bool:
+        """Whether this caller may see a record or finding of `agency` (always, unless the role
+        is agency-bound: then only their own)."""
+        if not self.role.agency_bound:
+            return True
+        return bool(self.agency) and (agency or "").strip().lower() == self.agency
 
 
 def caller_from_headers(headers: Mapping[str, str], client: str | None = None) -> Caller:
