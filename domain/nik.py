@@ -254,17 +254,28 @@ def check_nik(
     )
 
 
-def mask_nik(nik: object) -> str:
-    """The NIK with all but its first 4 and last 2 characters starred: '7413**********01'.
+# What a masked NIK keeps: the six region digits, nothing else. The screen that shows a masked
+# NIK also shows the birth date, the sex and the kecamatan, which give the region and the whole
+# date part (DDMMYY, +40 for women): the four serial digits are the only part not on the screen.
+# Any serial digit shown shrinks the guess (two digits: 100 tries, and the old '7413...01' showed
+# two); none shown leaves 10,000 candidates and no way to test one, as every stand-in for a NIK
+# is a keyed token (domain/tokens.py). The region is kept as it adds nothing to the screen and
+# tells an officer where the card was issued. A No. KK (region, issue date, serial) is masked the
+# same way.
+MASK_KEEP = 6
 
-    Anything too short to keep 6 characters and still hide at least as many is starred fully.
+
+def mask_nik(nik: object) -> str:
+    """The NIK (or No. KK) with all but its six region digits starred: '741303**********'.
+
+    Anything shorter than 12 characters is starred fully.
     """
     if not isinstance(nik, str):
         return ""
     s = nik.strip()
     if len(s) < 12:
         return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 6) + s[-2:]
+    return s[:MASK_KEEP] + "*" * (len(s) - MASK_KEEP)
 
 
 _LONG_NUMBER = re.compile(r"\d{12,}")
@@ -274,6 +285,15 @@ def mask_numbers_in(text: str) -> str:
     """Free text with every number of 12 or more digits (a NIK or KK embedded in a record id, a
     source position, a reason) masked as mask_nik does."""
     return _LONG_NUMBER.sub(lambda m: mask_nik(m.group(0)), text)
+
+
+REDACTED = "<redacted>"
+
+
+def redact_numbers_in(text: str) -> str:
+    """Free text with every number of 12 or more digits replaced by '<redacted>': for logs,
+    which need no part of a NIK, KK number or source key at all."""
+    return _LONG_NUMBER.sub(REDACTED, text)
 
 
 def check_kk(no_kk: object) -> IdCheck:

@@ -298,7 +298,7 @@ def test_results_never_contain_the_nik(value, birth, sex):
 def test_nik_info_repr_hides_the_nik():
     info = parse_nik(MAN, today=TODAY)
     assert MAN not in repr(info)
-    assert info.masked == "7413**********01"
+    assert info.masked == "741303**********"
 
 
 # --- parse_nik ----------------------------------------------------------------------------
@@ -325,13 +325,22 @@ def test_parse_nik_none_for_malformed_or_bad_date(value):
 # --- mask_nik -----------------------------------------------------------------------------
 
 
-def test_mask_keeps_first_four_and_last_two():
-    assert mask_nik(MAN) == "7413**********01"
+def test_mask_keeps_only_the_region():
+    assert mask_nik(MAN) == "741303**********"
+
+
+def test_a_masked_nik_leaves_the_whole_serial_unknown_beside_birth_date_and_sex():
+    # The officer's screen shows birth date, sex and kecamatan: every digit but the serial. No
+    # digit of the serial may show, or the guess shrinks from 10,000 candidates.
+    shown = mask_nik(MAN)
+    serial = parse_nik(MAN, today=TODAY).serial
+    assert shown[12:] == "****" and serial not in shown[6:]
+    assert shown.count("*") == 10
 
 
 def test_mask_of_malformed_values():
-    assert mask_nik(MAN[:-1]) == "7413*********00"
-    assert mask_nik(" 7413030703930001 ") == "7413**********01"
+    assert mask_nik(MAN[:-1]) == "741303*********"
+    assert mask_nik(" 7413030703930001 ") == "741303**********"
     assert mask_nik("12345") == "*****"
     assert mask_nik("") == ""
     assert mask_nik(None) == ""
@@ -390,5 +399,12 @@ def test_numbers_of_twelve_digits_or_more_are_masked_inside_text() -> None:
 
     text = "2026-11-02 08:00:00|7413014508900001 kk 7413010101100001 rt 12345678901"
     assert mask_numbers_in(text) == (
-        "2026-11-02 08:00:00|7413**********01 kk 7413**********01 rt 12345678901"
+        "2026-11-02 08:00:00|741301********** kk 741301********** rt 12345678901"
     )
+
+
+def test_numbers_of_twelve_digits_or_more_are_redacted_whole_for_logs() -> None:
+    from domain.nik import redact_numbers_in
+
+    text = "cursor 2026-11-02 08:00:00|7413014508900001 rt 12345678901"
+    assert redact_numbers_in(text) == "cursor 2026-11-02 08:00:00|<redacted> rt 12345678901"

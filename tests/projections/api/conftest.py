@@ -20,7 +20,7 @@ D = dt.date
 TODAY = D(2026, 7, 20)
 OFFICER = {"X-MPP-User": "petugas1", "X-MPP-Role": "officer", "X-MPP-Purpose": "layanan SIP"}
 SUPERVISOR = {"X-MPP-User": "kabid", "X-MPP-Role": "supervisor", "X-MPP-Purpose": "verifikasi"}
-MASKED_A = f.NIK_A[:4] + "*" * 10 + f.NIK_A[-2:]
+MASKED_A = f.NIK_A[:6] + "*" * 10
 
 
 # As SIAK's connector gives them: the record id and the position hold the NIK.

@@ -14,7 +14,7 @@ def test_officer_sees_masked_nik(client):
     assert body["masked"] is True
     assert body["nik"] == MASKED_A
     assert body["person_id"] == f.P_A and body["alias"] is None
-    assert body["kk_number"] == "7413**********03"
+    assert body["kk_number"] == "741301**********"
     assert body["name"] == "WA ODE SITI"
     assert body["occupation"] == "Dokter"
     assert f.NIK_A not in r.text  # nowhere: not in sources, not in provenance
