@@ -55,7 +55,7 @@ from projections.models import (
 from projections.store import make_engine
 from schemas import catalog
 from schemas.codec import header
-from streams.mappings.dpmptsp import OUTCOME, STATUS_CODES
+from streams.mappings import AGENCIES
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector, read_topic
 from tests.faults import kill_9_after_first_commit
@@ -73,6 +73,9 @@ WITA = dt.timezone(dt.timedelta(hours=8))
 POLLING = {"poll_interval_s": 0.2, "safety_delay_s": 0.5, "diff_interval_s": 1.0}
 BIODATA_TOPIC = "mpp.disdukcapil.biodata_wni"
 FINAL = {"ISSUED", "REJECTED", "CANCELLED"}
+# The permits office's codes, as its mapping file declares them.
+OUTCOME = AGENCIES["dpmptsp"].decl.code_tables["OUTCOME"]
+STATUS_CODES = AGENCIES["dpmptsp"].decl.code_tables["STATUS"]
 # SiCantik status codes (trstspermohonan_log.c_status)
 RECEIVED, FILE_COMPLETE, VERIFIED, STOPPED, RESUMED, APPROVED, ISSUED, REJECTED = (
     1, 3, 4, 5, 6, 7, 8, 9,

@@ -1,6 +1,7 @@
 """The registry of mappings: (agency, table lower-cased) -> function of a raw change envelope.
 
-Agency modules register their tables with @mapping; the registry turns each into a function of
+The tables come from the agencies' mapping files (files.py installs them); a plug-in may also
+register a function of a RawChange with @mapping. The registry turns each into a function of
 the decoded envelope and key, so the normalize step needs nothing but map_change.
 """
 
@@ -20,21 +21,32 @@ MapFn = Callable[[Mapping[str, Any], Mapping[str, Any] | None], list[Canonical]]
 MAPPINGS: dict[tuple[str, str], MapFn] = {}
 
 
-def mapping(agency: str, table: str) -> Callable[[Mapper], Mapper]:
+def register(agency: str, table: str, fn: Mapper) -> MapFn:
     """Register a function of a RawChange as the mapping of (agency, table)."""
 
-    def register(fn: Mapper) -> Mapper:
-        def map_envelope(
-            envelope: Mapping[str, Any], key: Mapping[str, Any] | None
-        ) -> list[Canonical]:
-            return fn(RawChange.from_envelope(envelope, key))
+    def map_envelope(envelope: Mapping[str, Any], key: Mapping[str, Any] | None) -> list[Canonical]:
+        return fn(RawChange.from_envelope(envelope, key))
 
-        map_envelope.__name__ = fn.__name__
-        map_envelope.__doc__ = fn.__doc__
-        MAPPINGS[(agency, table.lower())] = map_envelope
+    map_envelope.__name__ = getattr(fn, "__name__", table)
+    map_envelope.__doc__ = fn.__doc__
+    MAPPINGS[(agency, table.lower())] = map_envelope
+    return map_envelope
+
+
+def mapping(agency: str, table: str) -> Callable[[Mapper], Mapper]:
+    """Decorator: register a function of a RawChange as the mapping of (agency, table)."""
+
+    def decorate(fn: Mapper) -> Mapper:
+        register(agency, table, fn)
         return fn
 
-    return register
+    return decorate
+
+
+def unregister_agency(agency: str) -> None:
+    """Forget every table of an agency (before its mapping file is installed again)."""
+    for key in [k for k in MAPPINGS if k[0] == agency]:
+        del MAPPINGS[key]
 
 
 def mapping_for(agency: str, table: str) -> MapFn | None:
