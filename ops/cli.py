@@ -746,5 +746,10 @@ def deadletter_replay(ids, deadletter_topic: str, again: bool, dry_run: bool, **
         raise HubError(f"{len(report.refused)} dead letter(s) could not be replayed (see above)")
 
 
+from .commands.agency import agency  # noqa: E402
+
+main.add_command(agency)
+
+
 if __name__ == "__main__":
     main()

@@ -33,7 +33,11 @@ def run(hub: HubSettings, *, projections: bool = True) -> int:
     from projections.agent import register_projection
     from streams.app import run_worker
 
+    from .agency.check import refuse_unfit_mappings
+
     tokens = hub_tokens(hub)
+    # A mapping file that does not fit what its source registered: refused, naming file:line:key.
+    refuse_unfit_mappings(hub.stream.registry_url, hub.stream.registry_auth)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     extra = [lambda app: register_projection(app, hub.projection)] if projections else []
     return run_worker(hub.stream, tokens, extra=extra)
