@@ -158,6 +158,9 @@ class RegistryConfig(_Strict):
 class SnapshotConfig(_Strict):
     enabled: bool = True
     chunk_size: int = Field(default=2000, ge=1)
+    # How often the snapshot stores its offset (Kafka Connect's offset.flush.interval.ms):
+    # always after the acknowledgements it covers, never per chunk.
+    offset_flush_interval_s: float = Field(default=5.0, gt=0)
 
 
 class ConnectorConfig(_Strict):

@@ -1,9 +1,10 @@
 """The event dispatcher: encodes changes as Avro (Confluent wire format) and publishes them.
 
 Topic per table `mpp.<agency>.<table>`, key = the primary key record, value = the Debezium
-envelope; a delete is followed by a tombstone (compacted topics then forget the key). Producer
-with acks=all and idempotence (aiokafka defaults to acks=1 without it). A row the mapping
-cannot encode goes to the dead-letter topic with its reason and position; the batch goes on.
+envelope; a delete is followed by a tombstone (compacted topics then forget the key). Events go
+through librdkafka (connectors/producer.py: acks=all, idempotence, linger, lz4), encoded by the
+table's writers compiled when it is opened (connectors/encoding.py). A row the mapping cannot
+encode goes to the dead-letter topic with its reason and position; the batch goes on.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from aiokafka import AIOKafkaProducer
 from eventlog import admin
 from eventlog.topics import table_topic_config
 from schemas import catalog
-from schemas.codec import encode
+from schemas.codec import encode, header
 from schemas.names import avro_name
 from schemas.registry import IncompatibleSchemaError, RegistryClient
 
 from .changes import Change
 from .config import ConnectorConfig
+from .encoding import RowEncoder, envelope, source_record
+from .producer import Acks, EventProducer
 from .shapes import EncodeError, TableShape
+
+ENCODE_ERRORS = (EncodeError, ValueError, TypeError, OverflowError)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,15 @@ class TableChannel:
     value_id: int
     key_schema: Any
     value_schema: Any
+    encoder: RowEncoder
+
+    def frame(self, key: bytes, value: bytes) -> tuple[bytes, bytes]:
+        """Key and value records in the Confluent wire format."""
+        return self.key_header + key, self.value_header + value
+
+    def __post_init__(self) -> None:
+        self.key_header = header(self.key_id)
+        self.value_header = header(self.value_id)
 
 
 class SchemaRefused(Exception):
@@ -71,13 +85,18 @@ class EventDispatcher:
             max_batch_size=256 * 1024,
             client_id=f"mpphub-connect-{config.connector_name}",
         )
+        self.events = EventProducer(
+            config.kafka.client, f"mpphub-connect-{config.connector_name}", config.kafka.linger_ms
+        )
 
     async def start(self) -> None:
-        await self.producer.start()
+        await self.producer.start()  # fails at once, naming the setting, when Kafka is not there
+        self.events.start()
         await self.ensure_topics([self.config.offsets_topic], compact=True, partitions=1)
         await self.ensure_topics([self.config.deadletter_topic], compact=False)
 
     async def stop(self) -> None:
+        await self.events.stop()
         await self.producer.stop()
 
     async def ensure_topics(
@@ -119,31 +138,33 @@ class EventDispatcher:
             value_id,
             fastavro.parse_schema(key_schema),
             fastavro.parse_schema(value_schema),
+            RowEncoder(shape),
         )
         self.channels[shape.name] = channel
         return channel
 
+    def source(self, change: Change) -> bytes:
+        """The envelope's `source` record of a change."""
+        return source_record(
+            self.config.agency,
+            self.config.connector_name,
+            self.config.source.mode,
+            change.table,
+            change.position,
+            change.snapshot,
+            change.source_ts_ms,
+        )
+
     def encode_change(self, change: Change, now_ms: int) -> tuple[str, bytes, bytes]:
         """(topic, key bytes, value bytes) of one change; EncodeError names the column."""
         ch = self.channels[change.table]
-        shape = ch.shape
-        key = encode(ch.key_id, ch.key_schema, shape.convert_key(change.row))
-        envelope = {
-            "before": shape.convert_row(change.before) if change.before is not None else None,
-            "after": shape.convert_row(change.after) if change.after is not None else None,
-            "op": change.op,
-            "ts_ms": now_ms,
-            "source": {
-                "agency": self.config.agency,
-                "connector": self.config.connector_name,
-                "db": self.config.source.mode,
-                "table": change.table,
-                "position": change.position,
-                "snapshot": change.snapshot,
-                "ts_ms": change.source_ts_ms,
-            },
-        }
-        return ch.topic, key, encode(ch.value_id, ch.value_schema, envelope)
+        enc = ch.encoder
+        before = enc.row(enc.values(change.before)) if change.before is not None else None
+        after_values = enc.values(change.after) if change.after is not None else None
+        after = enc.row(after_values) if after_values is not None else None
+        key = enc.key(after_values if after_values is not None else enc.values(change.row))
+        value = envelope(before, after, change.op, now_ms, self.source(change))
+        return (ch.topic, *ch.frame(key, value))
 
     async def publish(self, changes: list[Change]) -> tuple[dict[str, int], dict[str, int]]:
         """Send a batch and wait for every acknowledgement.
@@ -151,26 +172,51 @@ class EventDispatcher:
         Returns (events per 'table/op', dead letters per table). Raises on a Kafka error: the caller
         then does not commit the offset, and the batch is sent again after a restart."""
         now_ms = int(time.time() * 1000)
-        futures = []
+        acks = Acks(asyncio.get_running_loop())
+        dead_futures = []
         counts: dict[str, int] = {}
         dead: dict[str, int] = {}
         for change in changes:
             try:
                 topic, key, value = self.encode_change(change, now_ms)
-            except (EncodeError, ValueError, TypeError, OverflowError) as e:
-                futures.append(await self._dead_letter(change, e))
+            except ENCODE_ERRORS as e:
+                dead_futures.append(await self.dead_letter(change, e))
                 dead[change.table] = dead.get(change.table, 0) + 1
                 continue
-            futures.append(await self.producer.send(topic, value, key=key))
+            await self.events.send(topic, key, value, acks)
             if change.op == "d":
-                futures.append(await self.producer.send(topic, None, key=key))
+                await self.events.send(topic, key, None, acks)
             label = f"{change.table}/{change.op}"
             counts[label] = counts.get(label, 0) + 1
-        if futures:
-            await asyncio.gather(*futures)
+        await acks.wait()
+        if dead_futures:
+            await asyncio.gather(*dead_futures)
         return counts, dead
 
-    async def _dead_letter(self, change: Change, error: Exception):
+    async def publish_rows(
+        self, table: str, rows: list[tuple], position: str, acks: Acks
+    ) -> tuple[int, list]:
+        """Queue a chunk of snapshot rows (value tuples in column order) as reads, all with one
+        source record; returns (events queued, dead-letter futures). Await `acks.wait()` after."""
+        ch = self.channels[table]
+        enc, frame, topic = ch.encoder, ch.frame, ch.topic
+        source = self.source(Change(table, "r", None, None, position, None, snapshot=True))
+        tail = envelope(None, b"", "r", int(time.time() * 1000), source)[2:]
+        send = self.events.send
+        dead_futures = []
+        for values in rows:
+            try:
+                value = b"\x00\x02" + enc.row(values) + tail
+                key = enc.key(values)
+            except ENCODE_ERRORS as e:
+                row = dict(zip(enc.columns, values, strict=True))
+                change = Change(table, "r", None, row, position, None, snapshot=True)
+                dead_futures.append(await self.dead_letter(change, e))
+                continue
+            await send(topic, *frame(key, value), acks)
+        return len(rows) - len(dead_futures), dead_futures
+
+    async def dead_letter(self, change: Change, error: Exception):
         log.warning(
             "dead letter: table %s position %s: %s",
             change.table,

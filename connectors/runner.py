@@ -21,13 +21,14 @@ from eventlog.progress import rate_progress
 from schemas.registry import RegistryClient
 
 from . import metrics
-from .changes import Batch, Change
+from .changes import Batch
 from .config import ConfigError, ConnectorConfig
 from .dispatcher import EventDispatcher, SchemaRefused
 from .mode import CaptureMode, ModeContext, load_mode
 from .offsets import OffsetStore
 from .shapes import TableShape
-from .sql import count_rows, lenient_postgres_dates, read_chunk
+from .snapshot import TableSnapshot
+from .sql import count_rows, lenient_postgres_dates
 
 log = logging.getLogger(__name__)
 
@@ -197,37 +198,39 @@ class Connector:
                 await self._snapshot_table(table, marker, progress, stop)
 
     async def _snapshot_table(self, table: str, marker: str, progress, stop) -> None:
-        sql_table = self.ctx.tables[table]
-        shape = self.ctx.shapes[table]
         st = (
             self.state["tables"]
             .setdefault(table, {})
             .setdefault("snapshot", {"done": False, "after": None, "rows": 0})
         )
-        total = await asyncio.to_thread(count_rows, self.engine, sql_table)
+        total = await asyncio.to_thread(count_rows, self.engine, self.ctx.tables[table])
         metrics.SNAPSHOT_TOTAL.labels(self.name, table).set(total)
         task = progress.add_task(f"snapshot {table}", total=total, completed=st["rows"])
-        chunk = self.config.snapshot.chunk_size
-        while not stop.is_set():
-            rows = await asyncio.to_thread(
-                read_chunk, self.engine, sql_table, list(shape.key), st["after"], chunk
-            )
-            if not rows:
-                break
-            changes = [
-                Change(table, "r", None, r, f"snapshot@{marker}", None, snapshot=True) for r in rows
-            ]
-            st["after"] = [rows[-1][k] for k in shape.key]
-            st["rows"] += len(rows)
-            await self._commit(Batch(changes, offset=self.state))
-            metrics.SNAPSHOT_ROWS.labels(self.name, table).inc(len(rows))
+
+        def settled(table: str, sent) -> None:
+            metrics.ROWS.labels(self.name, table, "r").inc(sent.events)
+            if sent.rows > sent.events:
+                metrics.DEAD_LETTERS.labels(self.name, table).inc(sent.rows - sent.events)
+            metrics.SNAPSHOT_ROWS.labels(self.name, table).inc(sent.rows)
             progress.update(task, completed=st["rows"])
-            if len(rows) < chunk:
-                break
-        if not stop.is_set():
+
+        assert self.engine is not None
+        snapshot = TableSnapshot(
+            self.dispatcher,
+            self.engine,
+            self.config.snapshot.chunk_size,
+            self.config.snapshot.offset_flush_interval_s,
+            self._store_offset,
+            settled,
+        )
+        if await snapshot.run(table, self.ctx.tables[table], st, marker, stop):
             st["done"] = True
-            await self.offsets.commit(self.state)
+            await self._store_offset()
             metrics.SNAPSHOT_DONE.labels(self.name, table).set(1)
+
+    async def _store_offset(self) -> None:
+        self.state["paused"] = dict(self.paused)
+        await self.offsets.commit(self.state)
 
     async def _stream(self, stop: asyncio.Event) -> None:
         assert self.mode is not None

@@ -141,7 +141,7 @@ class TableShape:
         out = {}
         for c in self.columns:
             try:
-                out[avro_name(c)] = _convert(row.get(c), self.types[c].kind)
+                out[avro_name(c)] = convert_value(row.get(c), self.types[c].kind)
             except (ValueError, TypeError, OverflowError, decimal.InvalidOperation) as e:
                 raise EncodeError(f"column {c}: {e}") from None
         return out
@@ -154,7 +154,7 @@ class TableShape:
             if v is None:
                 raise EncodeError(f"key column {c} is null")
             try:
-                out[avro_name(c)] = _convert(v, self.types[c].kind)
+                out[avro_name(c)] = convert_value(v, self.types[c].kind)
             except (ValueError, TypeError, OverflowError) as e:
                 raise EncodeError(f"key column {c}: {e}") from None
         return out
@@ -184,7 +184,8 @@ SOURCE_SCHEMA = {
 }
 
 
-def _convert(v: Any, kind: str) -> Any:
+def convert_value(v: Any, kind: str) -> Any:
+    """One value as its Avro-ready Python form for a column kind (ColumnType.kind)."""
     if v is None:
         return None
     if kind == "string":

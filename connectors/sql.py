@@ -3,12 +3,14 @@
 SQLite hands date/time columns back as text and SQLAlchemy parses them while fetching: one legacy
 row with '0000-00-00' there would fail the whole query. We select those columns as text and let
 the row conversion (connectors/shapes.py) parse them per row, so a bad value becomes that row's
-dead letter instead of stopping capture.
+dead letter instead of stopping capture. A PostgreSQL snapshot reads with one `COPY ... TO
+STDOUT` in key order (its rows parsed by psycopg's C loaders), other databases page by key.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,3 +100,67 @@ def lenient_postgres_dates(engine: sa.Engine) -> None:
             dbapi_conn.adapters.register_loader(oid, lenient)
 
     engine.dispose()  # connections opened before (reflection) come back with the loaders
+
+
+def chunks(
+    engine: sa.Engine,
+    table: sa.Table,
+    key: list[str],
+    after: list | None,
+    size: int,
+    stopping: Callable[[], bool],
+) -> Iterator[list[tuple]]:
+    """Every row after the last key read, in key order, as value tuples in column order and in
+    lists of `size`: one `COPY ... TO STDOUT` on PostgreSQL, keyset pages elsewhere."""
+    if engine.dialect.name == "postgresql":
+        yield from _copy_chunks(engine, table, key, after, size, stopping)
+        return
+    columns = [c.name for c in table.columns]
+    while not stopping():
+        rows = read_chunk(engine, table, key, after, size)
+        if not rows:
+            return
+        yield [tuple(r[c] for c in columns) for r in rows]
+        if len(rows) < size:
+            return
+        after = [rows[-1][k] for k in key]
+
+
+def _copy_chunks(engine, table, key, after, size, stopping) -> Iterator[list[tuple]]:
+    from psycopg import sql
+
+    name = sql.Identifier(*([table.schema] if table.schema else []), table.name)
+    cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in key)
+    where, params = sql.SQL(""), None
+    if after is not None:
+        params = restore_key([table.c[k] for k in key], after)
+        marks = sql.SQL(", ").join([sql.Placeholder()] * len(key))
+        where = sql.SQL("WHERE ({}) > ({})").format(keys, marks)
+    select = sql.SQL("SELECT {} FROM {} {} ORDER BY {}").format(cols, name, where, keys)
+    raw = engine.raw_connection()  # psycopg, with the lenient date loaders of the engine
+    conn = raw.driver_connection
+    finished = False
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(cols, name))
+            oids = [d.type_code for d in cur.description]
+            with cur.copy(sql.SQL("COPY ({}) TO STDOUT").format(select), params) as copy:
+                copy.set_types(oids)
+                batch: list[tuple] = []
+                for row in copy.rows():
+                    batch.append(row)
+                    if len(batch) >= size:
+                        yield batch
+                        batch = []
+                        if stopping():
+                            return
+                if batch:
+                    yield batch
+        finished = True
+    finally:
+        if finished:
+            raw.rollback()
+            raw.close()
+        else:  # left in the middle of the COPY: drop the connection rather than drain it
+            raw.invalidate()
