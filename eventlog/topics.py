@@ -26,6 +26,9 @@ CONNECT_OFFSETS_TOPIC = "mpp.hub.connect-offsets"
 # supervisors' are the audit of who decided.
 IDENTITY_TOPIC = "mpp.canonical.identity"
 IDENTITY_REVIEWS_TOPIC = "mpp.hub.identity-reviews"
+# The audit chain's published heads (projections/audit/heads.py): kept forever, never compacted,
+# so no one can take back what the audit said at a time.
+AUDIT_HEADS_TOPIC = "mpp.hub.audit-heads"
 
 # Topics with a partition count of their own, whatever the default: the resolver reads person
 # facts and review commands as one ordered sequence and writes its decisions in that order (a

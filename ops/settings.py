@@ -50,7 +50,9 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_API_HOST": ("api.host",),
     "MPPHUB_API_PORT": ("api.port",),
     "MPPHUB_LOG_LEVEL": tuple(f"{s}.log_level" for s in (*_BOTH, "api")),
-    "MPPHUB_SECRET_FILE": ("stream.secret_file",),
+    "MPPHUB_SECRET_FILE": ("stream.secret_file", "api.secret_file"),
+    "MPPHUB_AUDIT_DB_URL": ("api.audit_db_url",),
+    "MPPHUB_AUDIT_HEAD_INTERVAL_S": ("api.audit_head_interval_s",),
 }
 
 

@@ -1,4 +1,5 @@
-"""Who may see what of a person's data, and the access log (UU 27/2022 on personal data).
+"""Who may see what of a person's data (UU 27/2022 on personal data); reads are audited by
+projections/audit (through api.dependencies.Audit).
 
 A caller states who they are (X-MPP-User), their role (X-MPP-Role) and why they look
 (X-MPP-Purpose); this first read side trusts those headers, as it sits behind the MPP's
@@ -8,18 +9,12 @@ shows the full NIK must state who and why.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-
 from domain.nik import mask_nik, mask_numbers_in
 from domain.purposes import purpose, purpose_note
-
-from .models import AccessLog
 
 USER_HEADER = "X-MPP-User"
 ROLE_HEADER = "X-MPP-Role"
@@ -153,36 +148,10 @@ ID_FIELDS = ("nik", "kk_number")
 
 
 def mask_data(data: Mapping[str, Any], caller: Caller) -> dict[str, Any]:
-    """A source record's data with identity numbers masked for this caller."""
+    """A source record's data with identity numbers masked for this caller: the NIK and KK
+    fields, and any long number in another text field (an NPWP that is a NIK, a parent's NIK)."""
     out = dict(data)
-    for name in ID_FIELDS:
-        if isinstance(out.get(name), str):
-            out[name] = mask_id(out[name], caller)
+    for name, value in out.items():
+        if isinstance(value, str):
+            out[name] = mask_id(value, caller) if name in ID_FIELDS else mask_text(value, caller)
     return out
-
-
-def log_access(
-    session: Session,
-    caller: Caller,
-    action: str,
-    *,
-    person_id: str | None = None,
-    resource: str | None = None,
-    result_count: int | None = None,
-    now: dt.datetime | None = None,
-) -> None:
-    """Write one access-log row (in the session's transaction; the caller commits)."""
-    at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
-    session.execute(
-        insert(AccessLog).values(
-            at=at,
-            who=caller.who,
-            role=caller.role.name,
-            purpose=caller.purpose,
-            action=action,
-            person_id=person_id,
-            resource=resource,
-            result_count=result_count,
-            client=caller.client,
-        )
-    )

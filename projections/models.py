@@ -1,7 +1,8 @@
 """The read models (SQLAlchemy 2, SQLite and PostgreSQL): citizen golden record and what each
 agency holds about the person, which person each record belongs to (from identity decisions only),
 aliases of merged persons and the review queue, services, permits and their status timelines, the
-consumer checkpoints written in the same transaction as the rows, and the access log.
+consumer checkpoints written in the same transaction as the rows, and review notes (the audit
+of reads lives in its own database: projections/audit).
 
 Every projected row keeps the source position (and source time) of the change it reflects, so a
 repeated or older event changes nothing. Timestamps are naive UTC (SQLite has no time zone).
@@ -208,28 +209,10 @@ class Checkpoint(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
 
 
-class AccessLog(Base):
-    """Who read which person's data, when and why (UU 27/2022). Never dropped by a rebuild."""
-
-    __tablename__ = "access_log"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
-    who: Mapped[str] = mapped_column(String)
-    role: Mapped[str] = mapped_column(String)
-    purpose: Mapped[str | None] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String)  # citizen.read, citizen.search, permit.read
-    # The person id read (the column keeps its first name: the access log is never rebuilt).
-    person_id: Mapped[str | None] = mapped_column("person_key", String, index=True)
-    resource: Mapped[str | None] = mapped_column(String)
-    result_count: Mapped[int | None] = mapped_column(Integer)
-    client: Mapped[str | None] = mapped_column(String)
-
-
 class ReviewNote(Base):
     """A supervisor's review decision as submitted through the API, with its free-text note:
-    kept here, not in Kafka (a note may hold personal data; the log is kept forever). Like the
-    access log, never dropped by a rebuild."""
+    kept here, not in Kafka (a note may hold personal data; the log is kept forever). Never
+    dropped by a rebuild."""
 
     __tablename__ = "review_note"
 
@@ -244,7 +227,7 @@ class ReviewNote(Base):
     __table_args__ = (Index("ix_review_note_pair", "record_a", "record_b"),)
 
 
-# Tables a rebuild drops and replays; the access log is an audit trail, not a projection.
+# Tables a rebuild drops and replays; review notes are a record of decisions, not a projection.
 PROJECTION_TABLES = (
     Citizen.__table__,
     CitizenSourceRecord.__table__,

@@ -37,19 +37,24 @@ class Found:
     alias: str | None = None
 
 
-def find_citizen(session: Session, key: str) -> Found | None:
-    """The citizen with this person id, alias of a merged person id (answered with the person
-    it was merged into) or NIK (a well-formed one first, when persons share it)."""
-    found = session.get(Citizen, key)
+def find_citizen(session: Session, person_id: str) -> Found | None:
+    """The citizen with this person id, or alias of a merged person id (answered with the
+    person it was merged into). Never by NIK: that is find_by_nik, asked by POST."""
+    found = session.get(Citizen, person_id)
     if found is not None:
         return Found(found)
-    alias = session.get(PersonAlias, key)
+    alias = session.get(PersonAlias, person_id)
     if alias is not None:
         survivor = session.get(Citizen, alias.person_id)
-        return Found(survivor, alias=key) if survivor is not None else None
+        return Found(survivor, alias=person_id) if survivor is not None else None
+    return None
+
+
+def find_by_nik(session: Session, nik: str) -> Found | None:
+    """The citizen holding this NIK (a well-formed one first, when persons share it)."""
     by_nik = session.scalars(
         select(Citizen)
-        .where(Citizen.nik == key)
+        .where(Citizen.nik == nik)
         .order_by((Citizen.nik_status == "VALID").desc(), Citizen.person_id)
     ).first()
     return Found(by_nik) if by_nik is not None else None
@@ -127,29 +132,36 @@ def permit_summary(p: Permit) -> dict[str, Any]:
     }
 
 
-def search_citizens(session: Session, name: str) -> list[dict[str, Any]]:
-    """Citizens whose name contains `name` (case-insensitive), masked, at most SEARCH_LIMIT."""
+def search_citizens(session: Session, name: str) -> list[Citizen]:
+    """Citizens whose name contains `name` (case-insensitive), at most SEARCH_LIMIT; ValueError
+    for a name too short to search by."""
     needle = name.strip().lower()
     if len(needle) < MIN_SEARCH:
         raise ValueError(f"search needs at least {MIN_SEARCH} characters of a name")
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = session.scalars(
-        select(Citizen)
-        .where(func.lower(Citizen.name).like(pattern, escape="\\"))
-        .order_by(Citizen.name, Citizen.person_id)
-        .limit(SEARCH_LIMIT)
+    return list(
+        session.scalars(
+            select(Citizen)
+            .where(func.lower(Citizen.name).like(pattern, escape="\\"))
+            .order_by(Citizen.name, Citizen.person_id)
+            .limit(SEARCH_LIMIT)
+        )
     )
+
+
+def search_view(found: list[Citizen]) -> list[dict[str, Any]]:
+    """What a search result shows of each citizen: masked for every role (open one by id)."""
     return [
         {
             "person_id": c.person_id,
-            "nik": mask_nik(c.nik) if c.nik else None,  # a list is masked for every role
+            "nik": mask_nik(c.nik) if c.nik else None,
             "name": c.name,
             "birth_date": c.birth_date,
             "birth_place": c.birth_place,
             "kecamatan_code": c.kecamatan_code,
             "deceased": c.deceased,
         }
-        for c in rows
+        for c in found
     ]
 
 

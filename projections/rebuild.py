@@ -4,7 +4,7 @@ projection row for row. Checkpoints are left at the end offsets the replay start
 worker started afterwards goes on from there.
 
 Stop the projection worker that writes into the same database first: the replay drops its
-tables. The access log is kept.
+tables. Review notes are kept; the audit of reads is in a database of its own.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ objects handed down by ops/; nothing in projections/ reads the environment."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +12,7 @@ from eventlog import KafkaSettings
 from schemas.registry import RegistryAuth
 
 DEFAULT_DB_URL = "sqlite:///.mpphub/projections.db"
+DEFAULT_AUDIT_DB_URL = "sqlite:///.mpphub/audit.db"
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7"
 
 
@@ -46,3 +48,10 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The audit of reads (projections/audit): a database of its own, never the projections'
+    # (the worker is never given its URL).
+    audit_db_url: str = DEFAULT_AUDIT_DB_URL
+    # How often the audit chain's head is published to Kafka, in seconds (0: never).
+    audit_head_interval_s: float = Field(default=60.0, ge=0)
+    # The hub's secret (domain/tokens.py): NIK tokens in the audit, and its chain's HMAC.
+    secret_file: Path = Path(".mpphub/secret")

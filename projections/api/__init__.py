@@ -1,13 +1,15 @@
 """The front office's API (FastAPI) over the projections: one router per resource, the page,
 and /metrics. Its one write is a supervisor's review decision, sent to Kafka as a command.
 
-Reads of a person's data are masked by the caller's role and written to the access log before
-the answer leaves (no log, no data), through dependencies.Audit only. See projections/access.py
+Reads of a person's data are masked by the caller's role and written to the audit chain
+(projections/audit, its own database) before the answer leaves (no entry, no data: 503), through
+dependencies.Audit only. See projections/access.py
 for the headers.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,7 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
+from domain.tokens import Tokens, load_secret
+from eventlog.topics import AUDIT_HEADS_TOPIC
+
 from ..access import AccessDenied
+from ..audit import AuditLog, open_audit
+from ..audit.heads import HeadPublisher
 from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
@@ -25,7 +32,7 @@ from . import citizens, health, identity, page, permits, services
 
 def _read_store(store: Store) -> Store:
     """The store reads run on: for SQLite a second, read-only one, so reads never take the
-    write lock (the access log is written apart, briefly); else `store` itself."""
+    write lock (the audit has a database of its own); else `store` itself."""
     if store.engine.url.get_backend_name() != "sqlite":
         return store
     url = store.engine.url.render_as_string(hide_password=False)
@@ -37,21 +44,43 @@ async def _denied(_request: Request, e: AccessDenied) -> JSONResponse:
 
 
 def create_api(
-    settings: ApiSettings, *, store: Store | None = None, commands: Any = None
+    settings: ApiSettings,
+    *,
+    store: Store | None = None,
+    commands: Any = None,
+    tokens: Tokens | None = None,
+    audit: AuditLog | None = None,
+    heads: Any = None,
 ) -> FastAPI:
     """The API over settings.db_url (tables created if missing), or over `store` (left open:
     it belongs to the caller); review decisions go to `commands` (default: a ReviewCommands
-    producer on settings.kafka)."""
+    producer on settings.kafka). Reads are audited in `audit` (default: settings.audit_db_url,
+    chained under `tokens`, default the secret in settings.secret_file: SecretError naming the
+    file when it is unusable), whose head `heads` publishes every audit_head_interval_s
+    (default: a HeadPublisher on settings.kafka)."""
+    tokens = tokens or (audit.tokens if audit else Tokens(load_secret(settings.secret_file)))
+    owns_audit = audit is None
+    audit = audit or open_audit(settings.audit_db_url, tokens)
     owned = store is None
     store = store or open_store(settings.db_url)
     readers = _read_store(store)
     commands = commands or ReviewCommands(
         settings.kafka, settings.registry_url, registry_auth=settings.registry_auth
     )
+    heads = heads or HeadPublisher(settings.kafka, AUDIT_HEADS_TOPIC)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        publishing = None
+        if settings.audit_head_interval_s > 0:
+            publishing = asyncio.create_task(heads.run(audit, settings.audit_head_interval_s))
         yield
+        if publishing is not None:
+            publishing.cancel()
+            await asyncio.gather(publishing, return_exceptions=True)
+        await heads.close()
+        if owns_audit:
+            audit.close()
         await commands.close()
         if readers is not store:
             readers.close()
@@ -67,6 +96,8 @@ def create_api(
     api.state.store = store
     api.state.readers = readers
     api.state.commands = commands
+    api.state.audit = audit
+    api.state.tokens = tokens
     api.mount("/metrics", make_asgi_app())
     api.exception_handler(AccessDenied)(_denied)
     for resource in (health, citizens, permits, services, identity, page):

@@ -1,47 +1,83 @@
-"""GET /citizens/{key} and GET /citizens?name=: one citizen's record, or a search by name.
+"""A citizen's record: by NIK with POST /citizens/lookup (a NIK never goes in a URL, where
+access logs and browser histories keep it), by opaque person id with GET /citizens/{person_id};
+a search by name with POST /citizens/search (a name is personal data too).
 
-Both are reads of personal data: masked by the caller's role and audited after the read.
+All are reads of personal data: masked by the caller's role, and every person shown is an audit
+entry written before the answer leaves.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import reads
-from .dependencies import AuditTrail, CurrentCaller, ReadSession
+from . import scope
+from .dependencies import AuditTrail, CurrentCaller, ReadSession, SearchLimit
+from .errors import AUTHENTICATED
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 
 
-@router.get("/citizens/{key}")
-def citizen(key: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail) -> dict[str, Any]:
-    """A citizen by person id, by a merged person id (an alias: answered with the surviving
-    person, `alias` says so) or by NIK, with sources and permits; the NIK masked unless the
-    role may see it."""
-    found = reads.find_citizen(s, key.strip())
+class NikLookup(BaseModel):
+    """A NIK to look up, in the request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
+
+
+class NameSearch(BaseModel):
+    """Part of a name to search for, in the request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=reads.MIN_SEARCH, max_length=100)
+
+
+@router.post("/citizens/lookup")
+def lookup(
+    body: NikLookup, s: ReadSession, who: CurrentCaller, audit: AuditTrail
+) -> dict[str, Any]:
+    """The citizen holding a NIK, with sources and permits; the NIK masked unless the role may
+    see it. A NIK that finds nobody is audited too (as its keyed token)."""
+    found = reads.find_by_nik(s, body.nik)
     if found is None:
-        audit.record("citizen.read", resource="citizen:not-found", result_count=0)
-        raise HTTPException(404, "no citizen with this NIK or person id")
-    view = reads.citizen_view(s, found, who)
-    person_id = found.citizen.person_id
-    audit.record(
-        "citizen.read", person_id=person_id, resource=f"citizen:{person_id}", result_count=1
-    )
+        audit.record("citizen.lookup", nik=body.nik)
+        raise HTTPException(404, "no citizen with this NIK")
+    view = scope.citizen(who, reads.citizen_view(s, found, who), "no citizen with this NIK")
+    audit.record("citizen.lookup", person_id=found.citizen.person_id, nik=found.citizen.nik)
     return view
 
 
-@router.get("/citizens")
-def search(
-    name: Annotated[str, Query(description="Part of the name, at least 3 characters")],
-    s: ReadSession,
-    audit: AuditTrail,
+@router.get("/citizens/{person_id}")
+def citizen(
+    person_id: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail
 ) -> dict[str, Any]:
-    """Citizens by name, always masked; open one with /citizens/{person_id}."""
+    """A citizen by person id or by a merged person id (an alias: answered with the surviving
+    person, `alias` says so), with sources and permits."""
+    if person_id.strip().isdigit():
+        raise HTTPException(400, "a NIK is looked up with POST /citizens/lookup, never in a URL")
+    found = reads.find_citizen(s, person_id.strip())
+    if found is None:
+        raise HTTPException(404, "no citizen with this person id")
+    view = scope.citizen(who, reads.citizen_view(s, found, who), "no citizen with this person id")
+    audit.record("citizen.read", person_id=found.citizen.person_id, nik=found.citizen.nik)
+    return view
+
+
+@router.post("/citizens/search", dependencies=[SearchLimit])
+def search(
+    body: NameSearch, s: ReadSession, who: CurrentCaller, audit: AuditTrail
+) -> dict[str, Any]:
+    """Citizens by name, always masked; open one with /citizens/{person_id}. Each person listed
+    is an audit entry."""
     try:
-        found = reads.search_citizens(s, name)
+        found = reads.search_citizens(s, body.name)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    audit.record("citizen.search", resource=f"search:name={name.strip()}", result_count=len(found))
-    return {"results": found, "limit": reads.SEARCH_LIMIT}
+    found = scope.people(s, who, found)
+    audit.shown("citizen.search", [(c.person_id, c.nik) for c in found])
+    return {"results": reads.search_view(found), "limit": reads.SEARCH_LIMIT}

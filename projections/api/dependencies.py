@@ -1,19 +1,22 @@
 """What a route of the read API may ask for: a read session, the caller, and the audit.
 
-Reads run on `app.state.readers` (never the SQLite write lock); the access log is written on
-`app.state.store`, in its own short transaction, by Audit only.
+Reads run on `app.state.readers` (never the SQLite write lock); the audit entries are written to
+`app.state.audit` (its own database), by Audit only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from ..access import Caller, caller_from_headers, log_access
-from ..store import Store
+from ..access import Caller, caller_from_headers
+from ..audit import AuditError, AuditLog, Read
+
+log = logging.getLogger(__name__)
 
 
 def read_session(request: Request) -> Iterator[Session]:
@@ -33,36 +36,46 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 class Audit:
-    """The one way a route logs a read of a person's data: after the read, before the answer."""
+    """The one way a route records a read of personal data: one chained audit entry per person
+    shown (audit/), written after the read and before the answer leaves. No entry, no answer:
+    a failed write is a 503 and the data stays in the server."""
 
-    def __init__(self, store: Store, caller: Caller):
-        self.store = store
+    def __init__(self, log: AuditLog, caller: Caller):
+        self.log = log
         self.caller = caller
 
-    def record(
-        self,
-        action: str,
-        *,
-        person_id: str | None = None,
-        resource: str | None = None,
-        result_count: int | None = None,
-    ) -> None:
-        """Write one access-log row for this caller, in its own short transaction."""
-        with self.store.sessions() as s:
-            log_access(
-                s,
-                self.caller,
-                action,
+    def record(self, action: str, *, person_id: str | None = None, nik: str | None = None) -> None:
+        """One entry: this caller read (or looked up) one person, by id and/or NIK."""
+        self.shown(action, [(person_id, nik)])
+
+    def shown(self, action: str, people: Iterable[tuple[str | None, str | None]]) -> None:
+        """One entry per (person id, NIK) this caller is shown, in one transaction; the NIK is
+        kept only as its keyed token."""
+        c = self.caller
+        tokens = self.log.tokens
+        reads = [
+            Read(
+                who=c.who,
+                role=c.role.name,
+                purpose=c.purpose,
+                purpose_note=c.purpose_note,
+                action=action,
                 person_id=person_id,
-                resource=resource,
-                result_count=result_count,
+                person_token=tokens.nik(nik) if nik else None,
+                client=c.client,
             )
-            s.commit()
+            for person_id, nik in people
+        ]
+        try:
+            self.log.append(reads)
+        except AuditError:
+            log.exception("audit write failed: %s refused to %s", action, c.who)
+            raise HTTPException(503, "the audit could not be written: nothing answered") from None
 
 
 def request_audit(request: Request, caller: CurrentCaller) -> Audit:
-    """The audit of this request's reads, on the writer store."""
-    return Audit(request.app.state.store, caller)
+    """The audit of this request's reads, in the audit database."""
+    return Audit(request.app.state.audit, caller)
 
 
 AuditTrail = Annotated[Audit, Depends(request_audit)]

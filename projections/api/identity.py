@@ -17,7 +17,6 @@ from schemas.registry import RegistryError
 from .. import reviews
 from ..access import AccessDenied
 from ..commands import KINDS, review_command
-from ..identity import review_pair
 from .dependencies import AuditTrail, CurrentCaller, ReadSession
 
 router = APIRouter()
@@ -46,7 +45,8 @@ def queue(
     """Open reviews, oldest first: both records' fields and each field's comparison level and
     weight."""
     items = reviews.open_reviews(s, who, limit)
-    audit.record("identity.reviews", resource="identity:reviews", result_count=len(items))
+    shown = {(r or {}).get("person_id") for item in items for r in item["records"]}
+    audit.shown("identity.reviews", [(p, None) for p in sorted(shown - {None})])
     return {"reviews": items, "open": reviews.open_review_count(s)}
 
 
@@ -79,13 +79,7 @@ async def decide(
             w, who.who, body.record_id, body.other_record_id, KINDS[body.decision], body.note
         )
         w.commit()
-    pair = review_pair(body.record_id, body.other_record_id)
-    audit.record(
-        "identity.decide",
-        person_id=person_id,
-        resource=f"review:{pair[0]}:{pair[1]}:{command['kind']}",
-        result_count=1,
-    )
+    audit.record("identity.decide", person_id=person_id)
     return {
         "kind": command["kind"],
         "record_id": body.record_id,

@@ -58,10 +58,14 @@ function headers() {
     "X-MPP-Purpose": document.getElementById("purpose").value,
   };
 }
-async function get(path) {
-  const r = await fetch(path, { headers: headers() });
+async function get(path, payload) {
+  // A NIK or a name goes in a POST body, never in a URL (access logs, history keep URLs).
+  const init = payload === undefined ? { headers: headers() } : {
+    method: "POST", body: JSON.stringify(payload),
+    headers: { ...headers(), "Content-Type": "application/json" } };
+  const r = await fetch(path, init);
   const body = await r.json();
-  if (!r.ok) throw new Error(body.detail || r.statusText);
+  if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : r.statusText);
   return body;
 }
 function table(columns, rows, rowClass) {
@@ -83,7 +87,8 @@ function table(columns, rows, rowClass) {
 function showError(e) { out.replaceChildren(el("p", e.message, "error")); }
 async function openCitizen(key) {
   try {
-    const c = await get("/citizens/" + encodeURIComponent(key));
+    const c = /^[0-9]{16}$/.test(key) ? await get("/citizens/lookup", { nik: key })
+                                       : await get("/citizens/" + encodeURIComponent(key));
     const fields = ["nik", "nik_status", "name", "sex", "birth_date", "birth_place", "address",
       "kecamatan_code", "kelurahan_code", "religion", "marital_status", "occupation",
       "kk_number", "deceased", "death_date"];
@@ -122,7 +127,7 @@ document.getElementById("search").addEventListener("submit", async ev => {
   const q = document.getElementById("q").value.trim();
   if (/^([0-9]{16}|P[0-9A-Z]{26})$/.test(q)) return openCitizen(q);
   try {
-    const r = await get("/citizens?name=" + encodeURIComponent(q));
+    const r = await get("/citizens/search", { name: q });
     out.replaceChildren(el("h2", r.results.length + " hasil"),
       table([[c => link(c.name, () => openCitizen(c.person_id)), "Nama"], ["nik", "NIK"],
              ["birth_place", "Tempat lahir"], ["birth_date", "Tanggal lahir"],

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from .. import reads
-from ..models import Permit
+from ..models import Citizen, Permit
+from . import scope
 from .dependencies import AuditTrail, CurrentCaller, ReadSession
+from .errors import AUTHENTICATED
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 
 
 @router.get("/permits/{permit_id}")
@@ -19,11 +21,12 @@ def permit(permit_id: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail
     found = s.get(Permit, permit_id)
     if found is None:
         raise HTTPException(404, f"no permit {permit_id}")
+    scope.permit(who, found.agency, f"no permit {permit_id}")
     view = reads.permit_view(s, found, who)
+    applicant = s.get(Citizen, found.applicant_person_id) if found.applicant_person_id else None
     audit.record(
         "permit.read",
         person_id=found.applicant_person_id,
-        resource=f"permit:{permit_id}",
-        result_count=1,
+        nik=applicant.nik if applicant is not None else None,
     )
     return view

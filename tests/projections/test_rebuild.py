@@ -9,8 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from projections.access import ROLES, Caller, log_access
-from projections.models import AccessLog
+from projections.models import ReviewNote
 from projections.rebuild import rebuild
 from projections.store import make_engine, open_store
 from projections.writer import read_checkpoints
@@ -54,19 +53,26 @@ def test_rebuild_leaves_checkpoints_at_the_end_offsets(live, second_db):
     }
 
 
-def test_rebuild_twice_into_the_same_database_keeps_the_access_log(live, second_db):
+def test_rebuild_twice_into_the_same_database_keeps_the_review_notes(live, second_db):
     rebuild(live.settings, second_db, progress=False, topics=live.topics)
     store = open_store(second_db, create=False)
     try:
         with store.sessions() as s:
-            who = Caller("auditor", ROLES["supervisor"], "audit")
-            log_access(s, who, "citizen.read", person_id="x", now=dt.datetime(2026, 7, 1))
+            s.add(
+                ReviewNote(
+                    at=dt.datetime(2026, 7, 1),
+                    who="kabid",
+                    record_a="Ra",
+                    record_b="Rb",
+                    decision="CANNOT_LINK",
+                )
+            )
             s.commit()
         first = snapshot(store.engine)
         stats = rebuild(live.settings, second_db, progress=True, topics=live.topics)
         assert stats.events == live.total
         assert snapshot(store.engine) == first
         with store.sessions() as s:
-            assert [a.who for a in s.scalars(select(AccessLog))] == ["auditor"]
+            assert [n.who for n in s.scalars(select(ReviewNote))] == ["kabid"]
     finally:
         store.close()

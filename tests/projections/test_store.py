@@ -6,8 +6,7 @@ import datetime as dt
 
 from sqlalchemy import inspect, text
 
-from projections.access import ROLES, Caller, log_access
-from projections.models import AccessLog, ReviewNote
+from projections.models import ReviewNote
 from projections.settings import ProjectionSettings
 from projections.store import (
     LOCAL_TZ,
@@ -45,17 +44,18 @@ def test_postgresql_urls_use_psycopg_3():
     assert make_engine("postgresql+psycopg://u:p@127.0.0.1:1/db").dialect.driver == "psycopg"
 
 
-def test_drop_keeps_the_audit_trails(store):
+def test_drop_keeps_the_review_notes(store):
+    note = ReviewNote(
+        at=dt.datetime(2026, 1, 1), who="a", record_a="Ra", record_b="Rb", decision="MUST_LINK"
+    )
     with store.sessions() as s:
-        log_access(
-            s, Caller("a", ROLES["officer"], "why"), "citizen.read", now=dt.datetime(2026, 1, 1)
-        )
+        s.add(note)
         s.commit()
     drop_projection_tables(store.engine)
     names = set(inspect(store.engine).get_table_names())
-    assert names == {AccessLog.__tablename__, ReviewNote.__tablename__}
+    assert names == {ReviewNote.__tablename__}
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT who FROM access_log")).scalar() == "a"
+        assert conn.execute(text("SELECT who FROM review_note")).scalar() == "a"
 
 
 def test_readers_do_not_wait_for_the_writer(store, tmp_path):

@@ -1,6 +1,7 @@
 """The API's tests share one SQLite projection: two people (P_A from two agencies' records, P_B),
 two services, four permits from 1 Jul 2026 seen on 20 Jul, behind a TestClient whose review
-decisions go to a recorder; and a reader of the access log."""
+decisions go to a recorder and whose audit is an SQLite file of its own; and a reader of the
+audit."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
+from domain.tokens import Tokens
 from projections.api import create_api
-from projections.models import AccessLog
+from projections.audit import AuditEntry, open_audit
 from projections.settings import ApiSettings
 from projections.writer import apply_batch
 from tests.projections import factories as f
@@ -59,13 +60,33 @@ def project(store, messages) -> None:
         apply_batch(s, messages, today=TODAY)
 
 
+class Heads:
+    """Stands in for the head publisher (the real one: tests/projections/audit/)."""
+
+    async def run(self, audit, interval_s: float) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+TOKENS = Tokens(b"api-tests-secret-0123456789abcdef")
+
+
 @pytest.fixture
 def commands() -> Commands:
     return Commands()
 
 
 @pytest.fixture
-def client(store, commands):
+def audit(tmp_path):
+    log = open_audit(f"sqlite:///{tmp_path / 'audit.db'}", TOKENS)
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def client(store, commands, audit):
     """The API over the scenario's projection (the store left open for the test to read)."""
     log = f.Log()
     messages = [
@@ -94,13 +115,13 @@ def client(store, commands):
                 messages.append(log.permit(f.status(pid, 2, "APPROVED", end, position=f"s{n}.2")))
             messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
     project(store, messages)
-    settings = ApiSettings(db_url=str(store.engine.url))
-    with TestClient(create_api(settings, store=store, commands=commands)) as c:
+    settings = ApiSettings(db_url=str(store.engine.url), audit_head_interval_s=0)
+    api = create_api(settings, store=store, commands=commands, audit=audit, heads=Heads())
+    with TestClient(api) as c:
         c.log = log  # for tests that project more
         yield c
 
 
-def access_log(store) -> list[AccessLog]:
-    """Every access-log row, oldest first."""
-    with store.sessions() as s:
-        return list(s.scalars(select(AccessLog).order_by(AccessLog.id)))
+def audit_entries(client) -> list[AuditEntry]:
+    """Every audit entry of the client's API, oldest first."""
+    return list(client.app.state.audit.entries())

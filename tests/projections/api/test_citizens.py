@@ -1,14 +1,18 @@
-"""GET /citizens/{key} and /citizens?name=: by NIK, person id or alias; masking by role, search,
-not found, their permits."""
+"""POST /citizens/lookup (by NIK, in the body), GET /citizens/{person_id} (id or alias), POST
+/citizens/search: masking by role, not found, their permits, and no NIK or name in any URL."""
 
 from __future__ import annotations
 
 from tests.projections import factories as f
-from tests.projections.api.conftest import MASKED_A, OFFICER, SUPERVISOR, access_log
+from tests.projections.api.conftest import MASKED_A, OFFICER, SUPERVISOR, TOKENS, audit_entries
+
+
+def lookup(client, nik: str, headers=OFFICER):
+    return client.post("/citizens/lookup", json={"nik": nik}, headers=headers)
 
 
 def test_officer_sees_masked_nik(client):
-    r = client.get(f"/citizens/{f.NIK_A}", headers=OFFICER)
+    r = lookup(client, f.NIK_A)
     assert r.status_code == 200
     body = r.json()
     assert body["masked"] is True
@@ -17,48 +21,73 @@ def test_officer_sees_masked_nik(client):
     assert body["kk_number"] == "741301**********"
     assert body["name"] == "WA ODE SITI"
     assert body["occupation"] == "Dokter"
-    assert f.NIK_A not in r.text  # nowhere: not in sources, not in provenance
+    # Nowhere, whole: not in sources, not in provenance, not the KK either.
+    assert f.NIK_A not in r.text and "7413010101900003" not in r.text
     assert {s["agency"] for s in body["sources"]} == {"disdukcapil", "dpmptsp"}
 
 
 def test_supervisor_sees_full_nik(client):
-    body = client.get(f"/citizens/{f.NIK_A}", headers=SUPERVISOR).json()
+    body = lookup(client, f.NIK_A, SUPERVISOR).json()
     assert body["masked"] is False
     assert body["nik"] == f.NIK_A
     assert body["sources"][0]["data"]["nik"] == f.NIK_A
 
 
-def test_citizen_not_found_is_logged_without_the_nik(client):
-    r = client.get("/citizens/7413019999990009", headers=OFFICER)
+def test_a_person_id_opens_the_citizen_by_get(client):
+    body = client.get(f"/citizens/{f.P_A}", headers=OFFICER).json()
+    assert body["name"] == "WA ODE SITI" and body["nik"] == MASKED_A
+
+
+def test_a_nik_in_a_url_is_refused_and_not_looked_up(client):
+    r = client.get(f"/citizens/{f.NIK_A}", headers=SUPERVISOR)
+    assert r.status_code == 400 and "POST /citizens/lookup" in r.json()["detail"]
+    assert "WA ODE" not in r.text
+    assert audit_entries(client) == []
+
+
+def test_a_malformed_nik_is_a_422_naming_the_field(client):
+    r = lookup(client, "7413-01")
+    assert r.status_code == 422 and "nik" in r.text
+
+
+def test_citizen_not_found_is_audited_by_token_without_the_nik(client):
+    missing = "7413019999990009"
+    r = lookup(client, missing)
     assert r.status_code == 404
-    (entry,) = access_log(client.app.state.store)
-    assert entry.person_id is None and "7413019999990009" not in (entry.resource or "")
+    (entry,) = audit_entries(client)
+    assert entry.person_id is None and entry.person_token == TOKENS.nik(missing)
+    assert missing not in repr(entry.__dict__)
 
 
-def test_search_by_name_is_masked_and_logged(client):
-    r = client.get("/citizens", params={"name": "ode siti"}, headers=SUPERVISOR)
+def test_search_by_name_is_masked_and_each_person_shown_is_audited(client):
+    r = client.post("/citizens/search", json={"name": "ode siti"}, headers=SUPERVISOR)
     assert r.status_code == 200
     results = r.json()["results"]
     assert [x["name"] for x in results] == ["LA ODE SITI", "WA ODE SITI"]
     assert all("*" in x["nik"] for x in results)  # search is masked for every role
-    (entry,) = access_log(client.app.state.store)
-    assert (entry.action, entry.result_count) == ("citizen.search", 2)
+    entries = audit_entries(client)
+    assert [(e.action, e.person_id) for e in entries] == [
+        ("citizen.search", f.P_B),
+        ("citizen.search", f.P_A),
+    ]
+    assert entries[1].person_token == TOKENS.nik(f.NIK_A)
 
 
 def test_search_result_person_id_opens_the_citizen(client):
-    (found,) = client.get("/citizens", params={"name": "wa ode"}, headers=OFFICER).json()["results"]
+    r = client.post("/citizens/search", json={"name": "wa ode"}, headers=OFFICER)
+    (found,) = r.json()["results"]
     assert found["person_id"] == f.P_A
     body = client.get(f"/citizens/{found['person_id']}", headers=OFFICER).json()
     assert body["name"] == "WA ODE SITI"
 
 
 def test_short_search_is_refused(client):
-    assert client.get("/citizens", params={"name": "wa"}).status_code == 422
-    assert client.get("/citizens", params={"name": "%%%"}).json()["results"] == []
+    assert client.post("/citizens/search", json={"name": "wa"}).status_code == 422
+    assert client.post("/citizens/search", json={"name": "%%%"}).json()["results"] == []
 
 
 def test_citizen_lists_their_permits(client):
-    body = client.get(f"/citizens/{f.NIK_A}", headers=OFFICER).json()
+    body = lookup(client, f.NIK_A).json()
     permits = {p["permit_id"]: p for p in body["permits"]}
     assert set(permits) == {"dpmptsp:1", "dpmptsp:2", "dpmptsp:3", "dpmptsp:4"}
     assert permits["dpmptsp:2"]["sla_state"] == "breached"

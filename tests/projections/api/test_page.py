@@ -15,5 +15,6 @@ def test_page_is_html_with_its_search_form(client):
     # Every read sends who, role and why; the form reaches all three reads of the API.
     for header in ("X-MPP-User", "X-MPP-Role", "X-MPP-Purpose"):
         assert f'"{header}"' in page, header
-    for path in ('"/citizens/"', '"/citizens?name="', '"/permits/"'):
+    for path in ('"/citizens/"', '"/citizens/lookup"', '"/citizens/search"', '"/permits/"'):
         assert path in page, path
+    assert "/citizens?name=" not in page  # a name never in a URL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.projections import factories as f
-from tests.projections.api.conftest import MASKED_A, OFFICER, access_log
+from tests.projections.api.conftest import MASKED_A, OFFICER, TOKENS, audit_entries
 
 
 def test_permit_with_timeline(client):
@@ -15,6 +15,7 @@ def test_permit_with_timeline(client):
     assert p["applicant_person_id"] == f.P_A
     assert p["applicant"]["name"] == "WA ODE SITI"
     assert p["applicant"]["nik"] == MASKED_A
-    (entry,) = access_log(client.app.state.store)
+    (entry,) = audit_entries(client)
     assert (entry.action, entry.person_id) == ("permit.read", f.P_A)
+    assert entry.person_token == TOKENS.nik(f.NIK_A)
     assert client.get("/permits/dpmptsp:999").status_code == 404
