@@ -27,6 +27,13 @@ ISSUED = "ISSUED"
 REJECTED = "REJECTED"
 CANCELLED = "CANCELLED"
 
+# The canonical states every agency's own status codes map onto (its mapping file's code table),
+# so that the permits of all agencies share one lifecycle, one turnaround and one SLA rule.
+LIFECYCLE = (
+    RECEIVED, INCOMPLETE, FILE_COMPLETE, VERIFIED, CLOCK_STOPPED, CLOCK_RESUMED, APPROVED, ISSUED,
+    REJECTED, CANCELLED,
+)  # fmt: skip
+
 IN_PROCESS = "IN_PROCESS"
 FINAL_STATUSES = frozenset({ISSUED, REJECTED, CANCELLED})
 OUTCOMES = frozenset({IN_PROCESS, ISSUED, REJECTED, CANCELLED})

@@ -1,5 +1,8 @@
 """Service standards (standar pelayanan) of the MPP: what each service promises, in working days
-from berkas lengkap (see streams/workdays.py). Data, not code: a new service is a new row.
+from berkas lengkap (see domain/workdays.py), and the unit (OPD) that delivers it. Data, not
+code: a new service is a new row. Every agency's permits are measured against these the same
+way (domain/permits.py); an agency whose system has no SLA column takes it from here (a mapping
+field `{type: standard, column: <service code column>}`).
 
 Service codes are stable identifiers used in events, read models and metrics; never rename one.
 Agency codes are the `agency` names of the connectors (topic mpp.<agency>.<table>).
@@ -18,20 +21,27 @@ class ServiceStandard:
     name: str
     agency: str
     sla_days: int
+    unit: str | None = None  # the OPD (organisasi perangkat daerah) that delivers it
 
+
+_HEALTH = "Dinas Kesehatan"
+_PUPR = "Dinas Pekerjaan Umum dan Penataan Ruang"
+_CAPIL = "Dinas Kependudukan dan Pencatatan Sipil"
 
 SERVICES: tuple[ServiceStandard, ...] = (
-    ServiceStandard("SIP_DOKTER", "Surat Izin Praktik Dokter", "dpmptsp", 9),
-    ServiceStandard("SIP_BIDAN", "Surat Izin Praktik Bidan", "dpmptsp", 12),
-    ServiceStandard("SIP_PERAWAT", "Surat Izin Praktik Perawat", "dpmptsp", 15),
-    ServiceStandard("SIA", "Surat Izin Apotek", "dpmptsp", 24),
-    ServiceStandard("PBG", "Persetujuan Bangunan Gedung", "pupr", 28),
-    ServiceStandard("SLF", "Sertifikat Laik Fungsi", "pupr", 3),
-    ServiceStandard("REKLAME", "Izin Reklame", "dpmptsp", 5),
-    ServiceStandard("ITR", "Informasi Tata Ruang", "dpmptsp", 7),
-    ServiceStandard("KKPR", "Kesesuaian Kegiatan Pemanfaatan Ruang", "dpmptsp", 25),
-    ServiceStandard("SKCK", "Surat Keterangan Catatan Kepolisian", "polres", 0),
-    ServiceStandard("KK", "Kartu Keluarga", "disdukcapil", 3),
+    ServiceStandard("SIP_DOKTER", "Surat Izin Praktik Dokter", "dpmptsp", 9, _HEALTH),
+    ServiceStandard("SIP_BIDAN", "Surat Izin Praktik Bidan", "dpmptsp", 12, _HEALTH),
+    ServiceStandard("SIP_PERAWAT", "Surat Izin Praktik Perawat", "dpmptsp", 15, _HEALTH),
+    ServiceStandard("SIA", "Surat Izin Apotek", "dpmptsp", 24, _HEALTH),
+    ServiceStandard("PBG", "Persetujuan Bangunan Gedung", "pupr", 28, _PUPR),
+    ServiceStandard("SLF", "Sertifikat Laik Fungsi", "pupr", 3, _PUPR),
+    ServiceStandard("REKLAME", "Izin Reklame", "dpmptsp", 5, "Badan Pendapatan Daerah"),
+    ServiceStandard("ITR", "Informasi Tata Ruang", "dpmptsp", 7, _PUPR),
+    ServiceStandard("KKPR", "Kesesuaian Kegiatan Pemanfaatan Ruang", "dpmptsp", 25, _PUPR),
+    ServiceStandard(
+        "SKCK", "Surat Keterangan Catatan Kepolisian", "polres", 0, "Polres Muna Barat"
+    ),
+    ServiceStandard("KK", "Kartu Keluarga", "disdukcapil", 3, _CAPIL),
 )
 
 BY_CODE: dict[str, ServiceStandard] = {s.code: s for s in SERVICES}

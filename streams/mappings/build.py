@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from domain.services import BY_CODE
+
 from ..canonical import APPLICATION, DELETED, STATUS, Canonical, PermitEvent, ServiceEvent
 from .change import RawChange
 from .checks import CHECKS
@@ -65,9 +67,14 @@ def getter(agency: AgencyDecl, name: str, f: FieldDecl) -> Getter:
         )
         return district if kind == "region" else village_code(district, f.village or "")
     if kind == "code":
-        g = code(col, codes_of(agency, f) or {}, strict=name in ("status", "outcome"))
+        strict = name in ("status", "outcome")
+        # An unknown code is kept as written only where the field holds text.
+        keep = _TEXT_FIELDS.get(name) == "text"
+        g = code(col, codes_of(agency, f) or {}, strict=strict, keep_unknown=keep)
         return _sex_of(g) if name == "sex" else g
-    if kind == "ref":
+    if kind == "standard":
+        g = standard(col, f.attribute or name)
+    elif kind == "ref":
         g = ref(col, f.ref or "{agency}:{id}", agency.agency, f.id_type)
     elif kind in ("date", "timestamp") and f.format:
         g = formatted(col, f.format, kind)
@@ -86,7 +93,12 @@ _SIMPLE: dict[str, Callable[[str], Getter]] = {
 }
 
 
-def code(name: str, table: Mapping[int | str, Any], *, strict: bool) -> Getter:
+_TEXT_FIELDS = {k: v for fields in EVENT_FIELDS.values() for k, v in fields.items()}
+
+
+def code(
+    name: str, table: Mapping[int | str, Any], *, strict: bool, keep_unknown: bool = True
+) -> Getter:
     """A code column translated by its table (`1: ISLAM`, `A: AKTIF`). A code the table does not
     know is a MappingError when `strict` (the hub's closed sets: it cannot be represented), else
     kept as written (digits, or the word in upper case)."""
@@ -108,7 +120,7 @@ def code(name: str, table: Mapping[int | str, Any], *, strict: bool) -> Getter:
         if strict:  # a word is not echoed: a wrongly mapped column may hold personal data
             shown = key if key.isdigit() else f"(a word of {len(key)} characters)"
             raise MappingError(f"column {name}: unknown code {shown} (known: {known})")
-        return key
+        return key if keep_unknown else None
 
     getter.column = name  # type: ignore[attr-defined]
     return getter
@@ -134,6 +146,20 @@ def _sex_of(g: Getter) -> Getter:
         return value if value in ("L", "P") else None  # an unknown code: see the sex_code check
 
     getter.column = g.column  # type: ignore[attr-defined]
+    return getter
+
+
+def standard(name: str, attribute: str) -> Getter:
+    """An attribute (sla_days, unit, name) of the hub's service standard whose code is in the
+    column (domain/services.py): for agencies whose system does not record it. A code without
+    a standard gives null (the permit is then measured against no SLA, and shows so)."""
+
+    def getter(row: Row) -> Any:
+        code = to_text(column(row, name))
+        found = BY_CODE.get(code.upper()) if code else None
+        return getattr(found, attribute) if found else None
+
+    getter.column = name  # type: ignore[attr-defined]
     return getter
 
 

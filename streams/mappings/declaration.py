@@ -10,15 +10,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from domain.permits import ALLOWED, CLOCK_RESUMED, CLOCK_STOPPED, OUTCOMES
+from domain.permits import LIFECYCLE, OUTCOMES
+from domain.services import ServiceStandard
 
 from .lines import Document, MappingFileError
 
 EMITS = ("person", "permit", "permit_status", "service", "nothing")
 FIELD_TYPES = (
     "text", "integer", "date", "timestamp", "boolean", "sex", "code", "region", "village", "ref",
-    "constant",
+    "constant", "standard",
 )  # fmt: skip
+# What a `standard` field takes from the hub's service standard of the code in its column.
+STANDARD_ATTRIBUTES = tuple(
+    f for f in ServiceStandard.__dataclass_fields__ if f not in ("code", "agency")
+)
 
 # The fields each kind of event takes from a row, and the type a plain column name gets.
 EVENT_FIELDS: dict[str, dict[str, str]] = {
@@ -45,10 +50,7 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
 REQUIRED = {"person": ("nik",), "permit_status": ("permit_id", "status")}
 # Fields whose values are a closed set of the hub's: a code table onto them must hit the set,
 # and a code the table does not know is a dead letter (not a guess).
-STATUSES = frozenset(s for steps in ALLOWED.values() for s in steps) | {
-    CLOCK_STOPPED,
-    CLOCK_RESUMED,
-}
+STATUSES = frozenset(LIFECYCLE)
 CLOSED_SETS: dict[str, frozenset[str]] = {
     "status": STATUSES,
     "outcome": OUTCOMES,
@@ -75,6 +77,7 @@ class FieldDecl(BaseModel):
     province: str | None = None
     village: str | None = None
     prefix: str | None = None  # region: province+regency digits when the row has none
+    attribute: str | None = None  # standard: which attribute (default: the field's name)
 
 
 class CheckDecl(BaseModel):
@@ -216,6 +219,9 @@ def _field_problems(
         out.append((where, "a village field needs its village column"))
     if f.type in ("region", "village") and not (f.prefix or decl.region_prefix):
         out.append((where, "no prefix here and no region_prefix for the agency"))
+    if f.type == "standard" and (f.attribute or name) not in STANDARD_ATTRIBUTES:
+        known = ", ".join(STANDARD_ATTRIBUTES)
+        out.append((where, f"a service standard has no {f.attribute or name} (has: {known})"))
     if f.type == "ref" and not f.ref:
         out.append((where, "a ref field needs ref: '{agency}:{id}'"))
     if name in CLOSED_SETS and name != "sex" and f.type not in ("code", "constant"):
@@ -225,6 +231,11 @@ def _field_problems(
         if table is None:
             known = ", ".join(decl.code_tables) or "none"
             out.append(((*where, "codes"), f"no code table {f.codes!r} (code_tables: {known})"))
+        elif kind_of(name) in _VALUE_TYPES:
+            want = _VALUE_TYPES[kind_of(name)]
+            wrong = sorted({str(v) for v in table.values() if not isinstance(v, want)})
+            if wrong:
+                out.append(((*where, "codes"), f"{', '.join(wrong)}: not a {kind_of(name)}"))
         elif name in CLOSED_SETS:
             wrong = sorted({str(v) for v in table.values()} - CLOSED_SETS[name])
             if wrong:
@@ -233,6 +244,14 @@ def _field_problems(
                     ((*where, "codes"), f"{', '.join(wrong)}: not a {name} (one of {allowed})")
                 )
     return out
+
+
+_VALUE_TYPES: dict[str, type | tuple[type, ...]] = {"boolean": bool, "integer": int}
+
+
+def kind_of(name: str) -> str:
+    """The usual type of a canonical field (any event's)."""
+    return next((f[name] for f in EVENT_FIELDS.values() if name in f), "text")
 
 
 def codes_of(decl: AgencyDecl, f: FieldDecl) -> dict[int | str, Any] | None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.shapes import TableShape
+from domain.services import service
 from ops.samples import siak, sicantik
 from streams.canonical import PersonFact, ServiceEvent
 from streams.mappings import (
@@ -241,3 +242,60 @@ def test_a_mapping_is_checked_against_what_its_source_registered() -> None:
     (problem,), _ = check_registered(_Registry(registered), loaded)
     assert (problem.file, problem.line) == ("dpmptsp.yaml", line)
     assert str(problem).startswith(f"dpmptsp.yaml:{line}: tables.trperizinan.fields.name: ")
+
+
+def test_standard_fields_and_typed_code_tables(tmp_path: Path) -> None:
+    """An SLA and unit from the MPP's service standard (for a system without them), and a code
+    table onto a yes/no field: an unknown code says nothing (null), it is not kept as text."""
+    loaded = load_file("x.yaml", STANDARD)
+    from streams.mappings.change import RawChange
+    from streams.mappings.files import mappers
+
+    fns = mappers(loaded)
+    (event,) = fns["JENIS"](
+        RawChange.from_envelope(raw("JENIS", "r", {"ID": 1, "KODE": "pbg"}, "x"), None)
+    )
+    assert (event.sla_days, event.unit, event.code) == (28, service("PBG").unit, "pbg")
+    (unknown,) = fns["JENIS"](
+        RawChange.from_envelope(raw("JENIS", "r", {"ID": 2, "KODE": "ZZ"}, "x"), None)
+    )
+    assert (unknown.sla_days, unknown.unit) == (None, None)
+    row = {"NOKA": "1", "NIK": None, "STATUS": "MENINGGAL"}
+    (dead, _) = fns["PESERTA"](RawChange.from_envelope(raw("PESERTA", "r", row, "x"), None))
+    (alive, _) = fns["PESERTA"](
+        RawChange.from_envelope(raw("PESERTA", "r", row | {"STATUS": "AKTIF"}, "x"), None)
+    )
+    assert (dead.deceased, alive.deceased) == (True, None)
+    assert "has no sla" in str(
+        _error(
+            STANDARD.replace(
+                "{type: standard, column: KODE}\n",
+                "{type: standard, column: KODE, attribute: sla}\n",
+                1,
+            )
+        )
+    )
+    assert "MATI: not a boolean" in str(
+        _error(STANDARD.replace("{MENINGGAL: true}", "{MENINGGAL: MATI}"))
+    )
+
+
+STANDARD = """\
+agency: x
+code_tables:
+  STATUS: {MENINGGAL: true}
+tables:
+  JENIS:
+    emits: service
+    key: [ID]
+    fields:
+      code: KODE
+      sla_days: {type: standard, column: KODE}
+      unit: {type: standard, column: KODE}
+  PESERTA:
+    emits: person
+    key: [NOKA]
+    fields:
+      nik: NIK
+      deceased: {column: STATUS, codes: STATUS}
+"""
