@@ -751,5 +751,10 @@ from .commands.agency import agency  # noqa: E402
 main.add_command(agency)
 
 
+from .commands.bench_capture import capture as bench_capture  # noqa: E402
+
+bench.add_command(bench_capture)
+
+
 if __name__ == "__main__":
     main()
