@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .redaction import install_log_redaction
 from .stack import Stack, StackConfig, StackError
 
 console = Console()
@@ -38,6 +39,8 @@ class _KafkaReason(logging.Handler):
 
 
 logging.getLogger("aiokafka").addHandler(_KafkaReason(logging.ERROR))
+# No NIK, KK number, source key or URL query in any log line of any hub process (ops/redaction.py).
+install_log_redaction()
 
 
 def _kafka_message(msg: str) -> str:
@@ -749,6 +752,10 @@ def deadletter_replay(ids, deadletter_topic: str, again: bool, dry_run: bool, **
 from .commands.agency import agency  # noqa: E402
 
 main.add_command(agency)
+
+from .commands.audit import audit  # noqa: E402
+
+main.add_command(audit)
 
 
 from .commands.bench_capture import capture as bench_capture  # noqa: E402
