@@ -1,10 +1,10 @@
 """Who may see what of a person's data (UU 27/2022 on personal data); reads are audited by
 projections/audit (through api.dependencies.Audit).
 
-A caller states who they are (X-MPP-User), their role (X-MPP-Role) and why they look
-(X-MPP-Purpose); this first read side trusts those headers, as it sits behind the MPP's
-gateway. The role decides masking; every read of a person's record is logged, and a read that
-shows the full NIK must state who and why.
+Who a caller is, and their role, come from authentication only (projections/auth: a built-in
+account's session or an OIDC token); why they look is a code of domain.purposes in the
+X-MPP-Purpose header, with free text in X-MPP-Purpose-Note. The role decides masking
+(domain.nik.mask_nik says what a masked number keeps, and why).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import Any
 from domain.nik import mask_nik, mask_numbers_in
 from domain.purposes import purpose, purpose_note
 
-USER_HEADER = "X-MPP-User"
-ROLE_HEADER = "X-MPP-Role"
 PURPOSE_HEADER = "X-MPP-Purpose"
-ANONYMOUS = "anonymous"
+PURPOSE_NOTE_HEADER = "X-MPP-Purpose-Note"
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,6 @@ ROLES: dict[str, Role] = {
     # An agency's own administrator: that agency's records and data-quality findings only.
     "agency_admin": Role("agency_admin", sees_full_nik=False, agency_bound=True),
 }
-DEFAULT_ROLE = "officer"
 
 
 class AccessDenied(Exception):
@@ -88,26 +85,6 @@ class Caller:
         if not self.role.agency_bound:
             return True
         return bool(self.agency) and (agency or "").strip().lower() == self.agency
-
-
-def caller_from_headers(headers: Mapping[str, str], client: str | None = None) -> Caller:
-    """The caller from the request headers; AccessDenied for an unknown role, or for a role
-    that sees full NIKs without saying who reads and why."""
-    role_name = (headers.get(ROLE_HEADER) or DEFAULT_ROLE).strip().lower()
-    role = ROLES.get(role_name)
-    if role is None:
-        raise AccessDenied(
-            f"role {role_name!r} is not one of {', '.join(sorted(ROLES))} (header {ROLE_HEADER})"
-        )
-    who = (headers.get(USER_HEADER) or "").strip()
-    purpose = (headers.get(PURPOSE_HEADER) or "").strip() or None
-    if role.sees_full_nik and (not who or not purpose):
-        raise AccessDenied(
-            f"role {role.name} sees full NIKs: state who reads ({USER_HEADER}) and why"
-            f" ({PURPOSE_HEADER})",
-            status=400,
-        )
-    return Caller(who or ANONYMOUS, role, purpose, client)
 
 
 def mask_id(value: str | None, caller: Caller) -> str | None:

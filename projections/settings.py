@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventlog import KafkaSettings
 from schemas.registry import RegistryAuth
 
+from .auth.settings import AuthSettings
+
 DEFAULT_DB_URL = "sqlite:///.mpphub/projections.db"
 DEFAULT_AUDIT_DB_URL = "sqlite:///.mpphub/audit.db"
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081/apis/ccompat/v7"
@@ -55,3 +57,5 @@ class ApiSettings(BaseModel):
     audit_head_interval_s: float = Field(default=60.0, ge=0)
     # The hub's secret (domain/tokens.py): NIK tokens in the audit, and its chain's HMAC.
     secret_file: Path = Path(".mpphub/secret")
+    # Who may call it: built-in accounts (their own database), OIDC tokens, rate limits.
+    auth: AuthSettings = AuthSettings()

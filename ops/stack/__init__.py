@@ -8,6 +8,7 @@ The layout under the state directory:
     registry/           registry: db/ (H2 file), registry.log, registry.pid
     secure/             with --secure: CA, server certificate, SCRAM and registry passwords (0600),
                         client.env (the MPPHUB_* variables a hub process needs)
+    keycloak/           with --with-keycloak: keycloak.log, its admin and demo users' passwords
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from eventlog.settings import KafkaSettings
 from ..processes import pid_in_file, port_is_free, port_is_listening, wait_for
 from .dist import Dist, StackError, find_java, pinned_versions
 from .kafka import KafkaNode, broker_specs, cluster_id_for
+from .keycloak import KeycloakNode
 from .registry import RegistryNode
 from .secure import HUB_USER, StackSecrets
 
@@ -61,6 +63,9 @@ class StackConfig:
     registry_heap_mb: int = 384
     # SASL_SSL (SCRAM-SHA-512) brokers and an HTTPS registry with basic auth.
     secure: bool = False
+    # Keycloak (OIDC provider for the API's bearer tokens) on keycloak_port and keycloak_port+1.
+    keycloak: bool = False
+    keycloak_port: int = 8180
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> StackConfig:
@@ -72,6 +77,7 @@ class StackConfig:
             "kafka_port": _env_int(env, "MPPHUB_KAFKA_PORT", 9092),
             "controller_port": _env_int(env, "MPPHUB_CONTROLLER_PORT", 9093),
             "registry_port": _env_int(env, "MPPHUB_REGISTRY_PORT", 8081),
+            "keycloak_port": _env_int(env, "MPPHUB_KEYCLOAK_PORT", 8180),
         }
         cfg.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**cfg)
@@ -96,6 +102,9 @@ class StackConfig:
             out[spec.name] = spec.port
             out[f"{spec.name} controller"] = spec.controller_port
         out["registry"] = self.registry_port
+        if self.keycloak:
+            out["keycloak"] = self.keycloak_port
+            out["keycloak management"] = self.keycloak_port + 1
         return out
 
     @property
@@ -140,8 +149,14 @@ class Stack:
         self.registry = RegistryNode(
             state / "registry", c.registry_port, self.dist, c.registry_heap_mb, self.secrets
         )
-        for proc in [n.proc for n in self.kafka] + [self.registry.proc]:
+        self.keycloak = None
+        if c.keycloak:
+            self.keycloak = KeycloakNode(state / "keycloak", c.keycloak_port, self.dist.root)
+        for proc in [n.proc for n in self.kafka] + [self.registry.proc] + self._extra_procs():
             proc.die_with_parent = self.die_with_parent
+
+    def _extra_procs(self) -> list:
+        return [self.keycloak.proc] if self.keycloak is not None else []
 
     # --- what `up` recorded, so that status/down address the stack that runs ----------------
     @property
@@ -210,6 +225,9 @@ class Stack:
             self.secrets.write_client_env(self.bootstrap, self.registry_url)
         cid = cluster_id_for(state)
         started = []
+        if self.keycloak is not None and self.keycloak.proc.pid() is None:
+            self.keycloak.start()  # first: it boots slowest, alongside the brokers
+            started.append("keycloak")
         for node in self.kafka:
             if node.proc.pid() is None:
                 node.prepare(cid)
@@ -229,8 +247,13 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             statuses = self.status()
-            if all(s.healthy for s in statuses) or (cancelled is not None and cancelled()):
+            if cancelled is not None and cancelled():
                 return statuses
+            if all(s.healthy for s in statuses if s.name != "keycloak"):
+                if self.keycloak is None:
+                    return statuses
+                self.keycloak.wait()
+                return self.status()
             dead = [s for s in statuses if s.pid is None]
             if dead or time.monotonic() > deadline:
                 bad = (dead or [s for s in statuses if not s.healthy])[0]
@@ -244,6 +267,8 @@ class Stack:
     def down(self, purge: bool = False) -> list[str]:
         """Stop what we started (registry first, then brokers); purge deletes all data too."""
         stopped = []
+        if self.keycloak is not None and self.keycloak.stop():
+            stopped.append("keycloak")
         if self.registry.proc.stop():
             stopped.append("registry")
         for node in reversed(self.kafka):
@@ -278,11 +303,18 @@ class Stack:
         out.append(
             ServiceStatus("registry", ok, pid, self.registry.port, self.registry.url, detail)
         )
+        if self.keycloak is not None:
+            kc = self.keycloak
+            pid = kc.proc.pid()
+            ok = pid is not None and kc.ready()
+            detail = f"realm {kc.issuer}" if ok else ("starting" if pid else "not running")
+            out.append(ServiceStatus("keycloak", ok, pid, kc.port, kc.base_url, detail))
         return out
 
     def logs(self, service: str | None = None, lines: int = 40) -> dict[str, str]:
         """The tail of each service's log."""
         names = [n.spec.name for n in self.kafka] + ["registry"]
+        names += ["keycloak"] if self.keycloak is not None else []
         if service and service not in names:
             raise StackError(f"no service {service!r}; services: {', '.join(names)}")
         return {n: self._log_of(n, lines) for n in names if service in (None, n)}
@@ -321,10 +353,12 @@ class Stack:
     def _check_ports(self) -> None:
         owners = {n.spec.name: n.proc.pid() for n in self.kafka}
         owners["registry"] = self.registry.proc.pid()
+        owners["keycloak"] = self.keycloak.proc.pid() if self.keycloak is not None else None
         flags = {
             "kafka": "--kafka-port",
             "controller": "--controller-port",
             "registry": "--registry-port",
+            "keycloak": "--keycloak-port",
         }
         for role, port in self.config.ports().items():
             service = role.split()[0]
@@ -372,6 +406,8 @@ class Stack:
     def _log_path(self, name: str) -> Path:
         if name == "registry":
             return self.registry.proc.log_file
+        if name == "keycloak" and self.keycloak is not None:
+            return self.keycloak.proc.log_file
         node = next(n for n in self.kafka if n.spec.name == name)
         server_log = node.spec.state_dir / "server.log"
         return server_log if server_log.exists() else node.proc.log_file
@@ -379,6 +415,8 @@ class Stack:
     def _log_of(self, name: str, lines: int = 40) -> str:
         if name == "registry":
             return self.registry.proc.log_tail(lines)
+        if name == "keycloak" and self.keycloak is not None:
+            return self.keycloak.proc.log_tail(lines)
         node = next(n for n in self.kafka if n.spec.name == name)
         parts = [node.proc.log_tail(lines)]
         server_log = node.spec.state_dir / "server.log"

@@ -14,20 +14,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
+from fastapi import FastAPI
 
 from domain.tokens import Tokens, load_secret
 from eventlog.topics import AUDIT_HEADS_TOPIC
 
-from ..access import AccessDenied
 from ..audit import AuditLog, open_audit
 from ..audit.heads import HeadPublisher
 from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
-from . import citizens, health, identity, page, permits, services
+from . import citizens, health, identity, page, permits, security, services
 
 
 def _read_store(store: Store) -> Store:
@@ -37,10 +34,6 @@ def _read_store(store: Store) -> Store:
         return store
     url = store.engine.url.render_as_string(hide_password=False)
     return open_store(url, create=False, writer=False)
-
-
-async def _denied(_request: Request, e: AccessDenied) -> JSONResponse:
-    return JSONResponse({"detail": str(e)}, status_code=e.status)
 
 
 def create_api(
@@ -98,8 +91,7 @@ def create_api(
     api.state.commands = commands
     api.state.audit = audit
     api.state.tokens = tokens
-    api.mount("/metrics", make_asgi_app())
-    api.exception_handler(AccessDenied)(_denied)
+    security.install(api, settings.auth)
     for resource in (health, citizens, permits, services, identity, page):
         api.include_router(resource.router)
     return api

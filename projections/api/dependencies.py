@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 
-from ..access import Caller, caller_from_headers
+from domain.purposes import NOTE_MAX, PURPOSES
+
+from ..access import PURPOSE_HEADER, PURPOSE_NOTE_HEADER, Caller
 from ..audit import AuditError, AuditLog, Read
+from ..auth import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +30,54 @@ def read_session(request: Request) -> Iterator[Session]:
         yield s
 
 
-def current_caller(request: Request) -> Caller:
-    """The caller from the request's headers (AccessDenied for a refused role)."""
-    host = request.client.host if request.client else None
-    return caller_from_headers(request.headers, host)
+# Declared for the OpenAPI document (how to authenticate); the Authenticator reads the request.
+_bearer = HTTPBearer(auto_error=False, description="An OIDC access token (audience mpphub-api)")
+_session = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The session cookie of POST /login"
+)
+PurposeCode = StrEnum("PurposeCode", {code: code for code in PURPOSES})  # type: ignore[misc]
+
+
+def authenticated_caller(
+    request: Request,
+    _token: Annotated[object, Depends(_bearer)],
+    _cookie: Annotated[object, Depends(_session)],
+) -> Caller:
+    """Who calls, proven by a session cookie or a bearer token (401 without; 403 for a
+    cookie-authenticated write without its CSRF token). No purpose: for routes that show no
+    personal data."""
+    return request.app.state.auth.caller(request)
+
+
+Authenticated = Annotated[Caller, Depends(authenticated_caller)]
+
+
+def current_caller(
+    caller: Authenticated,
+    purpose: Annotated[
+        PurposeCode,
+        Header(alias=PURPOSE_HEADER, description="Why personal data is read (domain/purposes.py)"),
+    ],
+    note: Annotated[
+        str | None,
+        Header(alias=PURPOSE_NOTE_HEADER, max_length=NOTE_MAX, description="Ticket, letter no."),
+    ] = None,
+) -> Caller:
+    """The authenticated caller reading personal data for a stated purpose (422 for a purpose
+    outside the list)."""
+    return caller.stating(purpose.value, note)
 
 
 ReadSession = Annotated[Session, Depends(read_session)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def search_limit(request: Request, caller: CurrentCaller) -> None:
+    """Count a search against its user and its client address (429 past the limit)."""
+    request.app.state.auth.limits.hit("search", f"user:{caller.who}", f"addr:{caller.client}")
+
+
+SearchLimit = Depends(search_limit)
 
 
 class Audit:

@@ -17,9 +17,11 @@ from schemas.registry import RegistryError
 from .. import reviews
 from ..access import AccessDenied
 from ..commands import KINDS, review_command
+from . import scope
 from .dependencies import AuditTrail, CurrentCaller, ReadSession
+from .errors import AUTHENTICATED
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 
 SUPERVISOR = "supervisor"
 
@@ -44,6 +46,7 @@ def queue(
 ) -> dict[str, Any]:
     """Open reviews, oldest first: both records' fields and each field's comparison level and
     weight."""
+    scope.not_agency_bound(who, "review identities across agencies")
     items = reviews.open_reviews(s, who, limit)
     shown = {(r or {}).get("person_id") for item in items for r in item["records"]}
     audit.shown("identity.reviews", [(p, None) for p in sorted(shown - {None})])
@@ -55,7 +58,7 @@ async def decide(
     body: ReviewDecision, request: Request, s: ReadSession, who: CurrentCaller, audit: AuditTrail
 ) -> dict[str, Any]:
     """Send a supervisor's decision to the resolver (supervisors only); 202 once Kafka has it."""
-    if who.role.name != SUPERVISOR:
+    if not who.role.decides_reviews:
         raise AccessDenied(f"only a {SUPERVISOR} decides identity reviews")
     if body.record_id == body.other_record_id:
         raise HTTPException(422, "a record cannot be reviewed against itself")

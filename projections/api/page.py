@@ -3,8 +3,12 @@ only, so nothing from an agency's records is ever parsed as HTML."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from html import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from domain.purposes import PURPOSES
 
 router = APIRouter()
 
@@ -33,10 +37,12 @@ PAGE = """<!doctype html>
 <h1>MPP Hub &mdash; layanan terpadu</h1>
 <form id="search">
  <fieldset>
-  <legend>Petugas</legend>
-  <label>User <input id="user" required placeholder="nip / username"></label>
-  <label>Role <select id="role"><option>officer</option><option>supervisor</option></select></label>
-  <label>Keperluan <input id="purpose" size="30" placeholder="alasan akses data"></label>
+  <legend>Petugas: <span id="who"></span></legend>
+  <label>Keperluan <select id="purpose" required>
+   <!--PURPOSES-->
+  </select></label>
+  <label>Catatan <input id="note" size="30" maxlength="500" placeholder="no. tiket / surat"></label>
+  <button type="button" id="logout">Keluar</button>
  </fieldset>
  <label>NIK, ID orang atau nama <input id="q" size="30" required></label>
  <button type="submit">Cari</button>
@@ -51,13 +57,29 @@ function el(tag, text, cls) {
   if (cls) e.className = cls;
   return e;
 }
+let csrf = "";
 function headers() {
+  // The session cookie says who; the purpose says why (one of the fixed list); the CSRF token
+  // proves a write comes from this page.
   return {
-    "X-MPP-User": document.getElementById("user").value,
-    "X-MPP-Role": document.getElementById("role").value,
     "X-MPP-Purpose": document.getElementById("purpose").value,
+    "X-MPP-Purpose-Note": document.getElementById("note").value,
+    "X-CSRF-Token": csrf,
   };
 }
+fetch("/me").then(async r => {
+  if (r.status === 401) { location.href = "/login"; return; }
+  const me = await r.json();
+  csrf = me.csrf_token || "";
+  document.getElementById("who").textContent = me.username + " (" + me.role + ")";
+});
+document.getElementById("logout").onclick = () => {
+  const f = document.createElement("form");
+  f.method = "post"; f.action = "/logout";
+  const t = document.createElement("input");
+  t.type = "hidden"; t.name = "csrf_token"; t.value = csrf;
+  f.appendChild(t); document.body.appendChild(f); f.submit();
+};
 async function get(path, payload) {
   // A NIK or a name goes in a POST body, never in a URL (access logs, history keep URLs).
   const init = payload === undefined ? { headers: headers() } : {
@@ -141,6 +163,13 @@ document.getElementById("search").addEventListener("submit", async ev => {
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def page() -> str:
-    """The front-office page."""
-    return PAGE
+def page(request: Request) -> Response:
+    """The front-office page; without a session, the login form."""
+    if request.app.state.auth.session_csrf(request) is None:
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse(PAGE.replace("<!--PURPOSES-->", _PURPOSE_OPTIONS))
+
+
+_PURPOSE_OPTIONS = "\n   ".join(
+    f'<option value="{escape(p.code)}">{escape(p.label)}</option>' for p in PURPOSES.values()
+)

@@ -13,14 +13,20 @@ from fastapi.testclient import TestClient
 from domain.tokens import Tokens
 from projections.api import create_api
 from projections.audit import AuditEntry, open_audit
+from projections.auth import AuthSettings
 from projections.settings import ApiSettings
 from projections.writer import apply_batch
+
+# The session's Keycloak (started early when a collected test needs it; stopped at the end).
+from tests.keycloak import keycloak, pytest_collection_modifyitems, pytest_sessionfinish  # noqa: F401
 from tests.projections import factories as f
+from tests.projections.api.logins import Login, log_in
 
 D = dt.date
 TODAY = D(2026, 7, 20)
-OFFICER = {"X-MPP-User": "petugas1", "X-MPP-Role": "officer", "X-MPP-Purpose": "layanan SIP"}
-SUPERVISOR = {"X-MPP-User": "kabid", "X-MPP-Role": "supervisor", "X-MPP-Purpose": "verifikasi"}
+# Real logins (built-in accounts through the login form), filled in by the client fixture.
+OFFICER = Login("petugas1", "officer", purpose="service_delivery")
+SUPERVISOR = Login("kabid", "supervisor", purpose="data_correction")
 MASKED_A = f.NIK_A[:6] + "*" * 10
 
 
@@ -86,7 +92,14 @@ def audit(tmp_path):
 
 
 @pytest.fixture
-def client(store, commands, audit):
+def auth_settings(tmp_path) -> AuthSettings:
+    """The API's authentication: built-in accounts in the test's own database (a module that
+    tests OIDC overrides this with its provider)."""
+    return AuthSettings(accounts_db_url=f"sqlite:///{tmp_path / 'accounts.db'}")
+
+
+@pytest.fixture
+def client(store, commands, audit, auth_settings):
     """The API over the scenario's projection (the store left open for the test to read)."""
     log = f.Log()
     messages = [
@@ -115,8 +128,13 @@ def client(store, commands, audit):
                 messages.append(log.permit(f.status(pid, 2, "APPROVED", end, position=f"s{n}.2")))
             messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
     project(store, messages)
-    settings = ApiSettings(db_url=str(store.engine.url), audit_head_interval_s=0)
+    settings = ApiSettings(
+        db_url=str(store.engine.url),
+        audit_head_interval_s=0,
+        auth=auth_settings,
+    )
     api = create_api(settings, store=store, commands=commands, audit=audit, heads=Heads())
+    log_in(api, OFFICER, SUPERVISOR)
     with TestClient(api) as c:
         c.log = log  # for tests that project more
         yield c

@@ -82,8 +82,9 @@ def test_search_result_person_id_opens_the_citizen(client):
 
 
 def test_short_search_is_refused(client):
-    assert client.post("/citizens/search", json={"name": "wa"}).status_code == 422
-    assert client.post("/citizens/search", json={"name": "%%%"}).json()["results"] == []
+    search = {"headers": OFFICER}
+    assert client.post("/citizens/search", json={"name": "wa"}, **search).status_code == 422
+    assert client.post("/citizens/search", json={"name": "%%%"}, **search).json()["results"] == []
 
 
 def test_citizen_lists_their_permits(client):

@@ -1,5 +1,6 @@
-"""The caller from the headers (roles refused with 403/400, none is an officer) and the audit of
-every read: one chained entry per person, written before the answer, or no answer (503)."""
+"""The caller from authentication (no login: 401; a purpose outside the list: 422; neither is
+audited, nothing is shown) and the audit of every read: one chained entry per person, written
+before the answer, or no answer (503)."""
 
 from __future__ import annotations
 
@@ -14,24 +15,40 @@ def lookup(client, nik: str, headers=None):
     return client.post("/citizens/lookup", json={"nik": nik}, headers=headers or {})
 
 
-def test_no_role_is_an_officer(client):
-    body = lookup(client, f.NIK_A).json()
-    assert body["nik"] == MASKED_A
-    (entry,) = audit_entries(client)
-    assert (entry.who, entry.role, entry.purpose) == ("anonymous", "officer", None)
-
-
-def test_supervisor_must_say_who_and_why(client):
-    r = lookup(client, f.NIK_A, {"X-MPP-Role": "supervisor"})
-    assert r.status_code == 400
-    assert "X-MPP-Purpose" in r.json()["detail"]
+def test_no_login_is_a_401_whatever_the_headers_claim(client):
+    claims = {"X-MPP-User": "kabid", "X-MPP-Role": "supervisor", "X-MPP-Purpose": "complaint"}
+    for headers in ({}, claims):
+        r = lookup(client, f.NIK_A, headers)
+        assert r.status_code == 401 and "WA ODE" not in r.text
     assert audit_entries(client) == []
 
 
-def test_unknown_role_is_refused(client):
-    r = lookup(client, f.NIK_A, {"X-MPP-Role": "admin"})
-    assert r.status_code == 403
-    assert "officer" in r.json()["detail"]
+def test_the_officer_logged_in_is_masked_whatever_role_a_header_claims(client):
+    body = lookup(client, f.NIK_A, {**OFFICER, "X-MPP-Role": "supervisor"}).json()
+    assert body["nik"] == MASKED_A
+    (entry,) = audit_entries(client)
+    assert (entry.who, entry.role, entry.purpose) == ("petugas1", "officer", "service_delivery")
+
+
+def test_a_read_without_a_purpose_is_a_422_and_shows_nothing(client):
+    r = lookup(client, f.NIK_A, SUPERVISOR.without_purpose())
+    assert r.status_code == 422
+    assert "X-MPP-Purpose" in r.text and f.NIK_A not in r.text
+    assert audit_entries(client) == []
+
+
+def test_a_purpose_outside_the_list_is_a_422(client):
+    r = lookup(client, f.NIK_A, {**SUPERVISOR, "X-MPP-Purpose": "curiosity"})
+    assert r.status_code == 422
+    assert "service_delivery" in r.text and f.NIK_A not in r.text
+    assert audit_entries(client) == []
+
+
+def test_the_purpose_note_goes_into_the_audit(client):
+    note = {**SUPERVISOR, "X-MPP-Purpose-Note": "surat 12/2026"}
+    assert lookup(client, f.NIK_A, note).status_code == 200
+    (entry,) = audit_entries(client)
+    assert (entry.purpose, entry.purpose_note) == ("data_correction", "surat 12/2026")
 
 
 def test_every_read_is_an_entry_with_who_role_purpose_when_person_token_client(client):
@@ -39,8 +56,8 @@ def test_every_read_is_an_entry_with_who_role_purpose_when_person_token_client(c
     lookup(client, f.NIK_B, SUPERVISOR)
     entries = audit_entries(client)
     assert [(e.seq, e.who, e.role, e.purpose, e.action, e.person_id) for e in entries] == [
-        (1, "petugas1", "officer", "layanan SIP", "citizen.lookup", f.P_A),
-        (2, "kabid", "supervisor", "verifikasi", "citizen.lookup", f.P_B),
+        (1, "petugas1", "officer", "service_delivery", "citizen.lookup", f.P_A),
+        (2, "kabid", "supervisor", "data_correction", "citizen.lookup", f.P_B),
     ]
     assert [e.person_token for e in entries] == [TOKENS.nik(f.NIK_A), TOKENS.nik(f.NIK_B)]
     assert entries[0].at <= dt.datetime.now(dt.UTC).replace(tzinfo=None)

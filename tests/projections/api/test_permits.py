@@ -18,4 +18,4 @@ def test_permit_with_timeline(client):
     (entry,) = audit_entries(client)
     assert (entry.action, entry.person_id) == ("permit.read", f.P_A)
     assert entry.person_token == TOKENS.nik(f.NIK_A)
-    assert client.get("/permits/dpmptsp:999").status_code == 404
+    assert client.get("/permits/dpmptsp:999", headers=OFFICER).status_code == 404
