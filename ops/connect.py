@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.config import load_config
+from domain.nik import mask_numbers_in
 
 from .metrics import serve_metrics
 
@@ -89,5 +90,7 @@ def show_connect_status(path: Path, overrides: dict, console: Console) -> int:
             f"[red]paused: {paused[t.name]}[/]" if t.name in paused else "[green]running[/]",
         )
     console.print(table)
-    console.print(f"stream position: {json.dumps((state.get('stream') or {}).get('position'))}")
+    # A polling position is `ts|key` (SIAK's key: the NIK): shown masked, as mask_nik does.
+    position = json.dumps((state.get("stream") or {}).get("position"))
+    console.print(f"stream position: {mask_numbers_in(position)}", highlight=False)
     return 1 if paused else 0

@@ -188,7 +188,9 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) ->
     argv = [*mpphub, "worker", "--metrics-port", str(metrics["worker"]), "--db", db_url]
     children.append(ChildProcess("worker", argv, logs / "worker.log", env))
     argv = [*mpphub, "api", "--port", str(opts.api_port), "--db", db_url]
-    children.append(ChildProcess("api", argv, logs / "api.log", env))
+    # The audit of reads has a database of its own that only the API is given (not the worker).
+    api_env = {**env, "MPPHUB_AUDIT_DB_URL": f"sqlite:///{state / 'audit.db'}"}
+    children.append(ChildProcess("api", argv, logs / "api.log", api_env))
     for child in children:
         child.die_with_parent = True
     return children
@@ -305,12 +307,13 @@ def _wait_api(port: int, api: ChildProcess, signals: StopSignals, timeout: float
 
 def _print_urls(out: _Output, opts: DemoOptions, population, worker_port: int) -> None:
     base = f"http://127.0.0.1:{opts.api_port}"
-    resident = population.people[0]
     out.say(
         "\n[bold]MPP Hub demo is running.[/] Open:\n"
         f"  front office page   {base}/\n"
         f"  API docs            {base}/docs\n"
-        f"  a citizen           {base}/citizens/{resident.nik}  (header X-MPP-Role: officer)\n"
+        f"  look up a citizen   POST {base}/citizens/lookup {{\"nik\": ...}} (never in a URL)\n"
+        f"  who read whose data mpphub audit reads --nik (with MPPHUB_AUDIT_DB_URL and"
+        f" MPPHUB_SECRET_FILE of {opts.dir.resolve()})\n"
         f"  turnaround          {base}/services/turnaround\n"
         f"  worker metrics      http://127.0.0.1:{worker_port}/metrics\n"
         f"  connector metrics   http://127.0.0.1:{opts.metrics_base_port}/metrics, "

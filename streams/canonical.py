@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from domain.nik import mask_numbers_in
 from domain.tokens import Tokens
 from eventlog.topics import DQ_FINDINGS_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
 
@@ -157,6 +158,11 @@ class DataQualityFinding(Canonical):
     ts: dt.datetime
     field: str | None = None
     severity: str | None = None
+
+    def __post_init__(self) -> None:
+        # A polling position is `ts|key`, and SIAK's key is the NIK: masked like record_key,
+        # as findings go to agencies' IT teams and are kept for the record retention.
+        object.__setattr__(self, "source_position", mask_numbers_in(self.source_position))
 
     @property
     def key(self) -> str:

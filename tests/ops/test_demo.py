@@ -19,6 +19,7 @@ import pytest
 
 from ops.processes import free_port, owned_pid, pid_alive, port_is_free, wait_for
 from tests.conftest import test_stack_config
+from tests.ops.demo_samples import sample_numbers
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +79,11 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
         ), out.read_text()[-3000:]
         text = out.read_text()
         assert demo.poll() is None, text[-3000:]
-        citizen = re.search(r"a citizen\s+(http://\S+/citizens/\d{16})", text)
+        citizen = re.search(r"look up a citizen\s+POST (http://\S+/citizens/lookup)", text)
         assert citizen, text
+        residents, numbers = sample_numbers(30, 10)
+        assert not numbers & set(re.findall(r"\d{16}", text))  # no sample NIK or KK printed
+        nik = residents[0]
         for url in ("/docs", "/services/turnaround", f"{metrics_port}/metrics"):
             assert url in text
         started += [int(pid) for pid in re.findall(r"\(pid (\d+), log", text)]
@@ -87,7 +91,9 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
         assert len(_processes_under(state)) >= 4  # the connectors, the broker, the registry
 
         def citizen_read() -> bool:
-            r = httpx.get(citizen.group(1), headers={"X-MPP-Role": "officer"}, timeout=5)
+            r = httpx.post(
+                citizen.group(1), json={"nik": nik}, headers={"X-MPP-Role": "officer"}, timeout=5
+            )
             return r.status_code == 200 and bool(r.json().get("name"))
 
         assert wait_for(citizen_read, 90, 1.0), "the citizen was never projected"
@@ -252,11 +258,15 @@ def test_kill_9_of_the_demo_ends_its_children_and_the_next_run_starts(tmp_path: 
         started = demo.wait_ready()
         # Past their start: a connector still loading its offsets sits out a 40 s Kafka
         # timeout before it honours SIGTERM (a connector matter, not the demo's).
-        citizen = re.search(r"a citizen\s+(http://\S+/citizens/\d{16})", demo.text())
+        citizen = re.search(r"look up a citizen\s+POST (http://\S+/citizens/lookup)", demo.text())
         assert citizen, demo.text()
+        nik = {"nik": sample_numbers(30, 10)[0][0]}
         assert wait_for(
             lambda: (
-                httpx.get(citizen.group(1), headers={"X-MPP-Role": "officer"}).status_code == 200
+                httpx.post(
+                    citizen.group(1), json=nik, headers={"X-MPP-Role": "officer"}
+                ).status_code
+                == 200
             ),
             60,
             1.0,
