@@ -247,8 +247,15 @@ def api_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         async def close(self) -> None:
             return None
 
-    db = tmp_path_factory.mktemp("api") / "projections.db"
-    with TestClient(create_api(ApiSettings(db_url=f"sqlite:///{db}"), commands=NoCommands())) as c:
+    tmp = tmp_path_factory.mktemp("api")
+    (tmp / "secret").write_bytes(b"compose-test-secret-0123456789ab")
+    settings = ApiSettings(
+        db_url=f"sqlite:///{tmp / 'projections.db'}",
+        audit_db_url=f"sqlite:///{tmp / 'audit.db'}",
+        secret_file=tmp / "secret",
+        audit_head_interval_s=0,
+    )
+    with TestClient(create_api(settings, commands=NoCommands())) as c:
         yield c
 
 
