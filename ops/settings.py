@@ -39,6 +39,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     ),
     "MPPHUB_REGISTRY_CAFILE": tuple(f"{s}.registry_auth.cafile" for s in (*_BOTH, "api")),
     "MPPHUB_PROJECTION_DB_URL": ("projection.db_url", "api.db_url"),
+    "MPPHUB_PROJECTION_LOCK_TIMEOUT_S": ("projection.lock_timeout_s",),
+    "MPPHUB_PROJECTION_IDLE_TX_TIMEOUT_S": ("projection.idle_in_transaction_timeout_s",),
     "MPPHUB_RAW_TOPICS": ("stream.raw_topics",),
     "MPPHUB_TOPIC_PARTITIONS": tuple(f"{s}.topic_partitions" for s in _BOTH),
     "MPPHUB_REPLICATION_FACTOR": tuple(f"{s}.replication_factor" for s in _BOTH),

@@ -31,7 +31,7 @@ from .metrics import observe_batch, set_open_permits, set_review_queue
 from .permit import open_permit_counts, refresh_open_permits
 from .reviews import open_review_count
 from .settings import ProjectionSettings
-from .store import Store, local_today, open_store
+from .store import LockTimeouts, Store, local_today, open_store
 from .writer import BatchResult, apply_batch
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ def bad_data(error: BaseException, integrity_is_bad_data: bool = False) -> bool:
     from the database or the network (retrying will)."""
     if isinstance(error, sa_exc.IntegrityError):
         return integrity_is_bad_data  # usually a race with another worker: retry first
+    if isinstance(error, sa_exc.OperationalError):
+        # A lock timeout (a stopped worker holds the rows), a lost connection: the batch
+        # rolled back whole, checkpoint included, so it is retried and doubles nothing. (A
+        # session the server ended, idle in a transaction too long, is an InternalError: also
+        # not bad data, also retried.)
+        return False
     if isinstance(error, sa_exc.DataError):
         return True  # a value the column refuses
     if isinstance(error, sa_exc.StatementError) and not isinstance(error, sa_exc.DBAPIError):
@@ -108,7 +114,10 @@ class Projector:
         """The projection database (opened, tables created, on first use)."""
         with self._open_lock:
             if self._store is None:
-                self._store = open_store(self.settings.db_url)
+                timeouts = LockTimeouts(
+                    self.settings.lock_timeout_s, self.settings.idle_in_transaction_timeout_s
+                )
+                self._store = open_store(self.settings.db_url, timeouts=timeouts)
             return self._store
 
     @property

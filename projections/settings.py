@@ -35,6 +35,11 @@ class ProjectionSettings(BaseModel):
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # PostgreSQL only (store.LockTimeouts): a row lock waited for longer fails the batch, which
+    # is retried; a session idle inside a transaction longer is ended by the server (a stopped
+    # worker's locks released). 0 disables.
+    lock_timeout_s: float = Field(default=10.0, ge=0)
+    idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0)
 
 
 class ApiSettings(BaseModel):

@@ -23,11 +23,35 @@ def local_today() -> dt.date:
     return dt.datetime.now(LOCAL_TZ).date()
 
 
-def make_engine(url: str, *, writer: bool = True) -> Engine:
+@dataclass(frozen=True)
+class LockTimeouts:
+    """How long a PostgreSQL session of the projection writer waits for a row lock
+    (`lock_timeout`), and how long the server lets a session sit idle inside an open transaction
+    before it ends the session and releases its locks (`idle_in_transaction_session_timeout`).
+
+    A worker stopped (SIGSTOP, a frozen VM) inside a projection transaction keeps its row
+    locks; without these a successor that took its partitions over waits on them for good.
+    With them the successor's batch fails with a lock timeout and is retried, and the stopped
+    worker's session is ended by the server (its uncommitted batch, checkpoint included, rolls
+    back). 0 disables a timeout."""
+
+    lock_timeout_s: float = 10.0
+    idle_in_transaction_s: float = 30.0
+
+    def options(self) -> str:
+        """The libpq `options` string that sets both for every session."""
+        ms = (round(self.lock_timeout_s * 1000), round(self.idle_in_transaction_s * 1000))
+        return f"-c lock_timeout={ms[0]} -c idle_in_transaction_session_timeout={ms[1]}"
+
+
+def make_engine(url: str, *, writer: bool = True, timeouts: LockTimeouts | None = None) -> Engine:
     """An engine for a projection database URL; an SQLite file's directory is created.
 
     SQLite writers begin IMMEDIATE (take the write lock up front: two deferred transactions that
-    both read, then write, fail instead of waiting); readers begin deferred and never block it."""
+    both read, then write, fail instead of waiting); readers begin deferred and never block it.
+    On PostgreSQL, `timeouts` (the projection writer's) bound lock waits and idle transactions;
+    without them the server's settings apply (a rebuild may sit in a transaction while it reads
+    Kafka)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         database = u.database or ""
@@ -46,7 +70,8 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
         return engine
     if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
         u = u.set(drivername="postgresql+psycopg")  # psycopg 3 is what the hub ships
-    return create_engine(u, pool_pre_ping=True, hide_parameters=True)
+    connect_args = {"options": timeouts.options()} if timeouts is not None else {}
+    return create_engine(u, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -86,9 +111,12 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, *, create: bool = True, writer: bool = True) -> Store:
-    """A Store over `url` (ProjectionSettings.db_url), its tables created unless told not to."""
-    engine = make_engine(url, writer=writer)
+def open_store(
+    url: str, *, create: bool = True, writer: bool = True, timeouts: LockTimeouts | None = None
+) -> Store:
+    """A Store over `url` (ProjectionSettings.db_url), its tables created unless told not to;
+    `timeouts` as for make_engine."""
+    engine = make_engine(url, writer=writer, timeouts=timeouts)
     if create:
         create_tables(engine)
     return Store(engine, sessionmaker(engine, expire_on_commit=False))

@@ -29,6 +29,7 @@ from schemas.registry import RegistryClient
 
 from . import metrics
 from .delivery import raw_topic, retrying_io, subjects_registered, withholding_acks
+from .fencing import Fenced, IdentityWriter
 from .identity_records import kafka_ms
 from .resolution import STAGE, IdentityResult, IdentityStep
 from .settings import StreamSettings
@@ -55,11 +56,15 @@ def register_identity(
     for kind in DecisionKind:
         metrics.IDENTITY_DECISIONS.labels(kind=kind.value)
     steps: list[IdentityStep] = []
+    writer = IdentityWriter(
+        settings.kafka, f"{settings.app_id}.identity", max_batch_size=BATCH_BYTES
+    )
 
     async def on_assigned(_sender: Any, assigned: Any, **_: Any) -> None:
         if any(tp.topic in (PERSON_TOPIC, IDENTITY_REVIEWS_TOPIC) for tp in assigned):
             for step in steps:
                 step.stale = True  # another worker may have decided since we last held them
+            writer.renew()  # ... and this worker is the log's writer now: fence the last one
 
     app.on_partitions_assigned.connect(on_assigned)
 
@@ -74,26 +79,26 @@ def register_identity(
         steps.append(step)
         if not await subjects_registered(app, step.ensure_subjects, STAGE):
             return
-        producer = AIOKafkaProducer(
-            **settings.kafka.client_options(),
-            acks="all",
-            enable_idempotence=True,
-            max_batch_size=BATCH_BYTES,
-        )
-        await retrying_io(producer.start, "connecting the producer", STAGE)
         log.info("identity: reading %s and %s", PERSON_TOPIC, IDENTITY_REVIEWS_TOPIC)
         try:
             batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
             async for events in batches:
-                work = identity_batch(step, producer, settings.kafka, events)
+                work = identity_batch(step, writer, settings.kafka, events)
                 try:
                     await withholding_acks(events, work)
+                except Fenced:
+                    # Its offsets stay uncommitted: whoever holds the inputs now decides them.
+                    log.warning(
+                        "identity: fenced by the worker that holds the inputs now;"
+                        " a batch of %d left to it",
+                        len(events),
+                    )
                 except Exception as e:  # noqa: BLE001 - bad input is dead-lettered: this is a bug
                     log.critical("identity stopped the worker: %s", type(e).__name__, exc_info=True)
                     await app.crash(e)
                     return
         finally:
-            await producer.stop()
+            await writer.close()
 
     return identity
 
@@ -106,13 +111,14 @@ def _default_model() -> Scorer:
 
 async def identity_batch(
     step: IdentityStep,
-    producer: AIOKafkaProducer,
+    writer: IdentityWriter,
     kafka: KafkaSettings,
     events: Sequence[faust.EventT],
 ) -> None:
-    """Resolve a batch, produce its decisions and wait for every ack; update metrics. A failed
-    attempt leaves the resolver stale: it is rebuilt from the log and the batch tried again
-    (the log says which inputs are decided: none is decided twice)."""
+    """Resolve a batch, produce its decisions in one transaction and wait for its commit;
+    update metrics. A failed attempt leaves the resolver stale: it is rebuilt from the log and
+    the batch tried again (the log says which inputs are decided: none is decided twice).
+    Fenced when a newer writer took the log over (streams/fencing.py)."""
     pending = [
         RawMessage(m.topic, m.partition, m.offset, m.key, m.value, kafka_ms(m.timestamp))
         for m in (e.message for e in events)
@@ -121,14 +127,17 @@ async def identity_batch(
 
         async def attempt(messages: list[RawMessage] = pending) -> IdentityResult:
             try:
+                producer = await writer.current()  # a new one fences the previous writer
                 if step.stale:
-                    await replay(step, kafka)
+                    await replay(step, kafka)  # ... and then sees all it had committed
                 await _load_schemas(step, [m.value for m in messages])
                 result = step.process(messages)
-                await produce(producer, result)
+                async with producer.transaction():
+                    await produce(producer, result)
                 return result
-            except BaseException:
+            except BaseException as e:
                 step.stale = True  # the resolver may hold decisions the log does not
+                writer.check(e)  # Fenced: no retry by this worker can write
                 raise
 
         result = await retrying_io(attempt, "resolving a batch", STAGE)
@@ -140,7 +149,8 @@ async def replay(step: IdentityStep, kafka: KafkaSettings) -> None:
     """Rebuild the resolver from the decision log, from its beginning to its end now."""
     step.reset()
     n = unreadable = 0
-    async for records in read_to_end(kafka, IDENTITY_TOPIC):
+    # Committed decisions only: a fenced writer's aborted batch is in the log, marked aborted.
+    async for records in read_to_end(kafka, IDENTITY_TOPIC, isolation_level="read_committed"):
         await _load_schemas(step, [r.value for r in records])
         for r in records:
             try:
@@ -176,7 +186,7 @@ async def _load_schemas(step: IdentityStep, values: list[bytes | None]) -> None:
 
 async def produce(producer: AIOKafkaProducer, result: IdentityResult) -> None:
     """Send every decision group (each whole in one record batch, in order), then the findings
-    and dead letters, and wait for every acknowledgement."""
+    and dead letters, and wait for every acknowledgement (inside the caller's transaction)."""
     futures = []
     batch = None
     for group in result.groups:

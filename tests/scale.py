@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from ops.processes import ChildProcess, free_port
 from tests.waiting import wait_until
@@ -97,18 +98,74 @@ class Group:
         return "\n".join(f"--- {w.name} ---\n{w.process.tail(lines)}" for w in self.workers)
 
 
+def record_ends(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> the offset after its last committed record, for every partition of
+    `topics`. Not the end offset: a transactional topic (the identity log, streams/fencing.py)
+    ends in a commit marker, an offset no consumer ever sees, acknowledges or checkpoints."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not tps:
+            return {}
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        return {
+            (tp.topic, tp.partition): _last_record_end(consumer, tp, begin[tp], end[tp])
+            for tp in tps
+        }
+    finally:
+        consumer.close()
+
+
+def _last_record_end(consumer: KafkaConsumer, tp: TopicPartition, begin: int, end: int) -> int:
+    """Read back from the end, further each time, until a record is found (begin if none)."""
+    back = 64
+    consumer.assign([tp])
+    while True:
+        start = max(begin, end - back)
+        consumer.seek(tp, start)
+        last = None
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                last = max([last or 0, *(r.offset + 1 for r in records if r.offset < end)])
+        if last is not None or start == begin:
+            return last if last is not None else begin
+        back *= 4
+
+
+def read_committed(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    """Every committed record of a one-partition topic, from its beginning to its end now
+    (an aborted transaction's records, a fenced writer's, are left out)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        out: list[ConsumerRecord] = []
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                out.extend(r for r in records if r.offset < end)
+        return out
+    finally:
+        consumer.close()
+
+
 def behind(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
     """ "topic:partition" -> messages the group has not committed yet, for every partition of
-    `topics` that has any: {} when the group's offsets are at the end of every partition."""
+    `topics` that has any: {} when the group's offsets are past the last record of every
+    partition."""
+    ends = record_ends(bootstrap, topics)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
         out = {}
-        for topic in topics:
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            for tp, end in consumer.end_offsets(tps).items():
-                left = end - (consumer.committed(tp) or 0)
-                if left:
-                    out[f"{tp.topic}:{tp.partition}"] = left
+        for (topic, partition), end in ends.items():
+            left = end - (consumer.committed(TopicPartition(topic, partition)) or 0)
+            if left > 0:
+                out[f"{topic}:{partition}"] = left
         return out
     finally:
         consumer.close()

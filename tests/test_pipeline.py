@@ -31,7 +31,7 @@ from typing import Any
 import holidays
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from domain.nik import Sex
 from domain.tokens import load_secret
@@ -60,6 +60,7 @@ from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector, read_topic
 from tests.faults import kill_9_after_first_commit
 from tests.projections.harness import COMPARED, snapshot
+from tests.scale import record_ends
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -396,17 +397,11 @@ def assert_matches_sources(
 
 
 def end_offsets(bootstrap: str, topics: list[str]) -> dict[str, int]:
-    """topic -> sum of its partitions' end offsets (0 for a topic that does not exist yet)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        out = {}
-        for topic in topics:
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in parts]
-            out[topic] = sum(consumer.end_offsets(tps).values()) if tps else 0
-        return out
-    finally:
-        consumer.close()
+    """topic -> sum over its partitions of the offset after the last committed record, what a
+    projection's checkpoints reach (0 for a topic that does not exist yet). The identity log is
+    transactional: its end offset counts commit markers (tests/scale.py record_ends)."""
+    ends = record_ends(bootstrap, topics)
+    return {t: sum(n for (topic, _), n in ends.items() if topic == t) for t in topics}
 
 
 # --- the scripted changes -------------------------------------------------------------------
