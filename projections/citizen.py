@@ -183,9 +183,11 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
     Each field comes from the first record that states it, in this order: civil registry
     first, then fuller records, then newer ones. Deceased follows the same rule, so a living
     resident of the registry is not made dead by another agency's record."""
-    live = sorted((r for r in records if not r["deleted"]), key=_order)
-    if not live:
+    # Each record's rank computed once (it was three times per record, in three sorts).
+    ranked = sorted(((_order(r), r) for r in records if not r["deleted"]), key=lambda o: o[0])
+    if not ranked:
         return None
+    live = [r for _, r in ranked]
     out: dict[str, Any] = {"person_id": person_id}
     provenance: dict[str, dict[str, Any]] = {}
 
@@ -199,7 +201,10 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
         out[name] = None
 
     # A well-formed NIK beats a malformed one within the same rank of source.
-    by_nik = sorted(live, key=lambda r: (_order(r)[0], r["nik_status"] != VALID, *_order(r)[1:]))
+    by_nik = [
+        r
+        for _, r in sorted(ranked, key=lambda o: (o[0][0], o[1]["nik_status"] != VALID, *o[0][1:]))
+    ]
     take("nik", by_nik)
     nik_source = provenance.get("nik")
     out["nik_status"] = next(

@@ -80,7 +80,9 @@ def _move_source_records(session: Session, links: _Links, changes: PersonChanges
             continue
         changes.refs.add(r["ref"])
         changes.person_ids.update(p for p in (r["person_id"], person) if p is not None)
-        updates.append({**r, "person_id": person})
+        # The person column only: the rest of the row (its JSON data) is unchanged.
+        key = {k: r[k] for k in ("agency", "source_table", "source_record_id")}
+        updates.append({**key, "person_id": person})
     updates.sort(key=lambda r: (r["agency"], r["source_table"], r["source_record_id"]))
     write_rows(session, CitizenSourceRecord, [], updates)
 
