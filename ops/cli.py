@@ -105,7 +105,14 @@ def _stack_options(f):
 
 
 def _stack(
-    state_dir, kafka_port, controller_port, registry_port, brokers=None, secure=None
+    state_dir,
+    kafka_port,
+    controller_port,
+    registry_port,
+    brokers=None,
+    secure=None,
+    keycloak=None,
+    keycloak_port=None,
 ) -> Stack:
     cfg = StackConfig.from_env(
         state_dir=state_dir,
@@ -114,6 +121,8 @@ def _stack(
         registry_port=registry_port,
         brokers=brokers,
         secure=secure,
+        keycloak=keycloak,
+        keycloak_port=keycloak_port,
     )
     return Stack(cfg, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
 
@@ -154,13 +163,49 @@ def stack() -> None:
     help="SASL_SSL (SCRAM-SHA-512) brokers and an HTTPS registry with basic auth; a CA, "
     "certificates and passwords are made under <state-dir>/secure.",
 )
+@click.option(
+    "--with-keycloak",
+    "keycloak",
+    is_flag=True,
+    default=None,
+    help="Also Keycloak (OIDC provider for the API's bearer tokens) with the hub's realm and "
+    "demo users; their passwords in <state-dir>/keycloak/users.json.",
+)
+@click.option(
+    "--keycloak-port",
+    type=int,
+    default=None,
+    help="Keycloak's port; its management port is the next [env MPPHUB_KEYCLOAK_PORT; 8180].",
+)
 def stack_up(
-    state_dir, kafka_port, controller_port, registry_port, brokers, timeout, secure
+    state_dir,
+    kafka_port,
+    controller_port,
+    registry_port,
+    brokers,
+    timeout,
+    secure,
+    keycloak,
+    keycloak_port,
 ) -> None:
-    """Start Kafka and the registry (idempotent) and wait until both answer."""
-    s = _stack(state_dir, kafka_port, controller_port, registry_port, int(brokers), secure)
+    """Start Kafka and the registry (and Keycloak) idempotently; wait until they answer."""
+    s = _stack(
+        state_dir,
+        kafka_port,
+        controller_port,
+        registry_port,
+        int(brokers),
+        secure,
+        keycloak,
+        keycloak_port,
+    )
     _print_status(s.up(timeout=timeout))
     console.print(f"bootstrap servers: {s.bootstrap}\nschema registry:   {s.registry_url}")
+    if s.keycloak is not None:
+        console.print(
+            f"OIDC issuer:       {s.keycloak.issuer}  (MPPHUB_OIDC_ISSUER for `mpphub api`)\n"
+            f"demo users:        {s.keycloak.state_dir / 'users.json'}"
+        )
     if s.secrets is not None:
         console.print(
             f"secured: clients need the variables in {s.secrets.client_env}\n"
@@ -170,12 +215,15 @@ def stack_up(
 
 @stack.command("fetch")
 def stack_fetch() -> None:
-    """Fetch the pinned Kafka and registry jars from Maven Central (idempotent)."""
+    """Fetch the pinned Kafka, registry and Keycloak from Maven Central (idempotent)."""
     cfg = StackConfig.from_env()
     s = Stack(cfg, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
     s.dist.ensure(log=s.log)
     v = s.dist.versions
     console.print(f"Apache Kafka {v.kafka} and Apicurio Registry {v.apicurio} in {s.dist.root}")
+    from .stack.keycloak import fetch_keycloak
+
+    console.print(f"Keycloak in {fetch_keycloak(s.dist.root, log=s.log)}")
 
 
 @stack.command("down")
@@ -324,11 +372,26 @@ def worker(metrics_port: int | None, db_url: str | None) -> None:
 @click.option("--host", default=None, help="Address [env MPPHUB_API_HOST; 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env MPPHUB_API_PORT; 8000].")
 @click.option("--db", "db_url", default=None, help="Projection database URL.")
-def api(host: str | None, port: int | None, db_url: str | None) -> None:
-    """Serve the front-office API and page over the projections (docs at /docs)."""
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port, apart from the API [env MPPHUB_METRICS_PORT].",
+)
+def api(host: str | None, port: int | None, db_url: str | None, metrics_port: int | None) -> None:
+    """Serve the front-office API and page over the projections (docs at /docs); log in at
+    /login with an account of `mpphub users`, or send an OIDC bearer token."""
     from projections.api import run_api
 
-    hub = _hub_settings(MPPHUB_API_HOST=host, MPPHUB_API_PORT=port, MPPHUB_PROJECTION_DB_URL=db_url)
+    from .metrics import serve_metrics
+
+    hub = _hub_settings(
+        MPPHUB_API_HOST=host,
+        MPPHUB_API_PORT=port,
+        MPPHUB_PROJECTION_DB_URL=db_url,
+        MPPHUB_METRICS_PORT=metrics_port,
+    )
+    serve_metrics(hub.metrics_port, hub.metrics_addr)
     run_api(hub.api)
 
 
@@ -756,6 +819,10 @@ main.add_command(agency)
 from .commands.audit import audit  # noqa: E402
 
 main.add_command(audit)
+
+from .commands.users import users  # noqa: E402
+
+main.add_command(users)
 
 
 from .commands.bench_capture import capture as bench_capture  # noqa: E402

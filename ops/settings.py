@@ -55,6 +55,15 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_SECRET_FILE": ("stream.secret_file", "api.secret_file"),
     "MPPHUB_AUDIT_DB_URL": ("api.audit_db_url",),
     "MPPHUB_AUDIT_HEAD_INTERVAL_S": ("api.audit_head_interval_s",),
+    # Front-office login (projections/auth): built-in accounts, an OIDC provider, rate limits.
+    "MPPHUB_ACCOUNTS_DB_URL": ("api.auth.accounts_db_url",),
+    "MPPHUB_OIDC_ISSUER": ("api.auth.oidc_issuer",),
+    "MPPHUB_OIDC_AUDIENCE": ("api.auth.oidc_audience",),
+    "MPPHUB_OIDC_ROLES_CLAIM": ("api.auth.oidc_roles_claim",),
+    "MPPHUB_OIDC_AGENCY_CLAIM": ("api.auth.oidc_agency_claim",),
+    "MPPHUB_OIDC_USERNAME_CLAIM": ("api.auth.oidc_username_claim",),
+    "MPPHUB_LOGIN_RATE": ("api.auth.login_rate",),
+    "MPPHUB_SEARCH_RATE": ("api.auth.search_rate",),
 }
 
 

@@ -4,6 +4,7 @@ Keycloak takes minutes to boot on a shared two-core machine, so it is started as
 collection shows a test that asks for the `keycloak` fixture (pytest_collection_modifyitems),
 boots while other tests run, and the fixture waits for it only when first used. It runs on free
 loopback ports with its state in a temporary directory; stopped (by its pid) at session end.
+MPPHUB_TEST_KEYCLOAK_STATE and _PORT name one already running instead (left running).
 """
 
 from __future__ import annotations
@@ -38,11 +39,25 @@ def start_keycloak() -> KeycloakNode:
     if _node is None:
         import os
 
+        if os.environ.get("MPPHUB_TEST_KEYCLOAK_STATE"):
+            _node = _Reused(
+                Path(os.environ["MPPHUB_TEST_KEYCLOAK_STATE"]),
+                int(os.environ["MPPHUB_TEST_KEYCLOAK_PORT"]),
+                REPO / ".mpphub" / "dist",
+            )
+            return _node
         dist = Path(os.environ.get("MPPHUB_DIST_DIR", REPO / ".mpphub" / "dist")).resolve()
         state = Path(tempfile.mkdtemp(prefix="mpphub-keycloak-"))
         _node = KeycloakNode(state, _free_pair(), dist)
         _node.start()
     return _node
+
+
+class _Reused(KeycloakNode):
+    """A Keycloak this session did not start: never stopped nor deleted by it."""
+
+    def stop(self) -> bool:
+        return False
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection: a unit run starts nothing
@@ -53,7 +68,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     global _node
-    if _node is not None:
+    if _node is not None and not isinstance(_node, _Reused):
         _node.stop()
         shutil.rmtree(_node.state_dir, ignore_errors=True)
         _node = None

@@ -121,3 +121,39 @@ def list_users(db_url) -> None:
         state = "disabled" if u.disabled else "locked" if u.locked else "active"
         table.add_row(u.username, u.role, u.agency or "", state)
     console.print(table)
+
+
+# The demo's accounts, one per role (ops/demo.py makes them afresh with new passwords each run).
+DEMO_USERS = (
+    ("officer", "petugas", None),
+    ("supervisor", "kabid", None),
+    ("auditor", "inspektur", None),
+    ("agency_admin", "admin-dukcapil", "disdukcapil"),
+)
+
+
+def demo_accounts(db: Path) -> list[tuple[str, str, str, str | None]]:
+    """A fresh accounts database at `db` with one account per role: (role, user, password,
+    agency) for each."""
+    from projections.auth.accounts import Accounts
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    accounts = Accounts(f"sqlite:///{db}")
+    made = []
+    try:
+        for role, user, agency in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            accounts.add(user, password, role, agency)
+            made.append((role, user, password, agency))
+    finally:
+        accounts.close()
+    return made
+
+
+def logins_text(made: list[tuple[str, str, str, str | None]], base: str) -> str:
+    """How to log in to the demo, one line per account."""
+    lines = [f"  log in at           {base}/login (passwords made for this run):"]
+    for role, user, password, agency in made:
+        lines.append(f"    {role:<13} {user:<15} {password}" + (f"  ({agency})" if agency else ""))
+    return "\n".join(lines)

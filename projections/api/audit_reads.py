@@ -15,8 +15,9 @@ from domain.nik import mask_nik
 from ..access import AccessDenied
 from ..audit.export import COLUMNS, to_csv, to_pdf
 from .dependencies import AuditTrail, CurrentCaller
+from .errors import AUTHENTICATED
 
-router = APIRouter()
+router = APIRouter(responses=AUTHENTICATED)
 
 
 class ReadsQuery(BaseModel):

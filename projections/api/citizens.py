@@ -8,17 +8,18 @@ entry written before the answer leaves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import reads
 from . import scope
 from .dependencies import AuditTrail, CurrentCaller, ReadSession, SearchLimit
-from .errors import AUTHENTICATED
+from .errors import ITEM
 
-router = APIRouter(responses=AUTHENTICATED)
+router = APIRouter(responses=ITEM)
+PERSON_ID = r"^P[0-9A-Z]{26}$"  # the resolver's ids: 'P' + a ULID
 
 
 class NikLookup(BaseModel):
@@ -52,22 +53,6 @@ def lookup(
     return view
 
 
-@router.get("/citizens/{person_id}")
-def citizen(
-    person_id: str, s: ReadSession, who: CurrentCaller, audit: AuditTrail
-) -> dict[str, Any]:
-    """A citizen by person id or by a merged person id (an alias: answered with the surviving
-    person, `alias` says so), with sources and permits."""
-    if person_id.strip().isdigit():
-        raise HTTPException(400, "a NIK is looked up with POST /citizens/lookup, never in a URL")
-    found = reads.find_citizen(s, person_id.strip())
-    if found is None:
-        raise HTTPException(404, "no citizen with this person id")
-    view = scope.citizen(who, reads.citizen_view(s, found, who), "no citizen with this person id")
-    audit.record("citizen.read", person_id=found.citizen.person_id, nik=found.citizen.nik)
-    return view
-
-
 @router.post("/citizens/search", dependencies=[SearchLimit])
 def search(
     body: NameSearch, s: ReadSession, who: CurrentCaller, audit: AuditTrail
@@ -81,3 +66,22 @@ def search(
     found = scope.people(s, who, found)
     audit.shown("citizen.search", [(c.person_id, c.nik) for c in found])
     return {"results": reads.search_view(found), "limit": reads.SEARCH_LIMIT}
+
+
+@router.get("/citizens/{person_id}")
+def citizen(
+    person_id: Annotated[str, Path(pattern=PERSON_ID, description="'P' + 26 characters")],
+    s: ReadSession,
+    who: CurrentCaller,
+    audit: AuditTrail,
+) -> dict[str, Any]:
+    """A citizen by person id or by a merged person id (an alias: answered with the surviving
+    person, `alias` says so), with sources and permits. Anything else, a NIK included, is a 422
+    and is not looked up: a NIK goes in the body of POST /citizens/lookup, never in a URL.
+    Declared last: /citizens/lookup and /citizens/search are not person ids."""
+    found = reads.find_citizen(s, person_id)
+    if found is None:
+        raise HTTPException(404, "no citizen with this person id")
+    view = scope.citizen(who, reads.citizen_view(s, found, who), "no citizen with this person id")
+    audit.record("citizen.read", person_id=found.citizen.person_id, nik=found.citizen.nik)
+    return view

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ..access import AccessDenied
 from ..auth import ProviderUnavailable, RateLimited, Unauthenticated
@@ -64,8 +67,10 @@ def _entry(code: int) -> dict[str, Any]:
 
 
 ERRORS = _Errors({code: _entry(code) for code in _TEXT})
-# What any route behind authentication may answer besides its own statuses.
-AUTHENTICATED = ERRORS.pick(401, 403, 413, 422, 429)
+# What any route behind authentication may answer besides its own statuses (400: a body that
+# is not even JSON), and with the 404 of a route that reads one item.
+AUTHENTICATED = ERRORS.pick(400, 401, 403, 413, 422, 429)
+ITEM = ERRORS.pick(400, 401, 403, 404, 413, 422, 429)
 
 
 async def _unauthenticated(_request: Request, e: Exception) -> JSONResponse:
@@ -101,6 +106,22 @@ async def _invalid(_request: Request, e: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _http(request: Request, e: Exception) -> Any:
+    assert isinstance(e, HTTPException)
+    if e.status_code == 405:
+        # Starlette names the methods of the first route on the path only; a path served by
+        # two routes (GET and POST /login) must list both.
+        allowed = sorted(
+            m
+            for route in request.app.router.routes
+            if route.matches(request.scope)[0] != Match.NONE
+            for m in (getattr(route, "methods", None) or ())
+        )
+        headers = {**(e.headers or {}), "Allow": ", ".join(allowed)}
+        e = HTTPException(405, e.detail, headers=headers)
+    return await http_exception_handler(request, e)
+
+
 def install(api: FastAPI) -> None:
     """Register the error handlers on the API."""
     api.exception_handler(Unauthenticated)(_unauthenticated)
@@ -108,3 +129,4 @@ def install(api: FastAPI) -> None:
     api.exception_handler(RateLimited)(_limited)
     api.exception_handler(ProviderUnavailable)(_provider_down)
     api.exception_handler(RequestValidationError)(_invalid)
+    api.exception_handler(HTTPException)(_http)

@@ -19,9 +19,9 @@ from ..access import AccessDenied
 from ..commands import KINDS, review_command
 from . import scope
 from .dependencies import AuditTrail, CurrentCaller, ReadSession
-from .errors import AUTHENTICATED
+from .errors import ITEM
 
-router = APIRouter(responses=AUTHENTICATED)
+router = APIRouter(responses=ITEM)
 
 SUPERVISOR = "supervisor"
 

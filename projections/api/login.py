@@ -69,7 +69,7 @@ def login_form(request: Request, message: str = "", status: int = 200) -> HTMLRe
     return r
 
 
-@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
     """The login form."""
     return login_form(request)
@@ -77,11 +77,14 @@ def login_page(request: Request) -> HTMLResponse:
 
 @router.post(
     "/login",
-    response_class=HTMLResponse,
     status_code=303,
     responses={
         303: {"description": "Logged in: the session cookie is set; on to the page"},
-        **ERRORS.pick(401, 403, 422, 429),
+        401: {
+            "description": "Refused (wrong name or password, a locked account): the form again",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        **ERRORS.pick(400, 403, 413, 422, 429),
     },
 )
 def login(
@@ -120,7 +123,10 @@ def login(
 @router.post(
     "/logout",
     status_code=303,
-    responses={303: {"description": "Logged out; on to /login"}, **ERRORS.pick(401, 403, 422)},
+    responses={
+        303: {"description": "Logged out; on to /login"},
+        **ERRORS.pick(400, 403, 413, 422),
+    },
 )
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:
     """End this browser's session (the form's CSRF token is the session's)."""

@@ -10,9 +10,9 @@ from .. import reads
 from ..models import Citizen, Permit
 from . import scope
 from .dependencies import AuditTrail, CurrentCaller, ReadSession
-from .errors import AUTHENTICATED
+from .errors import ITEM
 
-router = APIRouter(responses=AUTHENTICATED)
+router = APIRouter(responses=ITEM)
 
 
 @router.get("/permits/{permit_id}")

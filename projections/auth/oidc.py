@@ -106,6 +106,11 @@ class OidcVerifier:
             raise TokenRefused("bearer token expired") from None
         except jwt.InvalidAudienceError:
             raise TokenRefused(f"bearer token is not for {self.settings.oidc_audience}") from None
+        except jwt.MissingRequiredClaimError as e:
+            if e.claim == "aud":  # a token for no audience is not for us either
+                audience = self.settings.oidc_audience
+                raise TokenRefused(f"bearer token is not for {audience}") from None
+            raise TokenRefused(f"bearer token lacks the {e.claim!r} claim") from None
         except jwt.InvalidIssuerError:
             raise TokenRefused("bearer token from another issuer") from None
         except jwt.InvalidSignatureError:

@@ -98,9 +98,8 @@ def auth_settings(tmp_path) -> AuthSettings:
     return AuthSettings(accounts_db_url=f"sqlite:///{tmp_path / 'accounts.db'}")
 
 
-@pytest.fixture
-def client(store, commands, audit, auth_settings):
-    """The API over the scenario's projection (the store left open for the test to read)."""
+def project_scenario(store) -> f.Log:
+    """Project the scenario (two people, two services, four permits) into `store`; its log."""
     log = f.Log()
     messages = [
         *log.linked(RESIDENT_A, f.P_A, kind="NEW"),
@@ -128,6 +127,13 @@ def client(store, commands, audit, auth_settings):
                 messages.append(log.permit(f.status(pid, 2, "APPROVED", end, position=f"s{n}.2")))
             messages.append(log.permit(f.status(pid, 3, outcome, end, hour=15, position=f"s{n}.3")))
     project(store, messages)
+    return log
+
+
+@pytest.fixture
+def client(store, commands, audit, auth_settings):
+    """The API over the scenario's projection (the store left open for the test to read)."""
+    log = project_scenario(store)
     settings = ApiSettings(
         db_url=str(store.engine.url),
         audit_head_interval_s=0,

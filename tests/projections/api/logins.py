@@ -7,6 +7,7 @@ cookie, the session's CSRF token and a purpose; `log_in(app, *logins)` fills the
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -56,3 +57,17 @@ def log_in(app: FastAPI, *logins: Login) -> None:
                 "X-MPP-Purpose": login.purpose,
             }
         )
+
+
+def live_login(base: str, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The session cookie and CSRF headers of a login through a running API's form."""
+    with httpx.Client(base_url=base, timeout=30) as c:
+        assert c.get("/login").status_code == 200
+        csrf = c.cookies["mpphub_login_csrf"]
+        form = {"username": username, "password": password, "csrf_token": csrf}
+        r = c.post("/login", data=form)
+        assert r.status_code == 303, r.text
+        token = r.cookies["mpphub_session"]
+        me = c.get("/me")
+        assert me.status_code == 200, me.text
+        return {"Cookie": f"mpphub_session={token}", "X-CSRF-Token": me.json()["csrf_token"]}

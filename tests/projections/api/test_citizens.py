@@ -40,7 +40,7 @@ def test_a_person_id_opens_the_citizen_by_get(client):
 
 def test_a_nik_in_a_url_is_refused_and_not_looked_up(client):
     r = client.get(f"/citizens/{f.NIK_A}", headers=SUPERVISOR)
-    assert r.status_code == 400 and "POST /citizens/lookup" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "person_id"]
     assert "WA ODE" not in r.text
     assert audit_entries(client) == []
 
