@@ -46,7 +46,9 @@ def _date(value: object) -> dt.date | None:
 
 def _clean(value: object) -> bool:
     return value is None or (
-        type(value) is str and 0 < len(value) <= MAX_FIELD and value == value.strip()
+        type(value) is str
+        and 0 < len(value) <= MAX_FIELD
+        and value == value.strip()
         and not _BAD.search(value)
     )
 

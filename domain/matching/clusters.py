@@ -150,7 +150,9 @@ class Clusters:
             return r
 
         links = sorted(
-            (-w, a, b) for a in records for b, w in self.edges.get(a, {}).items()
+            (-w, a, b)
+            for a in records
+            for b, w in self.edges.get(a, {}).items()
             if a < b and b in inside
         )
         for _, a, b in links:

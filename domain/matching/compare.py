@@ -14,7 +14,8 @@ from rapidfuzz.fuzz import token_set_ratio
 from .prepared import Prepared, encodes
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "name": ("missing", "exact", "tokens", "jw95", "jw88", "subset", "initials", "else"),
+    "name": ("missing", "exact", "tokens", "jw95", "jw88", "subset", "initials", "two_edits",
+             "else"),
     "prefix": ("missing", "agree", "ode_differs", "differs", "sex_conflict"),
     "birth_date": ("missing", "exact", "swapped", "near", "year", "else"),
     "sex": ("missing", "agree", "disagree"),
@@ -39,7 +40,8 @@ TF_LEVELS = {"name": (1, 2, 5), "prefix": (1,)}
 
 
 def name_level(a: Prepared, b: Prepared) -> int:
-    """exact, same words in any order or spelling, subset, initials, Jaro-Winkler bands, else."""
+    """exact, same words in any order or spelling, subset, initials, Jaro-Winkler bands, two
+    edits, else."""
     if not a.name_str or not b.name_str:
         return 0
     if a.name_str == b.name_str:
@@ -70,7 +72,13 @@ def name_level(a: Prepared, b: Prepared) -> int:
     # the written words: folding merges doubled letters (JAYA typed JYAA folds to YA).
     if a.name is not None and b.name is not None and _typo_subset(a.name.tokens, b.name.tokens):
         return 4
-    return 7
+    # Two typing errors in one name (HAMZAH typed HAMFAHH, KARYA typed KGYA): weak evidence by
+    # itself (short names are often two edits apart), not 'another name' either.
+    if OSA.distance(a.squashed, b.squashed, score_cutoff=2) <= 2 or (
+        OSA.distance(a.sorted_fold, b.sorted_fold, score_cutoff=2) <= 2
+    ):
+        return 7
+    return 8
 
 
 def _typo_subset(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -165,10 +173,14 @@ def nik_level(a: Prepared, b: Prepared) -> int:
     # Consecutive serials: how the registry numbers two people born the same day in one
     # district (namesakes in one kelurahan look like this), as well as a typo.
     next_serial = same_date and x[:12] == y[:12] and abs(int(x[12:]) - int(y[12:])) == 1
-    if a.nik_proof and b.nik_proof and (next_serial or not same_date):
+    if a.nik_proof and b.nik_proof and not same_date:
         # Each NIK is plausible and agrees with its own record's birth date and sex: two
         # people (siblings born a year apart in one district have NIKs one digit apart too).
         return 9
+    # Consecutive serials, each plausible for its record, stay 'next_serial' rather than
+    # 'else': namesakes born the same day in one district look like this, and so does a
+    # neighbouring key typed for the last digit (8 for 9). The model never links such a pair
+    # by itself (MatchModel.conflict): with the same name and date it goes to a supervisor.
     if Levenshtein.distance(x, y, score_cutoff=1) <= 1:
         near = 6
     elif OSA.distance(x, y, score_cutoff=1) <= 1:

@@ -23,6 +23,9 @@ from .prepared import Prepared, prepare
 from .record import PersonRecord
 
 DEFAULT_PATH = Path(__file__).with_name("params.json")
+# The agency that issues NIKs (the civil registry): two of its records with two NIKs are two
+# residents it registered, whatever else they share.
+ISSUER = "disdukcapil"
 # Fields that weigh little whatever the data say: La/Wa/Ode mark sex and descent, not a person.
 BOUNDS = {"prefix": 3.0}
 _LEVEL_BLOCK = re.compile(r'\{\s*(?:"m": [^{}]*)?"weight": [^{}]*\}')
@@ -33,6 +36,7 @@ NIK_ELSE = LEVELS["nik"].index("else")
 NIK_NEXT_SERIAL = LEVELS["nik"].index("next_serial")
 NIK_SAME_DATE = frozenset(LEVELS["nik"].index(x) for x in ("near_same_date", "next_serial"))
 KK_ELSE = LEVELS["kk"].index("else")
+NAME_DISAGREE = frozenset(LEVELS["name"].index(x) for x in ("missing", "two_edits", "else"))
 NAME_CLOSE = frozenset(LEVELS["name"].index(x) for x in ("exact", "tokens", "jw95"))
 NIK_NEAR = frozenset(LEVELS["nik"].index(x) for x in ("near_dob", "one_edit", "transposition"))
 DOB_NEAR = frozenset(LEVELS["birth_date"].index(x) for x in ("exact", "swapped", "near"))
@@ -93,7 +97,6 @@ class MatchModel:
         self._name, self._prefix = FIELDS.index("name"), FIELDS.index("prefix")
         self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
         self._kk = FIELDS.index("kk")
-        self._joining = tuple(FIELDS.index(f) for f in ("kk", "phone", "other_id"))
         # Early exit (score with a floor): the most telling fields first, and the most each
         # field still to come can add (name: plus the rarest name's gain).
         tops = [max(ws) + (self.tf_max_gain if f in TF_LEVELS else 0.0)
@@ -212,33 +215,33 @@ class MatchModel:
         """Whether a pair may be linked without a supervisor: names that do not disagree, with
         the same NIK, a NIK or birth date that (nearly) agrees, a shared KK, or (neither
         recorded) names that (nearly) agree; never two NIKs that each agree with their own
-        record (a relative's NIK on a record has another name). Household fields
-        (KK, address, phone) agree for a whole family and are not independent of each other:
-        alone they only ever send a pair to review (siblings, and twins with other names)."""
+        record (a relative's NIK on a record has another name) or are consecutive serials.
+        Household fields (KK, address, phone) agree for a whole family and are not independent
+        of each other: alone they only ever send a pair to review (siblings, and twins with
+        other names)."""
         nik, name, dob = lv[self._nik], lv[self._name], lv[self._dob]
         if name == NAME_ELSE or nik == NIK_ELSE:
             return False  # another name, or two NIKs each right for its own record
         if nik == NIK_EXACT:
             return True
-        if name == 0:
+        if name == 0 or nik == NIK_NEXT_SERIAL:
+            # Namesakes born the same day in one district have NIKs one serial apart (twins
+            # share a KK as well): not told apart from a typo but by a supervisor.
             return False
         if name in NAME_CLOSE and lv[self._kk] == 1:
             return True  # one family does not give one name twice
-        if nik == NIK_NEXT_SERIAL and not any(lv[i] == 1 for i in self._joining):
-            # Namesakes born the same day in one district have NIKs one serial apart: without
-            # a shared KK, phone or other id that is not told apart from a typo.
-            return False
         if nik == 0 and dob == 0:  # nothing to contradict a (nearly) equal name
             return name in NAME_CLOSE
         return nik in NIK_NEAR or dob in DOB_NEAR
 
     def conflict(self, a: Prepared, b: Prepared) -> bool:
         """True when two records cannot be one person without a supervisor: two NIKs that each
-        agree with their own record, or two such NIKs born the same day one digit apart with
-        two different KK numbers (namesakes of one district, not a typo). A person holding
-        both is two people: do not merge such."""
+        agree with their own record (consecutive serials of one date included: namesakes of
+        one district, or a typo only a supervisor can tell), or two NIKs born the same day one
+        digit apart with two different KK numbers. A person holding both is two people: do
+        not merge such."""
         level = nik_level(a, b)
-        if level == NIK_ELSE:
+        if level == NIK_ELSE or (level == NIK_NEXT_SERIAL and a.nik_proof and b.nik_proof):
             return True
         return level in NIK_SAME_DATE and kk_level(a, b) == KK_ELSE
 
@@ -260,7 +263,22 @@ class MatchModel:
             total += w[i][j]
             if total + rest < floor - self.tf_max_gain * 2:  # tf shifts below are bounded
                 return -math.inf
+        if self._two_people(a, b, lv):
+            return -math.inf
         return self._total(lv, self._weights(a, b, lv))
+
+    def _two_people(self, a: Prepared, b: Prepared, lv: Sequence[int]) -> bool:
+        """Consecutive serials of one birth date, each right for its record, under names that
+        do not agree (twins: one KK, other names): two people, no question. Under one name
+        they may be namesakes or a neighbouring key typed (8 for 9): a supervisor's question,
+        which the review band asks (_identified keeps such a pair below the link weight),
+        unless both records are the civil registry's, which issued both NIKs."""
+        return (
+            lv[self._nik] == NIK_NEXT_SERIAL
+            and a.nik_proof
+            and b.nik_proof
+            and (lv[self._name] in NAME_DISAGREE or a.record.source == b.record.source == ISSUER)
+        )
 
     def compare(self, a: PersonRecord | Prepared, b: PersonRecord | Prepared) -> Evidence:
         """Per-field levels and weights, the total weight and the probability of one person."""

@@ -54,8 +54,10 @@ class _Pair:
 
 
 def _better(pair: _Pair, best: _Pair | None) -> bool:
-    return best is None or pair.weight > best.weight or (
-        pair.weight == best.weight and pair.record_id < best.record_id
+    return (
+        best is None
+        or pair.weight > best.weight
+        or (pair.weight == best.weight and pair.record_id < best.record_id)
     )
 
 
@@ -250,8 +252,13 @@ class Resolver:
         self._join_others(rec, form, best, self.state.blocked(rid), out)
 
     def _join_others(
-        self, rec: PersonRecord, form: object, best: dict[str, _Pair], blocked: set[str],
-        out: list[Decision], held: set[str] | None = None,
+        self,
+        rec: PersonRecord,
+        form: object,
+        best: dict[str, _Pair],
+        blocked: set[str],
+        out: list[Decision],
+        held: set[str] | None = None,
     ) -> None:
         """After `rec` joined a person: MERGE each other person it links to (the oldest id
         survives) unless a cannot-link forbids it, and REVIEW the uncertain ones: those below
@@ -265,9 +272,13 @@ class Resolver:
         for other, pair in _strongest(best, review):
             if other == person or other in blocked or other not in state.clusters.members:
                 continue
-            if pair.weight >= link and not state.conflict(person, other) and (
-                pair.weight == MUST
-                or (not (held and other in held) and not self._persons_clash(person, other))
+            if (
+                pair.weight >= link
+                and not state.conflict(person, other)
+                and (
+                    pair.weight == MUST
+                    or (not (held and other in held) and not self._persons_clash(person, other))
+                )
             ):
                 keep, gone = min(person, other), max(person, other)
                 self._emit(out, Decision(
@@ -276,7 +287,7 @@ class Resolver:
                     reason=MUST_LINK if pair.weight == MUST else "link",
                 ))  # fmt: skip
                 person = keep
-            elif pair.weight >= review:
+            elif pair.weight >= review and not self._answered(person, rid, form, pair):
                 doubts.append(pair)
         for pair in sorted(doubts, key=lambda p: (-p.weight, p.record_id))[:MAX_REVIEWS]:
             if (rid, pair.record_id) not in state.reviews and (
@@ -286,6 +297,24 @@ class Resolver:
                     K.REVIEW, person, record_id=rid, other_record_id=pair.record_id,
                     evidence=self._evidence(form, pair),
                 ))  # fmt: skip
+
+    def _answered(self, person: str, rid: str, form: object, pair: _Pair) -> bool:
+        """Whether a doubt needs no supervisor: the pair itself is one the model says are two
+        people (a namesake's NIK one serial from this one), and the record's person holds
+        another record that says the same of the other person (the NIK is its holder's, not
+        a typo). A record alone in its person (a NIK nobody else holds) is still asked."""
+        if self._conflict is None or pair.weight == MUST:
+            return False
+        forms = self.state.forms
+        theirs = forms.get(pair.record_id)
+        if theirs is None or not self._conflict(form, theirs):
+            return False
+        members = self.state.clusters.members.get(person, set())
+        other = self.state.clusters.person(pair.record_id)
+        return other is not None and any(
+            self._clashes(forms[r], other)
+            for r in sorted(members - {rid})[:MAX_CLASH_CHECK] if r in forms
+        )  # fmt: skip
 
     def _clashes(self, form: object, person: str) -> bool:
         """Whether the person holds a record the model says is another person than `form`."""
@@ -305,7 +334,8 @@ class Resolver:
         small, large = sorted((a, b), key=lambda p: len(members.get(p, ())))
         return any(
             self._clashes(forms[r], large)
-            for r in sorted(members.get(small, ()))[:MAX_CLASH_CHECK] if r in forms
+            for r in sorted(members.get(small, ()))[:MAX_CLASH_CHECK]
+            if r in forms
         )
 
     def _ambiguous(self, linked: list[tuple[str, _Pair]]) -> bool:

@@ -31,7 +31,9 @@ class ResolverState:
     """Records, their index and persons, aliases, constraints and reviews."""
 
     def __init__(
-        self, model: Any, max_block: int = DEFAULT_MAX_BLOCK,
+        self,
+        model: Any,
+        max_block: int = DEFAULT_MAX_BLOCK,
         block_caps: Mapping[str, int] | None = None,
     ):
         self.model = model
@@ -100,9 +102,7 @@ class ResolverState:
         """Whether persons a and b hold a cannot-link pair between them."""
         members, person = self.clusters.members, self.clusters.person
         small, large = sorted((a, b), key=lambda p: len(members[p]))
-        return any(
-            person(c) == large for r in members[small] for c in self.cannot.get(r, ())
-        )
+        return any(person(c) == large for r in members[small] for c in self.cannot.get(r, ()))
 
     # --- replay --------------------------------------------------------------------------
 

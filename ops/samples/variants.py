@@ -26,6 +26,8 @@ _MUHAMMAD = {
     "ABDUL": ("ABD.", "ABDOEL"),
 }
 _LETTERS = "ABCDEFGHIJKLMNOPRSTUWY"
+# La/Wa/Ode as prefix_variant writes them (whole, abbreviated, joined).
+_PREFIX_WORDS = frozenset({"LA", "WA", "ODE", "LD", "WD", "LAODE", "WAODE"})
 
 
 def split_prefix(name: str) -> tuple[str, list[str]]:
@@ -96,11 +98,14 @@ def word_order(name: str, rng: random.Random) -> str | None:
 
 
 def single_word(name: str, rng: random.Random) -> str | None:
-    """Only one word of a longer name (as people give it at a counter)."""
+    """Only one word of a longer name (as people give it at a counter), never La/Wa/Ode alone
+    (a prefix written after the name or abbreviated, 'SITI WA ODE', 'WD. SITI', is not split
+    off by split_prefix, and nobody gives 'WA' as their name)."""
     _, rest = split_prefix(name)
     if len(rest) < 2 and len(name.split()) < 2:
         return None
-    return rng.choice(rest)
+    words = [w for w in rest if w.rstrip(".") not in _PREFIX_WORDS]
+    return rng.choice(words) if words else None
 
 
 def typo(text: str, rng: random.Random) -> str:

@@ -103,6 +103,12 @@ def test_name_variants_change_the_name_or_say_they_do_not_apply(name: str) -> No
     assert v.single_word("JUMRAN", rng) is None
 
 
+@pytest.mark.parametrize("name", ["SITI WA ODE", "WD. SITI", "WAODE SITI", "LA ODE SITI"])
+def test_a_single_word_is_never_the_prefix_alone(name: str) -> None:
+    rng = random.Random(3)
+    assert {v.single_word(name, rng) for _ in range(20)} == {"SITI"}
+
+
 def test_nik_and_date_variants() -> None:
     rng, nik = random.Random(2), "7413014508900001"
     for _ in range(50):
@@ -120,8 +126,10 @@ def test_nik_and_date_variants() -> None:
 def brute_force(truth: list[int], predicted: list[str]) -> tuple[int, int, int]:
     pairs = list(combinations(range(len(truth)), 2))
     tp = sum(truth[i] == truth[j] and predicted[i] == predicted[j] for i, j in pairs)
-    return tp, sum(predicted[i] == predicted[j] for i, j in pairs), sum(
-        truth[i] == truth[j] for i, j in pairs
+    return (
+        tp,
+        sum(predicted[i] == predicted[j] for i, j in pairs),
+        sum(truth[i] == truth[j] for i, j in pairs),
     )
 
 

@@ -65,8 +65,10 @@ def bench_resolver(
     for decision in log:
         replayed.apply(decision)
     t3 = time.process_time()
-    assert all(replayed.person_of(x.record.record_id) == r.person_of(x.record.record_id)
-               for x in corpus.records)
+    assert all(
+        replayed.person_of(x.record.record_id) == r.person_of(x.record.record_id)
+        for x in corpus.records
+    )
     labs = corpus.preload + corpus.records
     truth = Counter(lab.truth for lab in labs)
     found = Counter(r.person_of(lab.record.record_id) for lab in labs)

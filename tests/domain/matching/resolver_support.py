@@ -21,7 +21,9 @@ def _one_edit(a: str, b: str) -> bool:
         return False
     diff = [i for i in range(len(a)) if a[i] != b[i]]
     return len(diff) == 1 or (
-        len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
         and a[diff[1]] == b[diff[0]]
     )
 
@@ -58,17 +60,22 @@ class StandIn:
             elif a.nik != b.nik:
                 out.append(FieldComparison("nik", "different", -6.0))
         for field, agree, disagree in (
-            ("name", 5.0, -5.0), ("birth_date", 4.0, -4.0), ("address", 2.0, -1.0),
+            ("name", 5.0, -5.0),
+            ("birth_date", 4.0, -4.0),
+            ("address", 2.0, -1.0),
             ("kelurahan", 1.0, 0.0),
         ):
             x, y = getattr(a, field), getattr(b, field)
             if x is None or y is None:
                 continue
             same = str(x).upper() == str(y).upper()
-            out.append(FieldComparison(field, "exact" if same else "different",
-                                       agree if same else disagree))
+            out.append(
+                FieldComparison(
+                    field, "exact" if same else "different", agree if same else disagree
+                )
+            )
         weight = sum(c.weight for c in out)
-        return Evidence(tuple(out), weight, 1 / (1 + 2 ** -weight))
+        return Evidence(tuple(out), weight, 1 / (1 + 2**-weight))
 
 
 def ids_by_time(record: PersonRecord, ts_ms: int | None) -> str:
@@ -91,9 +98,9 @@ def resolver(model: object | None = None, **kwargs: object) -> Resolver:
     return Resolver(model or StandIn(), ids_by_time, **kwargs)  # type: ignore[arg-type]
 
 
-def person(rid: str, name: str | None = None, born: str | None = None, **fields: object) -> (
-    PersonRecord
-):
+def person(
+    rid: str, name: str | None = None, born: str | None = None, **fields: object
+) -> PersonRecord:
     """A record with a name and an ISO birth date."""
     date = dt.date.fromisoformat(born) if born else None
     return PersonRecord(rid, name=name, birth_date=date, **fields)  # type: ignore[arg-type]
@@ -114,8 +121,17 @@ def state(r: Resolver, record_ids: list[str]) -> dict[str, object]:
 def as_tuple(d: Decision) -> tuple[object, ...]:
     """A decision with every field (records and evidence in full)."""
     rec = d.record.as_dict() if d.record is not None else None
-    return (d.kind, d.person_id, d.record_id, rec, d.other_record_id, d.other_person_ids,
-            d.moved_record_ids, d.evidence, d.reason)
+    return (
+        d.kind,
+        d.person_id,
+        d.record_id,
+        rec,
+        d.other_record_id,
+        d.other_person_ids,
+        d.moved_record_ids,
+        d.evidence,
+        d.reason,
+    )
 
 
 Step = Callable[[Resolver], list[Decision]]
@@ -133,9 +149,13 @@ def scenario(rng_seed: int, n: int, record_ids: list[str]) -> list[Step]:
 
     rng = random.Random(rng_seed)
     people = [
-        (rng.choice(_NAMES), dt.date(1960 + rng.randrange(40), 1 + i % 12, 1 + i % 27),
-         f"74130{rng.randrange(10)}{i:06d}0{i % 10}{i % 7}1", rng.choice(_KELURAHAN),
-         f"JL. MAWAR {rng.randrange(5)}")
+        (
+            rng.choice(_NAMES),
+            dt.date(1960 + rng.randrange(40), 1 + i % 12, 1 + i % 27),
+            f"74130{rng.randrange(10)}{i:06d}0{i % 10}{i % 7}1",
+            rng.choice(_KELURAHAN),
+            f"JL. MAWAR {rng.randrange(5)}",
+        )
         for i in range(25)
     ]
 
@@ -144,7 +164,8 @@ def scenario(rng_seed: int, n: int, record_ids: list[str]) -> list[Step]:
         if rng.random() < 0.2:
             nik = nik[:7] + str((int(nik[7]) + 1) % 10) + nik[8:]
         return PersonRecord(
-            rid, name=name if rng.random() < 0.9 else None,
+            rid,
+            name=name if rng.random() < 0.9 else None,
             birth_date=born if rng.random() < 0.8 else None,
             nik=nik if rng.random() < 0.6 else None,
             kelurahan=kel if rng.random() < 0.7 else None,

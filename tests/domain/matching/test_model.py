@@ -106,6 +106,22 @@ def test_same_name_and_birth_date_in_one_kelurahan_with_other_niks_stay_apart(mo
     assert model.compare(other, registry()).weight < model.link_weight
 
 
+def test_a_neighbouring_serial_with_one_name_and_date_is_a_supervisors_question(model):
+    # 8 for 9 on a keypad, or a namesake born the same day: with no shared KK, phone or other
+    # id, never linked and never silently dropped either: the review band.
+    typo = model.prepare(rec("dpmptsp", name="Wa Ode Siti Nurhayati", birth_date=BORN,
+                             sex="P", nik="7413015203850002", kelurahan="2003",
+                             kecamatan="01"))  # fmt: skip
+    resident = model.prepare(registry())
+    weight = model.score(typo, resident, model.review_weight)
+    assert model.review_weight <= weight < model.link_weight
+    assert weight == model.compare(typo, resident).weight
+    assert model.conflict(typo, resident)  # the two NIKs' holders are never merged unasked
+    # The same pair sharing the family's KK is no more than a question either (twins).
+    twin = model.prepare(registry(nik="7413015203850002"))
+    assert model.review_weight <= model.score(twin, resident) < model.link_weight
+
+
 def test_twins_with_other_names_are_never_linked_unseen(model):
     twin = registry(name="WA ODE HASNIA", nik="7413015203850002")
     assert model.compare(twin, registry()).weight < model.link_weight
@@ -194,8 +210,10 @@ def test_a_typo_in_every_name_word_still_shares_the_birth_date_key(model):
 
 
 def test_score_with_a_floor_drops_two_niks_each_right_for_their_record(model):
-    a, b = model.prepare(registry()), model.prepare(registry(nik="7413015203850002"))
-    assert model.score(a, b) > model.review_weight
+    # A sister born a year later in one district: NIKs one digit apart, each right.
+    a = model.prepare(registry())
+    b = model.prepare(registry(nik="7413015203860001", birth_date=dt.date(1986, 3, 12)))
+    assert model.score(a, b) > -float("inf")
     assert model.score(a, b, model.review_weight) == float("-inf")
     same = model.prepare(registry(nik="7413015203850001"))
     assert model.score(a, same, model.review_weight) == model.score(a, same)

@@ -18,11 +18,26 @@ NIK = "7413014501900001"  # a woman born 1990-01-05, registered in Muna
 @pytest.mark.parametrize("model", models())
 def test_a_nik_typo_in_the_permits_system_ends_in_the_civil_registry_person(model, typo) -> None:
     r = resolver(model)
-    registry = person("Rsiak", "WA ODE SITI", "1990-01-05", sex="P", nik=NIK, kelurahan="RAHA I",
-                      kk_number="7413010101080002", source="disdukcapil")
+    registry = person(
+        "Rsiak",
+        "WA ODE SITI",
+        "1990-01-05",
+        sex="P",
+        nik=NIK,
+        kelurahan="RAHA I",
+        kk_number="7413010101080002",
+        source="disdukcapil",
+    )
     # Off in the date part: the typo'd NIK no longer fits the record's birth date.
-    permit = person("Rpermit", "Wa Ode Siti", "1990-01-05", sex="P", nik=typo,
-                    kelurahan="RAHA I", source="dpmptsp")
+    permit = person(
+        "Rpermit",
+        "Wa Ode Siti",
+        "1990-01-05",
+        sex="P",
+        nik=typo,
+        kelurahan="RAHA I",
+        source="dpmptsp",
+    )
     [new] = r.resolve(registry, 1_000)
     decisions = r.resolve(permit, 2_000)
     assert new.kind is K.NEW
@@ -34,24 +49,88 @@ def test_a_nik_typo_in_the_permits_system_ends_in_the_civil_registry_person(mode
 @pytest.mark.parametrize("model", models())
 def test_two_people_with_one_name_and_birth_date_in_one_kelurahan_stay_apart(model) -> None:
     r = resolver(model)
-    a = person("Ra", "MUHAMMAD RIDWAN", "1985-03-12", sex="L", nik="7413011203850004",
-               kk_number="7413010505100001", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I")
-    b = person("Rb", "MUHAMMAD RIDWAN", "1985-03-12", sex="L", nik="7413011203850031",
-               kk_number="7413012207120004", address="JL. LAODE POMBOE NO. 41",
-               kelurahan="RAHA I")
+    a = person(
+        "Ra",
+        "MUHAMMAD RIDWAN",
+        "1985-03-12",
+        sex="L",
+        nik="7413011203850004",
+        kk_number="7413010505100001",
+        address="JL. SUKOWATI NO. 3",
+        kelurahan="RAHA I",
+    )
+    b = person(
+        "Rb",
+        "MUHAMMAD RIDWAN",
+        "1985-03-12",
+        sex="L",
+        nik="7413011203850031",
+        kk_number="7413012207120004",
+        address="JL. LAODE POMBOE NO. 41",
+        kelurahan="RAHA I",
+    )
     r.resolve(a, 1)
     decisions = r.resolve(b, 2)
     assert decisions[0].kind is K.NEW
     assert r.person_of("Ra") != r.person_of("Rb")
 
 
+def test_a_neighbouring_serial_typo_goes_to_a_supervisor_not_nowhere() -> None:
+    # ...0188 typed for ...0189 (a neighbouring key), same name and birth date, no KK or phone
+    # to share: the NIK cannot tell it from a namesake born the same day, so no link, but a
+    # REVIEW with the evidence (it used to be dropped unseen).
+    r = resolver(real_model())
+    r.resolve(
+        person(
+            "Rsiak",
+            "WA ODE SITI",
+            "1990-01-05",
+            sex="P",
+            nik="7413014501900189",
+            kk_number="7413010101080002",
+            kelurahan="RAHA I",
+            source="disdukcapil",
+        ),
+        1,
+    )
+    permit = person(
+        "Rpermit",
+        "Wa Ode Siti",
+        "1990-01-05",
+        sex="P",
+        nik="7413014501900188",
+        kelurahan="RAHA I",
+        source="dpmptsp",
+    )
+    decisions = r.resolve(permit, 2)
+    assert [d.kind for d in decisions] == [K.NEW, K.REVIEW]
+    review = decisions[1]
+    assert review.other_record_id == "Rsiak" and review.evidence is not None
+    nik = {c.field: c.level for c in review.evidence.comparisons}["nik"]
+    assert nik == "next_serial"
+    assert r.person_of("Rpermit") != r.person_of("Rsiak")
+    assert [d.record_id for d in r.open_reviews()] == ["Rpermit"]
+
+
 def test_a_record_without_nik_like_two_namesakes_joins_neither_and_merges_none() -> None:
     r = resolver(real_model())
     common = dict(sex="L", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I", kecamatan="01")
-    a = person("Ra", "MUHAMMAD RIDWAN", "1985-03-12", nik="7413011203850004",
-               kk_number="7413010505100001", **common)
-    b = person("Rb", "MUHAMMAD RIDWAN", "1985-03-12", nik="7413011203850031",
-               kk_number="7413012207120004", **common)
+    a = person(
+        "Ra",
+        "MUHAMMAD RIDWAN",
+        "1985-03-12",
+        nik="7413011203850004",
+        kk_number="7413010505100001",
+        **common,
+    )
+    b = person(
+        "Rb",
+        "MUHAMMAD RIDWAN",
+        "1985-03-12",
+        nik="7413011203850031",
+        kk_number="7413012207120004",
+        **common,
+    )
     r.resolve(a, 1)
     r.resolve(b, 2)
     decisions = r.resolve(person("Rc", "Muhammad Ridwan", "1985-03-12", **common), 3)
@@ -66,8 +145,12 @@ def test_a_kk_number_in_the_nik_field_links_no_family(model) -> None:
     r.resolve(person("Rfather", "LA ODE HASAN", "1970-02-02", sex="L", nik=kk, kk_number=kk), 1)
     r.resolve(person("Rdaughter", "WA ODE NURMA", "2001-09-17", sex="P", nik=kk, kk_number=kk), 2)
     # ...nor a NIK field holding the KK number that another record carries as its KK.
-    r.resolve(person("Rmother", "WA ODE SITI", "1975-06-01", sex="P", nik="7413014106750002",
-                     kk_number=kk), 3)
+    r.resolve(
+        person(
+            "Rmother", "WA ODE SITI", "1975-06-01", sex="P", nik="7413014106750002", kk_number=kk
+        ),
+        3,
+    )
     r.resolve(person("Rson", "LA ODE ALI", "2005-01-30", sex="L", nik=kk), 4)
     persons = [r.person_of(x) for x in ("Rfather", "Rdaughter", "Rmother", "Rson")]
     assert len(set(persons)) == 4
@@ -92,8 +175,9 @@ def test_a_merge_keeps_the_oldest_id_and_the_old_id_still_resolves() -> None:
     [a] = r.resolve(person("Ra", "LA ODE HASAN", "1970-02-02", address="JL. MAWAR 1"), 1_000)
     b = r.resolve(person("Rb", "LA ODE HASAN", nik="7413010202700003"), 2_000)[0]  # + REVIEW
     assert a.person_id < b.person_id and a.person_id != b.person_id
-    bridge = person("Rc", "LA ODE HASAN", "1970-02-02", address="JL. MAWAR 1",
-                    nik="7413010202700003")
+    bridge = person(
+        "Rc", "LA ODE HASAN", "1970-02-02", address="JL. MAWAR 1", nik="7413010202700003"
+    )
     decisions = r.resolve(bridge, 3_000)
     assert [d.kind for d in decisions] == [K.LINK, K.MERGE]
     assert decisions[0].person_id == b.person_id  # the best pair (the NIK) first
@@ -146,14 +230,12 @@ def test_a_cannot_link_holds_against_new_evidence() -> None:
     r.cannot_link("Rf", "Rh", 3)
     apart = r.person_of("Rf")
     # A new record that links to both persons joins the best and puts the other up for review.
-    decisions = r.resolve(person("Rj", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I",
-                                 nik=NIK), 4)
+    decisions = r.resolve(person("Rj", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I", nik=NIK), 4)
     assert [d.kind for d in decisions] == [K.LINK, K.REVIEW]
     assert decisions[1].other_record_id == "Rf"
     assert r.person_of("Rj") == r.person_of("Rh") != apart
     # The record itself gaining the NIK changes nothing, nor does the command repeated.
-    decisions = r.resolve(person("Rf", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I",
-                                 nik=NIK), 5)
+    decisions = r.resolve(person("Rf", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I", nik=NIK), 5)
     assert [d.kind for d in decisions] == [K.LINK]
     assert r.person_of("Rf") == apart != r.person_of("Rh")
     assert r.cannot_link("Rf", "Rh") == [] and r.cannot_link("Rh", "Rf") == []
@@ -164,8 +246,9 @@ def test_a_merge_that_would_join_a_cannot_link_is_refused_and_reviewed() -> None
     r.cannot_link("Ra", "Rb")  # decided before either record arrived
     r.resolve(person("Ra", "SITI AMINAH", "1991-04-04", address="JL. MAWAR 1"), 1)
     r.resolve(person("Rb", "SITI AMINAH", "1991-04-04", nik=NIK), 2)
-    decisions = r.resolve(person("Rc", "SITI AMINAH", "1991-04-04", address="JL. MAWAR 1",
-                                 nik=NIK), 3)
+    decisions = r.resolve(
+        person("Rc", "SITI AMINAH", "1991-04-04", address="JL. MAWAR 1", nik=NIK), 3
+    )
     assert [d.kind for d in decisions] == [K.LINK, K.REVIEW]
     assert r.person_of("Rc") == r.person_of("Rb") != r.person_of("Ra")
     assert [d.other_record_id for d in r.open_reviews()] == ["Ra"]
@@ -204,8 +287,9 @@ def test_an_update_stays_or_leaves() -> None:
     r.resolve(person("Rb", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I"), 2)
     kept = r.person_of("Ra")
     assert r.person_of("Rb") == kept
-    stays = r.resolve(person("Rb", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I",
-                             address="JL. MAWAR 1"), 3)
+    stays = r.resolve(
+        person("Rb", "SITI AMINAH", "1991-04-04", kelurahan="RAHA I", address="JL. MAWAR 1"), 3
+    )
     assert [(d.kind, d.person_id) for d in stays] == [(K.LINK, kept)]
     assert r.record("Rb").address == "JL. MAWAR 1"
     leaves = r.resolve(person("Rb", "NURDIN", "1950-01-01"), 4)
@@ -261,8 +345,9 @@ def test_a_record_linked_through_a_deleted_one_stays_with_its_person() -> None:
     assert [d.kind for d in r.cannot_link("Ra", "Rc")] == [K.CANNOT_LINK, K.SPLIT]
 
 
-@pytest.mark.parametrize(("caps", "reviews"), [({}, 3), ({"max_block": 2}, 0),
-                                               ({"block_caps": {"dob": 2}}, 0)])
+@pytest.mark.parametrize(
+    ("caps", "reviews"), [({}, 3), ({"max_block": 2}, 0), ({"block_caps": {"dob": 2}}, 0)]
+)
 def test_an_oversize_block_gives_no_candidates(caps, reviews) -> None:
     r = resolver(**caps)
     for i in range(3):

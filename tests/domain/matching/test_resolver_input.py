@@ -14,20 +14,45 @@ from domain.matching.record import PersonRecord
 
 from .resolver_support import models, person, resolver
 
-TEXT_FIELDS = [f.name for f in dataclasses.fields(PersonRecord)
-               if f.name not in ("record_id", "birth_date")]
+TEXT_FIELDS = [
+    f.name for f in dataclasses.fields(PersonRecord) if f.name not in ("record_id", "birth_date")
+]
 GARBAGE: list[object] = [
-    123, 4.5e300, float("nan"), True, b"\xff\xfeSITI", ["SITI"], {"a": 1}, object(),
-    "X" * 100_000, "SITI\x00AMINAH\x1b[31m\r\n", "\ud800\udfff", "😀" * 50, "", "   ",
-    "7413014501900001" * 3, "-1", "0" * 16, "L\x00", "NULL",
+    123,
+    4.5e300,
+    float("nan"),
+    True,
+    b"\xff\xfeSITI",
+    ["SITI"],
+    {"a": 1},
+    object(),
+    "X" * 100_000,
+    "SITI\x00AMINAH\x1b[31m\r\n",
+    "\ud800\udfff",
+    "😀" * 50,
+    "",
+    "   ",
+    "7413014501900001" * 3,
+    "-1",
+    "0" * 16,
+    "L\x00",
+    "NULL",
 ]
 
 
 @pytest.mark.parametrize("model", models())
 def test_garbage_in_any_field_never_stops_the_resolver(model) -> None:
     r = resolver(model)
-    base = person("Rbase", "SITI AMINAH", "1991-04-04", sex="P", nik="7413014404910001",
-                  kelurahan="RAHA I", address="JL. MAWAR 1", phone="0812345678")
+    base = person(
+        "Rbase",
+        "SITI AMINAH",
+        "1991-04-04",
+        sex="P",
+        nik="7413014404910001",
+        kelurahan="RAHA I",
+        address="JL. MAWAR 1",
+        phone="0812345678",
+    )
     r.resolve(base, 1)
     n = 0
     for name in TEXT_FIELDS:
@@ -48,12 +73,23 @@ def test_cleaning_keeps_a_good_record_and_repairs_a_bad_one() -> None:
     good = person("R1", "SITI AMINAH", "1991-04-04", nik="7413014404910001")
     assert clean_record(good) is good
     bad = PersonRecord(
-        7, name=" SITI\x00AMINAH ", birth_date="1991-04-04", sex=1, nik=7413014404910001,  # type: ignore[arg-type]
-        address="X" * 10_000, phone=b"0812", kelurahan=["RAHA"], source="\t",  # type: ignore[arg-type]
+        7,
+        name=" SITI\x00AMINAH ",
+        birth_date="1991-04-04",
+        sex=1,
+        nik=7413014404910001,  # type: ignore[arg-type]
+        address="X" * 10_000,
+        phone=b"0812",
+        kelurahan=["RAHA"],
+        source="\t",  # type: ignore[arg-type]
     )
     cleaned = clean_record(bad)
     assert (cleaned.record_id, cleaned.name, cleaned.birth_date, cleaned.sex, cleaned.nik) == (
-        "7", "SITI AMINAH", dt.date(1991, 4, 4), "1", "7413014404910001"
+        "7",
+        "SITI AMINAH",
+        dt.date(1991, 4, 4),
+        "1",
+        "7413014404910001",
     )
     assert cleaned.address == "X" * MAX_FIELD and cleaned.phone == "0812"
     assert cleaned.kelurahan is None and cleaned.source is None

@@ -61,7 +61,11 @@ def test_decisions_do_not_depend_on_the_process_hash_seed() -> None:
     code = "from tests.domain.matching.resolver_support import scenario_digest as d; print(d())"
     digests = {
         subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout.strip()
         for seed in ("1", "2")
