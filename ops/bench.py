@@ -5,11 +5,18 @@ run: a bare consumer (aiokafka getmany + fastavro decode + one batched SQL upser
 Faust, no normalization: ops/baseline.py) over the same raw topic. The ratio hub/baseline is what
 to compare across machines; absolute numbers move with the machine's load.
 
-Phases: (1) a sample civil registry of N people in SQLite; (2) the connector's snapshot into
-Kafka (rows/s); (3) the worker catching up on that backlog into a fresh projection database
-(events/s, source row to projection commit); (4) a steady offered rate of updates, freshness
-p50/p95/p99 from the worker's own histogram; (5) a rebuild of the projections from the log
-(events/s); (6) the baseline. Peak memory (VmHWM) of every process.
+Phases (each its own object in the JSON): `source`, a sample civil registry of N people in
+SQLite; `snapshot`, the connector's snapshot into Kafka; `end_to_end`, the worker catching up on
+that backlog into a fresh projection database; `freshness`, a steady offered rate of updates,
+p50/p95/p99 from the worker's own histogram; `rebuild`, the projections replayed from the log
+into a new database, checked equal to the live one (rows and a hash of the sorted rows);
+`baseline`. Every rate is timed from the first record to the last commit; the start-up before
+it (imports, group join) is reported apart. CPU seconds and peak memory (VmHWM) of every process,
+and the worker's CPU cost per event early and late in the catch-up (after 10% and after 90% of
+the rows are projected): how the cost grows with what is already projected.
+
+The bench watches with one long-lived Kafka client and one database connection, polled every
+`tick` seconds: its own load on the shared cores stays small.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -30,12 +38,16 @@ from rich.console import Console
 from rich.progress import Progress
 
 from domain.tokens import load_secret
-from eventlog.topics import CANONICAL_TOPICS, IDENTITY_TOPIC
+from eventlog.topics import PERSON_TOPIC
 
 from .processes import ChildProcess
 from .stack import Stack, StackConfig, StackError
 
 RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
+MAX_ROWS = 1_000_000
+# Where in the catch-up the worker's cost per event is taken: (from, to) fractions of the rows.
+EARLY, LATE = (0.1, 0.2), (0.9, 1.0)
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -47,6 +59,11 @@ class BenchOptions:
     steady_s: float = 20.0
     dir: Path = Path(".mpphub/bench")
     worker_metrics_port: int = 9493
+    tick: float = 0.1  # seconds between two looks at Kafka, the database or /metrics
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rows <= MAX_ROWS:
+            raise ValueError(f"rows: between 1 and {MAX_ROWS:,}")
 
 
 def _peak_rss_mb(pid: int) -> float | None:
@@ -59,17 +76,34 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a live process has used so far (its waited-for children too)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    # Fields 14-17 of proc(5): utime, stime, cutime, cstime (after pid and comm: index - 3).
+    return sum(int(f) for f in fields[11:15]) / _TICKS
+
+
 @dataclass
 class _Proc(ChildProcess):
-    """A child process whose peak memory we keep reading while it lives."""
+    """A child process whose peak memory and CPU time we keep reading while it lives."""
 
     peak_mb: float | None = None
+    cpu_s: float = 0.0
 
     def sample(self) -> None:
-        """Read the process's peak memory so far."""
-        peak = _peak_rss_mb(self.proc.pid) if self.proc else None
+        """Read the process's peak memory and CPU time so far."""
+        if not self.proc:
+            return
+        peak = _peak_rss_mb(self.proc.pid)
         if peak is not None:
             self.peak_mb = max(self.peak_mb or 0, peak)
+        cpu = cpu_seconds(self.proc.pid)
+        if cpu is not None:
+            self.cpu_s = max(self.cpu_s, cpu)
 
     def check(self) -> None:
         """Raise if the process exited with an error."""
@@ -77,13 +111,13 @@ class _Proc(ChildProcess):
             raise StackError(f"{self.name} exited with {self.proc.returncode} (log: {self.log})")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Its last peak memory, then SIGTERM (SIGKILL after ``timeout``)."""
+        """Its last peak memory and CPU time, then SIGTERM (SIGKILL after ``timeout``)."""
         self.sample()
         super().stop(timeout)
 
 
-def _wait(predicate, procs: list[_Proc], timeout: float, what: str, tick: float = 0.2) -> float:
-    """Seconds until predicate() held; samples memory and fails if a process died."""
+def _wait(predicate, procs: list[_Proc], timeout: float, what: str, tick: float) -> float:
+    """Seconds until predicate() held; samples memory and CPU and fails if a process died."""
     start = time.monotonic()
     while not predicate():
         for p in procs:
@@ -95,18 +129,68 @@ def _wait(predicate, procs: list[_Proc], timeout: float, what: str, tick: float 
     return time.monotonic() - start
 
 
-def _count(url: str, table: str) -> int:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as c:
+class _Offsets:
+    """Topic sizes (sums of end offsets) from one Kafka client kept for the whole run."""
+
+    def __init__(self, bootstrap: str):
+        from kafka import KafkaConsumer
+
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        self._partitions: dict[str, list[Any]] = {}
+
+    def total(self, *topics: str) -> int:
+        """Records (end offsets) of `topics`, summed over their partitions."""
+        from kafka import TopicPartition
+
+        tps = []
+        for t in topics:
+            if not self._partitions.get(t):
+                found = self._consumer.partitions_for_topic(t) or ()
+                self._partitions[t] = [TopicPartition(t, p) for p in sorted(found)]
+            tps += self._partitions[t]
+        return sum(self._consumer.end_offsets(tps).values()) if tps else 0
+
+    def close(self) -> None:
+        """Close the client."""
+        self._consumer.close()
+
+
+class _Projection:
+    """What the projection database has committed, through one pooled connection: the person
+    facts applied (the checkpoints' offsets) and whether every source record has its person."""
+
+    def __init__(self, url: str):
+        self.engine = sa.create_engine(url)
+
+    def applied(self, topic: str) -> int:
+        """Messages of `topic` applied (last applied offset + 1, summed over partitions)."""
+        try:
+            with self.engine.connect() as c:
+                n = c.execute(
+                    sa.text('SELECT sum("offset" + 1) FROM checkpoint WHERE topic = :t'),
+                    {"t": topic},
+                ).scalar()
+        except sa.exc.OperationalError:
+            return 0  # no tables yet
+        return int(n or 0)
+
+    def all_placed(self) -> bool:
+        """Whether no projected source record waits for its identity decision (indexed)."""
+        with self.engine.connect() as c:
+            sql = "SELECT 1 FROM citizen_source_record WHERE person_id IS NULL LIMIT 1"
+            return c.execute(sa.text(sql)).first() is None
+
+    def count(self, table: str) -> int:
+        """Rows of `table` (a full count: for the end of a phase, not for polling)."""
+        with self.engine.connect() as c:
             return c.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-    except sa.exc.OperationalError:
-        return 0
-    finally:
-        engine.dispose()
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.engine.dispose()
 
 
-def _counter(port: int, name: str) -> float:
+def _metric(port: int, name: str) -> float:
     """The sum over labels of a counter on a /metrics endpoint (0 while nothing serves it)."""
     try:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -149,6 +233,23 @@ def quantile(q: float, before: dict[float, float], after: dict[float, float]) ->
     return None
 
 
+def cost_per_event(
+    samples: list[tuple[float, int]], rows: int, window: tuple[float, float]
+) -> dict[str, Any] | None:
+    """The worker's CPU microseconds per event between two points of the catch-up, from
+    (cpu seconds, events projected) samples: the first sample at or past `window[0]` of the
+    rows and the first at or past `window[1]`. None when the samples do not span it."""
+    lo = next((s for s in samples if s[1] >= window[0] * rows), None)
+    hi = next((s for s in samples if s[1] >= window[1] * rows), None)
+    if lo is None or hi is None or hi[1] <= lo[1]:
+        return None
+    return {
+        "from_events": lo[1],
+        "to_events": hi[1],
+        "cpu_us_per_event": round((hi[0] - lo[0]) / (hi[1] - lo[1]) * 1e6, 1),
+    }
+
+
 def run_bench(console: Console, opts: BenchOptions) -> dict:
     """All phases; returns the result document (also what the CLI prints as JSON)."""
     run = _start_stack(console, opts)
@@ -171,13 +272,17 @@ def run_bench(console: Console, opts: BenchOptions) -> dict:
             phase("rebuild from the log")
             _rebuild_phase(run)
             phase("baseline (getmany + decode + upsert)")
-            base = _baseline_phase(run)
+            _baseline_phase(run)
+        run.result["ratio_hub_to_baseline"] = round(
+            run.phases["end_to_end"]["events_per_s"] / run.phases["baseline"]["events_per_s"], 3
+        )
         run.result["peak_memory_mb"] = {p.name: p.peak_mb for p in run.procs}
-        run.result["peak_memory_mb"]["baseline"] = base["peak_mb"]
+        run.result["cpu_s"] = {p.name: round(p.cpu_s, 2) for p in run.procs}
         return run.result
     finally:
         for p in run.procs:
             p.stop()
+        run.close()
         run.stack.down()
 
 
@@ -189,6 +294,12 @@ class _Run:
     stack: Stack
     result: dict
     procs: list[_Proc] = field(default_factory=list)
+    _offsets: _Offsets | None = None
+    _projection: _Projection | None = None
+
+    @property
+    def phases(self) -> dict[str, dict]:
+        return self.result["phases"]
 
     @property
     def siak_url(self) -> str:
@@ -199,15 +310,27 @@ class _Run:
         return f"sqlite:///{(self.opts.dir / 'projections.db').resolve()}"
 
     @property
+    def offsets(self) -> _Offsets:
+        if self._offsets is None:
+            self._offsets = _Offsets(self.stack.bootstrap)
+        return self._offsets
+
+    @property
+    def projection(self) -> _Projection:
+        if self._projection is None:
+            self._projection = _Projection(self.proj_url)
+        return self._projection
+
+    @property
     def secret(self) -> Path:
         """The bench's secret for keyed tokens, made on first use."""
         path = (self.opts.dir / "secret").resolve()
         load_secret(path, create=True)
         return path
 
-    def start(self, name: str, args: list[str]) -> _Proc:
-        """Start `mpphub <args>` with the bench's environment, its log under logs/."""
-        env = {
+    def env(self) -> dict[str, str]:
+        """The environment of every hub process the bench starts."""
+        return {
             "MPPHUB_KAFKA_BOOTSTRAP": self.stack.bootstrap,
             "MPPHUB_REGISTRY_URL": self.stack.registry_url,
             "MPPHUB_PROJECTION_DB_URL": self.proj_url,
@@ -216,15 +339,26 @@ class _Run:
             "MPPHUB_RAW_TOPICS": RAW_TOPIC,
             "MPPHUB_SECRET_FILE": str(self.secret),
         }
-        argv = [sys.executable, "-m", "ops.cli", *args]
-        proc = _Proc(name, argv, self.opts.dir / "logs" / f"{name}.log", env)
+
+    def start(self, name: str, args: list[str], *, code: str | None = None) -> _Proc:
+        """Start `mpphub <args>` (or `python -c code`) with the bench's environment, its log
+        under logs/."""
+        argv = [sys.executable, "-c", code] if code else [sys.executable, "-m", "ops.cli", *args]
+        proc = _Proc(name, argv, self.opts.dir / "logs" / f"{name}.log", self.env())
         proc.start()
         self.procs.append(proc)
         return proc
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
         """Seconds until predicate() held, watching every process started so far."""
-        return _wait(predicate, self.procs, timeout, what)
+        return _wait(predicate, self.procs, timeout, what, self.opts.tick)
+
+    def close(self) -> None:
+        """Close the bench's own Kafka client and database connection."""
+        if self._offsets is not None:
+            self._offsets.close()
+        if self._projection is not None:
+            self._projection.close()
 
 
 def _start_stack(console: Console, opts: BenchOptions) -> _Run:
@@ -234,21 +368,26 @@ def _start_stack(console: Console, opts: BenchOptions) -> _Run:
     stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
     stack.down(purge=True)
     for f in ("siak.db", "projections.db", "rebuilt.db", "baseline.db"):
-        (opts.dir / f).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            (opts.dir / f"{f}{suffix}").unlink(missing_ok=True)
     stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
     stack.up()
-    return _Run(opts, stack, {"rows": opts.rows, "machine": {"cpus": os.cpu_count()}})
+    machine = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}
+    return _Run(opts, stack, {"rows": opts.rows, "machine": machine, "phases": {}})
 
 
 def _create_source(run: _Run) -> None:
-    """(1) The sample civil registry of `rows` people."""
+    """The sample civil registry of `rows` people."""
     from ops.samples import create_siak
 
+    t0 = time.monotonic()
     create_siak(sa.create_engine(run.siak_url), n_people=run.opts.rows, seed=11)
+    run.phases["source"] = {"rows": run.opts.rows, "seconds": round(time.monotonic() - t0, 2)}
 
 
 def _snapshot_phase(run: _Run) -> _Proc:
-    """(2) The connector's snapshot into Kafka (rows/s); the connector keeps running."""
+    """The connector's snapshot into Kafka, first record to last; the connector keeps
+    running (it captures the freshness phase's updates)."""
     cfg = {
         "agency": "disdukcapil",
         "name": "bench-siak",
@@ -269,68 +408,127 @@ def _snapshot_phase(run: _Run) -> _Proc:
     cfg_path.write_text(yaml.safe_dump(cfg))
     connector = run.start("connector", ["connect", str(cfg_path), "--no-progress"])
     rows = run.opts.rows
-    secs = run.wait(
-        lambda: _topic_size(run.stack.bootstrap, RAW_TOPIC) >= rows, 900, "snapshot in Kafka"
-    )
-    run.result["snapshot_rows_per_s"] = round(rows / secs, 1)
+    startup = run.wait(lambda: run.offsets.total(RAW_TOPIC) > 0, 300, "the connector's first row")
+    cpu0 = connector.cpu_s
+    secs = run.wait(lambda: run.offsets.total(RAW_TOPIC) >= rows, 3600, "snapshot in Kafka")
+    connector.sample()
+    run.phases["snapshot"] = {
+        "startup_s": round(startup, 2),
+        "seconds": round(secs, 2),
+        "rows_per_s": round(rows / max(secs, 1e-6), 1),
+        "cpu_s": {"connector": round(connector.cpu_s - cpu0, 2)},
+    }
     return connector
 
 
 def _end_to_end_phase(run: _Run) -> _Proc:
-    """(3) The worker catching up on the snapshot backlog (events/s, source row to projection
-    commit); the worker keeps running."""
+    """The worker catching up on the snapshot backlog; the worker keeps running.
+
+    Start-up (imports, Faust, group join) is reported apart: the clock starts when the worker
+    has normalized its first records (its own counter, polled every tick) and stops at the
+    commit that projected the last row with its person (checkpoint of every person fact, no
+    record left without its identity decision)."""
     port = run.opts.worker_metrics_port
     worker = run.start("worker", ["worker", "--metrics-port", str(port)])
-
-    def projected() -> int:
-        return _count(run.proj_url, "citizen_source_record")
-
-    # The worker's start-up (imports, Faust, group join) is reported apart, it is not throughput:
-    # the clock of the catch-up starts at the first batch the worker normalized (its own
-    # counter), and stops when the last snapshot row is projected. Counting from the first
-    # projected row instead reads 0 when a small backlog fits in one commit.
-    run.result["worker_startup_s"] = round(
-        run.wait(lambda: _counter(port, "mpphub_worker_events_total") > 0, 300, "the worker"), 2
-    )
     rows = run.opts.rows
-    secs = run.wait(lambda: projected() >= rows, 1800, "projection of the snapshot")
-    run.result["e2e_events_per_s"] = round(rows / max(secs, 1e-6), 1)
+    startup = run.wait(
+        lambda: _metric(port, "mpphub_worker_events_total") > 0, 300, "the worker's first batch"
+    )
+    worker.sample()
+    cpu0 = {p.name: p.cpu_s for p in run.procs}
+    samples: list[tuple[float, int]] = []
+
+    def projected() -> bool:
+        n = run.projection.applied(PERSON_TOPIC)
+        worker.sample()
+        samples.append((worker.cpu_s, n))
+        return n >= rows and run.projection.all_placed()
+
+    secs = run.wait(projected, 3600, "projection of the snapshot")
+    for p in run.procs:
+        p.sample()
+    run.phases["end_to_end"] = {
+        "startup_s": round(startup, 2),
+        "seconds": round(secs, 2),
+        "events": rows,
+        "events_per_s": round(rows / max(secs, 1e-6), 1),
+        "cpu_s": {p.name: round(p.cpu_s - cpu0[p.name], 2) for p in run.procs},
+        "worker_cpu_us_per_event": round((worker.cpu_s - cpu0["worker"]) / rows * 1e6, 1),
+        "cost_early": cost_per_event(samples, rows, EARLY),
+        "cost_late": cost_per_event(samples, rows, LATE),
+    }
+    early, late = run.phases["end_to_end"]["cost_early"], run.phases["end_to_end"]["cost_late"]
+    if early and late:
+        growth = late["cpu_us_per_event"] / early["cpu_us_per_event"]
+        run.phases["end_to_end"]["cost_growth"] = round(growth, 3)
+    run.phases["end_to_end"]["projected_rows"] = run.projection.count("citizen_source_record")
     return worker
 
 
 def _freshness_phase(run: _Run) -> None:
-    """(4) A steady offered rate of updates; freshness p50/p95/p99 from the worker's histogram."""
+    """A steady offered rate of updates; freshness p50/p95/p99 from the worker's histogram."""
     port, opts = run.opts.worker_metrics_port, run.opts
     before = _histogram(port, "mpphub_projection_freshness_seconds")
     sent = _steady_updates(sa.create_engine(run.siak_url), opts, run.procs)
     time.sleep(3)  # the last updates' safety delay + a poll, then read the histogram
     after = _histogram(port, "mpphub_projection_freshness_seconds")
-    run.result["freshness_s"] = {
+    run.phases["freshness"] = {
         "offered_rate_per_s": opts.rate,
         "updates": sent,
-        **{f"p{int(q * 100)}": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
+        **{f"p{int(q * 100)}_s": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
     }
 
 
 def _rebuild_phase(run: _Run) -> None:
-    """(5) A rebuild of the projections from the canonical log into a fresh database."""
-    rebuilt = f"sqlite:///{(run.opts.dir / 'rebuilt.db').resolve()}"
-    t0 = time.monotonic()
-    rb = run.start("rebuild", ["rebuild", "--db", rebuilt, "--no-progress"])
-    run.wait(lambda: rb.proc.poll() is not None, 1800, "rebuild")
-    rb.check()
-    events = _topic_total(run.stack.bootstrap, (*CANONICAL_TOPICS, IDENTITY_TOPIC))
-    run.result["rebuild_events_per_s"] = round(events / (time.monotonic() - t0), 1)
+    """A rebuild of the projections from the canonical log into a fresh database, in a child
+    process of its own; then its rows are checked equal to the live projection's."""
+    from projections.digest import projection_digest
 
-
-def _baseline_phase(run: _Run) -> dict:
-    """(6) The baseline over the same raw topic, and the hub's ratio to it."""
-    base = _baseline(run.stack, run.opts)
-    run.result["baseline_events_per_s"] = base["events_per_s"]
-    run.result["ratio_hub_to_baseline"] = round(
-        run.result["e2e_events_per_s"] / base["events_per_s"], 3
+    rebuilt_path = (run.opts.dir / "rebuilt.db").resolve()
+    out = run.opts.dir / "rebuild.json"
+    out.unlink(missing_ok=True)
+    target = f"sqlite:///{rebuilt_path}"
+    code = (
+        "import json; from ops.settings import HubSettings; "
+        "from projections.rebuild import rebuild; "
+        f"s = rebuild(HubSettings.from_env().projection, {target!r}, progress=False); "
+        f"json.dump(s.as_dict(), open({str(out)!r}, 'w'))"
     )
-    return base
+    rb = run.start("rebuild", [], code=code)
+    run.wait(lambda: rb.proc.poll() is not None, 3600, "rebuild")
+    rb.check()
+    stats = json.loads(out.read_text())
+    live = projection_digest(run.projection.engine)
+    rebuilt_engine = sa.create_engine(f"sqlite:///{rebuilt_path}")
+    try:
+        rebuilt = projection_digest(rebuilt_engine)
+    finally:
+        rebuilt_engine.dispose()
+    run.phases["rebuild"] = {
+        "events": stats["events"],
+        "seconds": stats["seconds"],
+        "events_per_s": stats["events_per_s"],
+        "cpu_s": {"rebuild": round(rb.cpu_s, 2)},
+        "identical_to_live": rebuilt == live,
+        "rows": {table: d["rows"] for table, d in live.items() if d["rows"]},
+    }
+
+
+def _baseline_phase(run: _Run) -> None:
+    """The bare pipeline over the same raw topic, in a child process of its own."""
+    out = run.opts.dir / "baseline.json"
+    out.unlink(missing_ok=True)
+    code = (
+        "import json; from ops.baseline import baseline_main; "
+        f"json.dump(baseline_main({run.stack.bootstrap!r}, {run.stack.registry_url!r}, "
+        f"{str(run.opts.dir / 'baseline.db')!r}, {run.opts.rows}, {RAW_TOPIC!r}), "
+        f"open({str(out)!r}, 'w'))"
+    )
+    proc = run.start("baseline", [], code=code)
+    run.wait(lambda: proc.proc.poll() is not None, 3600, "baseline")
+    proc.check()
+    data = json.loads(out.read_text())
+    run.phases["baseline"] = {**data, "cpu_s": {"baseline": round(proc.cpu_s, 2)}}
 
 
 def _steady_updates(engine: sa.Engine, opts: BenchOptions, procs: list[_Proc]) -> int:
@@ -354,36 +552,3 @@ def _steady_updates(engine: sa.Engine, opts: BenchOptions, procs: list[_Proc]) -
                 p.sample()
                 p.check()
     return sent
-
-
-def _topic_size(bootstrap: str, topic: str) -> int:
-    return _topic_total(bootstrap, (topic,))
-
-
-def _topic_total(bootstrap: str, topics: tuple[str, ...]) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        return sum(consumer.end_offsets(tps).values()) if tps else 0
-    finally:
-        consumer.close()
-
-
-def _baseline(stack: Stack, opts: BenchOptions) -> dict:
-    """The bare pipeline over the same raw topic, in a child process of its own."""
-    out = opts.dir / "baseline.json"
-    out.unlink(missing_ok=True)
-    code = (
-        "import json,sys; from ops.baseline import baseline_main; "
-        f"json.dump(baseline_main({stack.bootstrap!r}, {stack.registry_url!r}, "
-        f"{str(opts.dir / 'baseline.db')!r}, {opts.rows}, {RAW_TOPIC!r}), open({str(out)!r}, 'w'))"
-    )
-    proc = _Proc("baseline", [sys.executable, "-c", code], opts.dir / "logs" / "baseline.log")
-    proc.start()
-    _wait(lambda: proc.proc.poll() is not None, [proc], 1800, "baseline")
-    proc.check()
-    data = json.loads(out.read_text())
-    data["peak_mb"] = proc.peak_mb
-    return data

@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
-from ops.bench import BenchOptions, quantile, run_bench
+from ops.bench import BenchOptions, cost_per_event, cpu_seconds, quantile, run_bench
 from ops.processes import free_port, owned_pid, port_is_free
 from tests.conftest import test_stack_config
 
-KEYS = [
-    "rows",
-    "machine",
-    "snapshot_rows_per_s",
-    "worker_startup_s",
-    "e2e_events_per_s",
-    "freshness_s",
-    "rebuild_events_per_s",
-    "baseline_events_per_s",
-    "ratio_hub_to_baseline",
-    "peak_memory_mb",
-]
+KEYS = ["rows", "machine", "phases", "ratio_hub_to_baseline", "peak_memory_mb", "cpu_s"]
+PHASES = ["source", "snapshot", "end_to_end", "freshness", "rebuild", "baseline"]
+PROCESSES = {"connector", "worker", "rebuild", "baseline"}
 
 
 def test_quantile_interpolates_within_the_bucket_of_the_increase() -> None:
@@ -37,6 +29,31 @@ def test_quantile_interpolates_within_the_bucket_of_the_increase() -> None:
     assert quantile(0.25, before, after) == 0.3
     assert quantile(0.99, before, after) == 0.99
     assert quantile(0.5, after, after) is None  # nothing observed between the scrapes
+
+
+def test_cost_per_event_is_cpu_over_events_between_two_points_of_the_catch_up() -> None:
+    # (worker CPU seconds, events projected) as the bench samples them.
+    samples = [(1.0, 0), (1.5, 50), (2.0, 100), (3.0, 200), (9.0, 900), (10.2, 1000)]
+    assert cost_per_event(samples, 1000, (0.1, 0.2)) == {
+        "from_events": 100,
+        "to_events": 200,
+        "cpu_us_per_event": 10000.0,
+    }
+    assert cost_per_event(samples, 1000, (0.9, 1.0))["cpu_us_per_event"] == 12000.0
+    assert cost_per_event(samples[:3], 1000, (0.9, 1.0)) is None  # not there yet
+
+
+def test_cpu_seconds_of_this_process_grow_with_work() -> None:
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(2_000_000))
+    assert before is not None and cpu_seconds(os.getpid()) > before
+    assert cpu_seconds(2**22 + 12345) is None  # no such process
+
+
+def test_rows_beyond_a_million_are_refused() -> None:
+    assert BenchOptions(rows=1_000_000).rows == 1_000_000
+    with pytest.raises(ValueError, match="rows"):
+        BenchOptions(rows=1_000_001)
 
 
 def _processes_under(directory: Path) -> list[int]:
@@ -62,9 +79,14 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     result = json.loads(json.dumps(run_bench(Console(file=io.StringIO()), opts)))
 
     assert list(result) == KEYS
+    assert list(result["phases"]) == PHASES
     assert result["rows"] == 300
-    assert result["snapshot_rows_per_s"] > 0
-    assert result["worker_startup_s"] > 0 and result["e2e_events_per_s"] > 0
+    phases = result["phases"]
+    snapshot, e2e = phases["snapshot"], phases["end_to_end"]
+    assert snapshot["startup_s"] > 0 and snapshot["rows_per_s"] > 0
+    assert e2e["startup_s"] > 0 and e2e["seconds"] > 0 and e2e["events_per_s"] > 0
+    assert e2e["events"] == 300 and e2e["projected_rows"] == 300
+    assert e2e["cpu_s"]["worker"] > 0 and e2e["worker_cpu_us_per_event"] > 0
     engine = sa.create_engine(f"sqlite:///{opts.dir / 'projections.db'}")
     try:
         with engine.connect() as c:
@@ -72,13 +94,17 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         engine.dispose()
     assert projected == 300  # every snapshot row went end to end, once
-    fresh = result["freshness_s"]
+    fresh = phases["freshness"]
     assert fresh["offered_rate_per_s"] == 20 and fresh["updates"] > 0
-    assert 0 < fresh["p50"] <= fresh["p95"] <= fresh["p99"]
-    assert result["rebuild_events_per_s"] > 0
-    assert result["baseline_events_per_s"] > 0 and result["ratio_hub_to_baseline"] > 0
-    assert set(result["peak_memory_mb"]) == {"connector", "worker", "rebuild", "baseline"}
+    assert 0 < fresh["p50_s"] <= fresh["p95_s"] <= fresh["p99_s"]
+    rebuild = phases["rebuild"]
+    assert rebuild["events_per_s"] > 0 and rebuild["events"] >= 600  # facts and decisions
+    assert rebuild["identical_to_live"] is True
+    assert rebuild["rows"]["citizen_source_record"] == 300
+    assert phases["baseline"]["events_per_s"] > 0 and result["ratio_hub_to_baseline"] > 0
+    assert set(result["peak_memory_mb"]) == PROCESSES == set(result["cpu_s"])
     assert all(mb and mb > 0 for mb in result["peak_memory_mb"].values())
+    assert all(s > 0 for s in result["cpu_s"].values())
     # Nothing it started outlives it.
     assert _processes_under(opts.dir) == []
     assert all(port_is_free(p) for p in stack.ports().values())
