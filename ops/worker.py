@@ -39,8 +39,19 @@ def run(hub: HubSettings, *, projections: bool = True) -> int:
     # A mapping file that does not fit what its source registered: refused, naming file:line:key.
     refuse_unfit_mappings(hub.stream.registry_url, hub.stream.registry_auth)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
+    use_uvloop()
     extra = [lambda app: register_projection(app, hub.projection)] if projections else []
     return run_worker(hub.stream, tokens, extra=extra)
+
+
+def use_uvloop() -> None:
+    """Event loops of this process from uvloop (libuv): less of the CPU in asyncio's own
+    scheduling of Faust's and aiokafka's many small tasks."""
+    import asyncio
+
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def run_projections_only(hub: HubSettings, **options: Any) -> None:
@@ -49,4 +60,5 @@ def run_projections_only(hub: HubSettings, **options: Any) -> None:
     from projections.agent import run_projection_worker
 
     serve_metrics(hub.metrics_port, hub.metrics_addr)
+    use_uvloop()
     run_projection_worker(hub.projection, **options)

@@ -14,18 +14,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
 from .facts import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
-from .projector import Projector
+from .projector import Projector, RawMessage
 from .settings import ProjectionSettings
 from .store import create_tables, drop_projection_tables, open_store
 from .writer import set_checkpoints
 
-REPLAY_BATCH = 5000
+# Events folded and written per transaction: a bulk load (the live worker's batches are 500).
+REPLAY_BATCH = 20_000
+FETCH_RECORDS = 5000  # records per Kafka fetch
+
 
 
 @dataclass
@@ -91,6 +95,7 @@ async def rebuild_async(
     url = target_url or settings.db_url
     stats = RebuildStats(target=make_url(url).render_as_string(hide_password=True))
     store = open_store(url, create=False)
+    _no_sync(store.engine)
     try:
         drop_projection_tables(store.engine)
         create_tables(store.engine)
@@ -103,6 +108,15 @@ async def rebuild_async(
     finally:
         store.close()
     return stats
+
+
+def _no_sync(engine: Engine) -> None:
+    """An SQLite target is written without fsync while it is rebuilt (PRAGMA synchronous=OFF,
+    this engine's connections only): a rebuild cut short is run again from the start anyway."""
+    if engine.dialect.name == "sqlite":
+        event.listen(
+            engine, "connect", lambda conn, _record: conn.execute("PRAGMA synchronous=OFF")
+        )
 
 
 async def _replay(
@@ -124,17 +138,31 @@ async def _replay(
             stats.end_offsets = {f"{tp.topic}:{tp.partition}": n for tp, n in log_range.end.items()}
             bar.update(task, total=log_range.total)
 
-        async for batch in read_to_end(
-            settings.kafka,
-            topics.names,
-            max_records=batch_size,
-            on_range=started,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        ):
-            raw = [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
+        async def apply(raw: list[RawMessage]) -> None:
             await asyncio.to_thread(projector.apply, raw)
             stats.events += len(raw)
             bar.update(task, advance=len(raw))
+
+        # A bulk load: batches of `batch_size` events, each folded in memory and written with
+        # one executemany per table, while the next batch is fetched (one batch in flight).
+        pending: asyncio.Task | None = None
+        raw: list[RawMessage] = []
+        async for fetched in read_to_end(
+            settings.kafka,
+            topics.names,
+            max_records=min(batch_size, FETCH_RECORDS),
+            on_range=started,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        ):
+            raw += [(m.topic, m.partition, m.offset, m.key, m.value) for m in fetched]
+            if len(raw) >= batch_size:
+                if pending is not None:
+                    await pending
+                pending, raw = asyncio.ensure_future(apply(raw)), []
+        if pending is not None:
+            await pending
+        if raw:
+            await apply(raw)
         # Compaction may leave fewer records than offsets: the bar still ends full.
         total = bounds[0].total if bounds else 0
         bar.update(task, total=total, completed=total)

@@ -131,6 +131,11 @@ def create_app(settings: StreamSettings) -> faust.App:
         autodiscover=False,
         web_enabled=False,
         producer_acks=-1,
+        # Record batches of a normalize batch's outputs: a few ms of linger fills them, lz4
+        # shrinks them (still acks=all and idempotent: _IdempotentProducer).
+        producer_linger=0.005,
+        producer_compression_type="lz4",
+        producer_max_batch_size=256 * 1024,
         # Faust's 60 s default keeps a restarted worker (after a crash) idle for a minute
         # while the broker waits for the dead member's session to expire.
         broker_session_timeout=10.0,
