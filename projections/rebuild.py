@@ -31,7 +31,6 @@ REPLAY_BATCH = 20_000
 FETCH_RECORDS = 5000  # records per Kafka fetch
 
 
-
 @dataclass
 class RebuildStats:
     """What a rebuild did."""
