@@ -24,6 +24,7 @@ from rich.console import Console
 
 from domain.tokens import load_secret
 
+from .commands.users import demo_accounts, logins_text
 from .processes import ChildProcess, pid_in_file, port_is_free, stop_process
 from .signals import StopSignals
 from .stack import Stack, StackConfig, StackError
@@ -118,6 +119,8 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
         out.say(f"[green]✓[/] stack: Kafka {stack.bootstrap}, registry {stack.registry_url}")
         siak, sicantik, population = prepare_databases(opts, out)
         _check(signals)
+        # One built-in account per role, new passwords each run (printed below).
+        logins = demo_accounts(state / "accounts.db")
         children = _children(opts, state, stack, siak, sicantik, dict(metrics))
         for child in children:
             child.start()
@@ -126,6 +129,7 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
             _check(signals)
         _wait_api(opts.api_port, children[-1], signals)
         _print_urls(out, opts, population, dict(metrics)["worker"])
+        out.say(logins_text(logins, f"http://127.0.0.1:{opts.api_port}"), highlight=False)
         _simulate(out, siak, sicantik, population, opts, children, signals)
     except _Stopped:
         pass
@@ -190,6 +194,8 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) ->
     argv = [*mpphub, "api", "--port", str(opts.api_port), "--db", db_url]
     # The audit of reads has a database of its own that only the API is given (not the worker).
     api_env = {**env, "MPPHUB_AUDIT_DB_URL": f"sqlite:///{state / 'audit.db'}"}
+    # So has the login's accounts database (ops/commands/users.py: demo_accounts).
+    api_env["MPPHUB_ACCOUNTS_DB_URL"] = f"sqlite:///{state / 'accounts.db'}"
     children.append(ChildProcess("api", argv, logs / "api.log", api_env))
     for child in children:
         child.die_with_parent = True

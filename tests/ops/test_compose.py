@@ -215,6 +215,7 @@ def _start(name: str, service: dict[str, Any]) -> Process:
             mp.setattr("ops.connect.serve_metrics", record_metrics)
         mp.setattr("ops.worker.hub_tokens", lambda hub: None)  # the secret: checked apart
         mp.setattr("ops.worker.serve_metrics", record_metrics)
+        mp.setattr("ops.metrics.serve_metrics", record_metrics)  # `mpphub api` imports it late
         mp.setattr("streams.app.run_worker", run_worker)
         mp.setattr("projections.agent.register_projection", lambda app, s: run_worker(s, None))
         mp.setattr("projections.api.run_api", run_api)

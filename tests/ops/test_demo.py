@@ -20,6 +20,7 @@ import pytest
 from ops.processes import free_port, owned_pid, pid_alive, port_is_free, wait_for
 from tests.conftest import test_stack_config
 from tests.ops.demo_samples import sample_numbers
+from tests.projections.api.logins import live_login
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,14 @@ RUN_DEMO = (
     "run_demo(Console(), DemoOptions(people=30, permits=10, rate=0, api_port=int(sys.argv[1]), "
     "metrics_base_port=int(sys.argv[2]), dir=Path(sys.argv[3])))"
 )
+
+
+def officer_headers(text: str, lookup_url: str) -> dict[str, str]:
+    """Log in as the officer the demo printed (user and password made for the run)."""
+    login = re.search(r"^\s+officer\s+(\S+)\s+(\S+)$", text, re.M)
+    assert login, text
+    base = lookup_url.removesuffix("/citizens/lookup")
+    return {**live_login(base, login.group(1), login.group(2)), "X-MPP-Purpose": "service_delivery"}
 
 
 def _free_block(n: int) -> int:
@@ -90,10 +99,12 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
         assert len(started) == 4  # two connectors, the worker, the API
         assert len(_processes_under(state)) >= 4  # the connectors, the broker, the registry
 
+        officer = officer_headers(text, citizen.group(1))
+        anonymous = httpx.post(citizen.group(1), json={"nik": nik}, timeout=5)
+        assert anonymous.status_code == 401  # no login, no personal data
+
         def citizen_read() -> bool:
-            r = httpx.post(
-                citizen.group(1), json={"nik": nik}, headers={"X-MPP-Role": "officer"}, timeout=5
-            )
+            r = httpx.post(citizen.group(1), json={"nik": nik}, headers=officer, timeout=5)
             return r.status_code == 200 and bool(r.json().get("name"))
 
         assert wait_for(citizen_read, 90, 1.0), "the citizen was never projected"
@@ -261,13 +272,9 @@ def test_kill_9_of_the_demo_ends_its_children_and_the_next_run_starts(tmp_path: 
         citizen = re.search(r"look up a citizen\s+POST (http://\S+/citizens/lookup)", demo.text())
         assert citizen, demo.text()
         nik = {"nik": sample_numbers(30, 10)[0][0]}
+        officer = officer_headers(demo.text(), citizen.group(1))
         assert wait_for(
-            lambda: (
-                httpx.post(
-                    citizen.group(1), json=nik, headers={"X-MPP-Role": "officer"}
-                ).status_code
-                == 200
-            ),
+            lambda: httpx.post(citizen.group(1), json=nik, headers=officer).status_code == 200,
             60,
             1.0,
         ), "the citizen was never projected"
