@@ -56,6 +56,7 @@ class OidcVerifier:
                     doc["jwks_uri"],
                     cache_keys=True,
                     lifespan=max(self.settings.oidc_jwks_cache_s, 1),
+                    cooldown_duration=self.settings.oidc_jwks_cooldown_s,
                     timeout=10,
                 )
             return self._jwks

@@ -24,6 +24,9 @@ class AuthSettings(BaseModel):
     oidc_agency_claim: str = "agency"
     oidc_username_claim: str = "preferred_username"
     oidc_jwks_cache_s: int = Field(default=300, ge=0)
+    # An unknown key id refetches the keys at most once per this many seconds (a rotated key
+    # is picked up within it; a flood of made-up key ids cannot hammer the provider).
+    oidc_jwks_cooldown_s: float = Field(default=10.0, ge=0, le=600)
     # Clock skew tolerated on exp/nbf/iat between the provider and the API.
     oidc_leeway_s: int = Field(default=5, ge=0, le=300)
     # Rate limits (the `limits` notation), each per user and per client address.

@@ -25,6 +25,7 @@ def auth_settings(tmp_path, keycloak: KeycloakNode) -> AuthSettings:
         accounts_db_url=f"sqlite:///{tmp_path / 'accounts.db'}",
         oidc_issuer=keycloak.issuer,
         oidc_leeway_s=0,
+        oidc_jwks_cooldown_s=1.0,
     )
 
 
@@ -130,3 +131,30 @@ def test_an_expired_token_is_401(client, keycloak):
     r = client.get(f"/citizens/{f.P_A}", headers=bearer(short))
     assert r.status_code == 401
     assert "expired" in r.json()["detail"]
+
+
+def test_a_rotated_signing_key_is_fetched_when_a_token_names_it(client, keycloak):
+    # The API has cached the provider's keys; then the realm gets a new, preferred key.
+    assert client.get("/me", headers=bearer(token(keycloak, "petugas"))).status_code == 200
+    with keycloak.admin() as api:
+        realm_id = api.get(f"/{REALM}").json()["id"]
+        key = {
+            "name": f"rotated-{time.time_ns()}",
+            "providerId": "rsa-generated",
+            "providerType": "org.keycloak.keys.KeyProvider",
+            "parentId": realm_id,
+            "config": {"priority": [str(1000 + time.time_ns() % 1000)], "keySize": ["2048"]},
+        }
+        r = api.post(f"/{REALM}/components", json=key)
+        assert r.status_code == 201, r.text
+        new_kid = None
+        try:
+            rotated = token(keycloak, "petugas")
+            new_kid = jwt.get_unverified_header(rotated)["kid"]
+            cached = client.app.state.auth.oidc.jwks().get_jwk_set()
+            assert new_kid not in {k.key_id for k in cached.keys}  # unknown to the cache
+            time.sleep(1.2)  # past the refetch cooldown that began with the first fetch
+            assert client.get("/me", headers=bearer(rotated)).status_code == 200
+        finally:
+            api.delete(r.headers["location"].replace(f"{keycloak.base_url}/admin/realms", ""))
+    assert new_kid is not None
