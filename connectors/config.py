@@ -26,7 +26,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 
 from eventlog import KafkaSettings
-from eventlog.topics import CONNECT_OFFSETS_TOPIC, DEADLETTER_TOPIC
+from eventlog.topics import check_prefix, check_retention
 from schemas.registry import RegistryAuth
 
 from .mode import MODES
@@ -100,7 +100,10 @@ class SourceConfig(_Strict):
 
 class KafkaConfig(_Strict):
     bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = "mpp"
+    # The hub's prefix of every topic (eventlog.topics.Topics), as MPPHUB_TOPIC_PREFIX; and how
+    # long dead letters are kept (-1: forever).
+    topic_prefix: str = ""
+    record_retention_ms: int = -1
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
@@ -110,6 +113,16 @@ class KafkaConfig(_Strict):
     sasl_username: str | None = None
     sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return check_prefix(v)
+
+    @field_validator("record_retention_ms")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return check_retention(v)
 
     @model_validator(mode="after")
     def _security_complete(self) -> KafkaConfig:
@@ -129,6 +142,8 @@ class KafkaConfig(_Strict):
             sasl_username=self.sasl_username,
             sasl_password_file=self.sasl_password_file,
             ssl_cafile=self.ssl_cafile,
+            topic_prefix=self.topic_prefix,
+            record_retention_ms=self.record_retention_ms,
         )
 
 
@@ -173,8 +188,6 @@ class ConnectorConfig(_Strict):
     kafka: KafkaConfig = KafkaConfig()
     registry: RegistryConfig = RegistryConfig()
     snapshot: SnapshotConfig = SnapshotConfig()
-    offsets_topic: str = CONNECT_OFFSETS_TOPIC
-    deadletter_topic: str = DEADLETTER_TOPIC
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     batch_size: int = Field(default=500, ge=1)
     # The values of the ${VAR}s source.url names: private, so no repr or dump shows them.
@@ -200,8 +213,18 @@ class ConnectorConfig(_Strict):
         return self.name or self.agency
 
     def topic(self, table: str) -> str:
-        """mpp.<agency>.<table> (lower-cased: Kafka topic names are case-sensitive)."""
-        return f"{self.kafka.topic_prefix}.{self.agency}.{table.lower()}"
+        """[prefix]mpp.<agency>.<table> (lower-cased: Kafka topic names are case-sensitive)."""
+        return self.kafka.client.topics.raw(self.agency, table)
+
+    @property
+    def offsets_topic(self) -> str:
+        """Where the connectors of the hub keep their offsets (compacted, one partition)."""
+        return self.kafka.client.topics.connect_offsets
+
+    @property
+    def deadletter_topic(self) -> str:
+        """The hub's dead-letter topic."""
+        return self.kafka.client.topics.deadletter
 
     def table(self, name: str) -> TableConfig:
         return next(t for t in self.tables if t.name == name)

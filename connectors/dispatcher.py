@@ -21,7 +21,7 @@ import fastavro
 from aiokafka import AIOKafkaProducer
 
 from eventlog import admin
-from eventlog.topics import table_topic_config
+from eventlog.topics import RAW_NAMESPACE, table_topic_config
 from schemas import catalog
 from schemas.codec import encode, header
 from schemas.names import avro_name
@@ -93,7 +93,12 @@ class EventDispatcher:
         await self.producer.start()  # fails at once, naming the setting, when Kafka is not there
         self.events.start()
         await self.ensure_topics([self.config.offsets_topic], compact=True, partitions=1)
-        await self.ensure_topics([self.config.deadletter_topic], compact=False)
+        await admin.ensure_topics(
+            self.config.kafka.client,
+            {self.config.deadletter_topic: self.config.kafka.client.topics.kept_records},
+            partitions=self.config.kafka.partitions,
+            replication_factor=self.config.kafka.replication_factor,
+        )
 
     async def stop(self) -> None:
         await self.events.stop()
@@ -115,10 +120,7 @@ class EventDispatcher:
 
         Raises SchemaRefused when the registry refuses an evolved schema."""
         topic = self.config.topic(shape.name)
-        ns = ".".join(
-            avro_name(part)
-            for part in (self.config.kafka.topic_prefix, self.config.agency, shape.name)
-        )
+        ns = ".".join(avro_name(part) for part in (RAW_NAMESPACE, self.config.agency, shape.name))
         key_schema = shape.key_schema(ns)
         value_schema = shape.envelope_schema(ns)
         try:
@@ -226,7 +228,9 @@ class EventDispatcher:
         if self._dlq_id is None:
             dlq = catalog.get("dead_letter")
             self._dlq_id = await asyncio.to_thread(
-                self.registry.ensure_subject, dlq.subject, dlq.schema
+                self.registry.ensure_subject,
+                catalog.value_subject(self.config.deadletter_topic),
+                dlq.schema,
             )
             self._dlq_schema = dlq.parsed
         record = {

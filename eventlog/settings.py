@@ -1,5 +1,6 @@
 """Kafka client settings shared by every stage: bootstrap servers and, for a secured cluster, the
-security protocol, SASL credentials and CA file. One object, turned into client options here."""
+security protocol, SASL credentials and CA file; and the hub's place on the cluster (its topic
+prefix, how long it keeps records). One object, turned into client options and topic names here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .topics import Topics, check_prefix, check_retention
 
 
 class KafkaSettings(BaseModel):
@@ -23,6 +26,20 @@ class KafkaSettings(BaseModel):
     sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
     client_id: str | None = Field(default=None, description="Shown in the broker's logs.")
+    # Put before every topic and consumer group of the hub: two hubs can share a cluster.
+    topic_prefix: str = ""
+    # retention.ms of dead letters and data-quality findings: -1 keeps them forever.
+    record_retention_ms: int = -1
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return check_prefix(v)
+
+    @field_validator("record_retention_ms")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return check_retention(v)
 
     @field_validator("bootstrap")
     @classmethod
@@ -42,6 +59,11 @@ class KafkaSettings(BaseModel):
                 " sasl_username and sasl_password_file"
             )
         return self
+
+    @property
+    def topics(self) -> Topics:
+        """The names (and configurations) of this hub's topics and consumer groups."""
+        return Topics(self.topic_prefix, self.record_retention_ms)
 
     @property
     def servers(self) -> list[str]:
@@ -67,20 +89,50 @@ class KafkaSettings(BaseModel):
             options["sasl_plain_password"] = self.sasl_password_file.read_text().strip()
         return options
 
+    def faust_credentials(self) -> Any:
+        """The same settings as Faust's broker_credentials (None for plaintext)."""
+        import faust  # here: the connectors, which never run Faust, need not load it
+
+        options = self.client_options()
+        if self.security_protocol.startswith("SASL_"):
+            return faust.SASLCredentials(
+                username=options["sasl_plain_username"],
+                password=options["sasl_plain_password"],
+                ssl_context=options.get("ssl_context"),
+                mechanism=options["sasl_mechanism"],
+            )
+        if self.security_protocol == "SSL":
+            return faust.SSLCredentials(options["ssl_context"])
+        return None
+
 
 # What a client's failed connection says (aiokafka logs the reason), and the setting to check.
 _HINTS = (
-    ("SaslAuthenticationFailed", "the broker refused the SASL user or password: check"
-     " sasl_username and sasl_password_file (MPPHUB_KAFKA_SASL_USERNAME,"
-     " MPPHUB_KAFKA_SASL_PASSWORD_FILE)"),
-    ("CERTIFICATE_VERIFY_FAILED", "the broker's certificate is not trusted: check ssl_cafile"
-     " (MPPHUB_KAFKA_SSL_CAFILE)"),
-    ("UnsupportedSaslMechanism", "the broker does not offer this SASL mechanism: check"
-     " sasl_mechanism (MPPHUB_KAFKA_SASL_MECHANISM)"),
-    ("closed", "the broker closed the connection: does it require TLS or SASL? check"
-     " security_protocol (MPPHUB_KAFKA_SECURITY_PROTOCOL)"),
-    ("WRONG_VERSION_NUMBER", "the broker does not speak TLS there: check security_protocol"
-     " (MPPHUB_KAFKA_SECURITY_PROTOCOL)"),
+    (
+        "SaslAuthenticationFailed",
+        "the broker refused the SASL user or password: check"
+        " sasl_username and sasl_password_file (MPPHUB_KAFKA_SASL_USERNAME,"
+        " MPPHUB_KAFKA_SASL_PASSWORD_FILE)",
+    ),
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "the broker's certificate is not trusted: check ssl_cafile (MPPHUB_KAFKA_SSL_CAFILE)",
+    ),
+    (
+        "UnsupportedSaslMechanism",
+        "the broker does not offer this SASL mechanism: check"
+        " sasl_mechanism (MPPHUB_KAFKA_SASL_MECHANISM)",
+    ),
+    (
+        "closed",
+        "the broker closed the connection: does it require TLS or SASL? check"
+        " security_protocol (MPPHUB_KAFKA_SECURITY_PROTOCOL)",
+    ),
+    (
+        "WRONG_VERSION_NUMBER",
+        "the broker does not speak TLS there: check security_protocol"
+        " (MPPHUB_KAFKA_SECURITY_PROTOCOL)",
+    ),
 )
 
 

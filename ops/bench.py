@@ -38,12 +38,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from domain.tokens import load_secret
-from eventlog.topics import PERSON_TOPIC
+from eventlog.topics import Topics
 
 from .processes import ChildProcess
 from .stack import Stack, StackConfig, StackError
 
-RAW_TOPIC = "mpp.disdukcapil.biodata_wni"
+# The bench's hub on its own stack: no prefix, passed on to every process it starts.
+TOPICS = Topics()
+RAW_TOPIC = TOPICS.raw("disdukcapil", "biodata_wni")
 MAX_ROWS = 1_000_000
 # Where in the catch-up the worker's cost per event is taken: (from, to) fractions of the rows.
 EARLY, LATE = (0.1, 0.2), (0.9, 1.0)
@@ -336,7 +338,8 @@ class _Run:
             "MPPHUB_PROJECTION_DB_URL": self.proj_url,
             "MPPHUB_APP_ID": "mpphub-bench",
             "MPPHUB_WORKER_DATA_DIR": str(self.opts.dir / "worker"),
-            "MPPHUB_RAW_TOPICS": RAW_TOPIC,
+            "MPPHUB_TOPIC_PREFIX": TOPICS.prefix,
+            "MPPHUB_RAW_TOPICS": RAW_TOPIC.removeprefix(TOPICS.prefix),
             "MPPHUB_SECRET_FILE": str(self.secret),
         }
 
@@ -399,7 +402,7 @@ def _snapshot_phase(run: _Run) -> _Proc:
             "diff_interval_s": 3600,
         },
         "tables": [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}],
-        "kafka": {"bootstrap": run.stack.bootstrap},
+        "kafka": {"bootstrap": run.stack.bootstrap, "topic_prefix": TOPICS.prefix},
         "registry": {"url": run.stack.registry_url},
         "snapshot": {"chunk_size": 2000},
         "batch_size": 1000,
@@ -439,7 +442,7 @@ def _end_to_end_phase(run: _Run) -> _Proc:
     samples: list[tuple[float, int]] = []
 
     def projected() -> bool:
-        n = run.projection.applied(PERSON_TOPIC)
+        n = run.projection.applied(TOPICS.person)
         worker.sample()
         samples.append((worker.cpu_s, n))
         return n >= rows and run.projection.all_placed()

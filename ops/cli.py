@@ -605,15 +605,12 @@ def deadletter() -> None:
 
 
 def _dl_topic(f):
-    from eventlog.topics import DEADLETTER_TOPIC
-
     return click.option(
         "--deadletter-topic",
         envvar="MPPHUB_DEADLETTER_TOPIC",
-        default=DEADLETTER_TOPIC,
-        show_default=True,
-        help="The dead-letter topic [env MPPHUB_DEADLETTER_TOPIC]; its replay log is "
-        "<topic>-replays.",
+        default=None,
+        help="The dead-letter topic [env MPPHUB_DEADLETTER_TOPIC; default the hub's,"
+        " MPPHUB_TOPIC_PREFIX + mpp.hub.deadletter]; its replay log is <topic>-replays.",
     )(f)
 
 
@@ -650,7 +647,10 @@ def _dl_source(topic: str):
     # aiokafka logs each failed connection before raising; the raised error is the one line.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     hub = _hub_settings()
-    source = Source(hub.stream.kafka, hub.stream.registry_url, topic, hub.stream.registry_auth)
+    # No topic: the hub's (its prefix applied).
+    source = Source(
+        hub.stream.kafka, hub.stream.registry_url, topic or "", hub.stream.registry_auth
+    )
     return source, hub
 
 
@@ -693,7 +693,7 @@ def deadletter_list(deadletter_topic: str, limit: int, as_json: bool, **filters)
         cells += [r["original_offset"], r["error_type"], r["reason"], r["replayed"] or ""]
         table.add_row(*("-" if c is None else str(c) for c in cells))
     console.print(table)
-    console.print(f"{len(rows)} dead letter(s) on {deadletter_topic}", highlight=False)
+    console.print(f"{len(rows)} dead letter(s) on {source.topic}", highlight=False)
 
 
 @deadletter.command("show")
@@ -749,9 +749,7 @@ def deadletter_show(
     if reveal:
         if unmasked:
             who = getpass.getuser()
-            audit_reveal(
-                audit_file, who=who, topic=deadletter_topic, letter=letter, purpose=purpose
-            )
+            audit_reveal(audit_file, who=who, topic=source.topic, letter=letter, purpose=purpose)
         out |= revealed(source, letter, unmasked=unmasked)
     if as_json:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))

@@ -25,6 +25,8 @@ ENV_OVERRIDES = {
     "MPPHUB_KAFKA_SASL_USERNAME": "kafka.sasl_username",
     "MPPHUB_KAFKA_SASL_PASSWORD_FILE": "kafka.sasl_password_file",
     "MPPHUB_KAFKA_SSL_CAFILE": "kafka.ssl_cafile",
+    "MPPHUB_TOPIC_PREFIX": "kafka.topic_prefix",
+    "MPPHUB_RECORD_RETENTION_MS": "kafka.record_retention_ms",
     "MPPHUB_REGISTRY_URL": "registry.url",
     "MPPHUB_REGISTRY_USERNAME": "registry.username",
     "MPPHUB_REGISTRY_PASSWORD_FILE": "registry.password_file",

@@ -23,25 +23,30 @@ from domain.nik import mask_numbers_in
 from eventlog import KafkaSettings
 from eventlog.admin import ensure_topics, topic_partitions
 from eventlog.reading import read_to_end
-from eventlog.topics import DEADLETTER_TOPIC, KEEP_FOREVER
+from eventlog.topics import KEEP_FOREVER
 from schemas import catalog
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryAuth, RegistryClient
 
 REPLAYABLE_STAGE = "normalize"
 # The replay log of a dead-letter topic is named after it, so a test's (or another hub's)
-# dead-letter topic has a log of its own.
+# dead-letter topic has a log of its own (the hub's: Topics.deadletter_replays).
 REPLAY_LOG_SUFFIX = "-replays"
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where dead letters are: the cluster, the registry their Avro is registered in, the topic."""
+    """Where dead letters are: the cluster, the registry their Avro is registered in, the topic
+    (default: the hub's, its prefix applied)."""
 
     kafka: KafkaSettings
     registry_url: str
-    topic: str = DEADLETTER_TOPIC
+    topic: str = ""
     registry_auth: RegistryAuth = field(default_factory=RegistryAuth)
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            object.__setattr__(self, "topic", self.kafka.topics.deadletter)
 
     @property
     def log_topic(self) -> str:

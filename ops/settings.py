@@ -32,6 +32,10 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_KAFKA_SASL_USERNAME": tuple(f"{k}.sasl_username" for k in _KAFKA),
     "MPPHUB_KAFKA_SASL_PASSWORD_FILE": tuple(f"{k}.sasl_password_file" for k in _KAFKA),
     "MPPHUB_KAFKA_SSL_CAFILE": tuple(f"{k}.ssl_cafile" for k in _KAFKA),
+    # Put before every topic and consumer group: hubs with different prefixes share a cluster.
+    "MPPHUB_TOPIC_PREFIX": tuple(f"{k}.topic_prefix" for k in _KAFKA),
+    # How long dead letters and data-quality findings are kept (ms; -1: forever).
+    "MPPHUB_RECORD_RETENTION_MS": tuple(f"{k}.record_retention_ms" for k in _KAFKA),
     "MPPHUB_REGISTRY_URL": tuple(f"{s}.registry_url" for s in (*_BOTH, "api")),
     "MPPHUB_REGISTRY_USERNAME": tuple(f"{s}.registry_auth.username" for s in (*_BOTH, "api")),
     "MPPHUB_REGISTRY_PASSWORD_FILE": tuple(

@@ -18,7 +18,7 @@ from faust.types import TP
 from eventlog import admin
 from eventlog.topics import KEEP_FOREVER
 
-from .facts import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .facts import CONSUMER, ProjectionTopics
 from .projector import Projector, RawMessage
 from .settings import ProjectionSettings
 
@@ -29,11 +29,12 @@ GAUGE_INTERVAL_S = 5.0
 
 
 async def ensure_topics(
-    settings: ProjectionSettings, topics: ProjectionTopics = DEFAULT_TOPICS
+    settings: ProjectionSettings, topics: ProjectionTopics | None = None
 ) -> list[str]:
-    """Create the canonical topics that do not exist yet (kept forever: projections are
-    rebuilt from them); the names created. Person facts and identity decisions get their own
-    partition count (one: eventlog.topics.PARTITIONS)."""
+    """Create the canonical topics (default: the hub's) that do not exist yet (kept forever:
+    projections are rebuilt from them); the names created. Person facts and identity decisions
+    get their own partition count (one: eventlog.topics.PARTITIONS)."""
+    topics = topics or ProjectionTopics.of(settings.kafka.topics)
     return await admin.ensure_topics(
         settings.kafka,
         dict.fromkeys(topics.names, KEEP_FOREVER),
@@ -119,12 +120,14 @@ def register_projection(
     app: faust.App,
     settings: ProjectionSettings,
     *,
-    topics: ProjectionTopics = DEFAULT_TOPICS,
+    topics: ProjectionTopics | None = None,
     consumer: str = CONSUMER,
     projector: Projector | None = None,
 ) -> Projector:
-    """Add the projection agent (over the four canonical topics) and its timers to `app`."""
+    """Add the projection agent (over the four canonical topics, default the hub's) and its
+    timers to `app`."""
     projector = projector or Projector(settings, topics=topics, consumer=consumer)
+    topics = projector.topics
     channel = app.topic(
         *topics.names,
         key_type=bytes,
@@ -146,7 +149,7 @@ def register_projection(
 def projection_app(
     settings: ProjectionSettings,
     *,
-    topics: ProjectionTopics = DEFAULT_TOPICS,
+    topics: ProjectionTopics | None = None,
     consumer: str = CONSUMER,
     **faust_options: Any,
 ) -> faust.App:
@@ -154,6 +157,7 @@ def projection_app(
     scaling the read side apart from the stream processors."""
     options: dict[str, Any] = {
         "broker": [f"kafka://{h}" for h in settings.kafka.servers],
+        "broker_credentials": settings.kafka.faust_credentials(),
         "store": "memory://",
         "web_enabled": False,
         "datadir": settings.data_dir,
@@ -163,7 +167,7 @@ def projection_app(
         "topic_disable_leader": True,
     }
     options.update(faust_options)
-    app = faust.App(f"{settings.app_id}-projections", **options)
+    app = faust.App(settings.kafka.topics.group(f"{settings.app_id}-projections"), **options)
     register_projection(app, settings, topics=topics, consumer=consumer)
     return app
 
@@ -171,7 +175,7 @@ def projection_app(
 def run_projection_worker(
     settings: ProjectionSettings,
     *,
-    topics: ProjectionTopics = DEFAULT_TOPICS,
+    topics: ProjectionTopics | None = None,
     consumer: str = CONSUMER,
     **faust_options: Any,
 ) -> None:

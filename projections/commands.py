@@ -15,7 +15,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from eventlog import KafkaSettings
-from eventlog.topics import IDENTITY_REVIEWS_TOPIC
 from schemas import catalog
 from schemas.codec import encode, parse
 from schemas.registry import RegistryAuth, RegistryClient
@@ -57,13 +56,13 @@ class ReviewCommands:
         self,
         kafka: KafkaSettings,
         registry_url: str,
-        topic: str = IDENTITY_REVIEWS_TOPIC,
+        topic: str | None = None,
         registry_auth: RegistryAuth | None = None,
     ):
         self.kafka = kafka
         self.registry_url = registry_url
         self.registry_auth = registry_auth or RegistryAuth()
-        self.topic = topic
+        self.topic = topic or kafka.topics.identity_reviews  # the hub's (its prefix applied)
         self._producer: AIOKafkaProducer | None = None
         self._ids: tuple[int, int] | None = None  # key and value schema ids
         self._value_schema = parse(catalog.get("identity_decision").schema)

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eventlog.topics import IDENTITY_TOPIC, PERMIT_TOPIC, PERSON_TOPIC, SERVICE_TOPIC
+from eventlog.topics import Topics
 
 PERSON = "person"
 PERMIT = "permit"
@@ -53,10 +53,15 @@ CIVIL_REGISTRY = "disdukcapil"
 class ProjectionTopics:
     """The four canonical topics a projection reads (tests use their own names)."""
 
-    person: str = PERSON_TOPIC
-    permit: str = PERMIT_TOPIC
-    service: str = SERVICE_TOPIC
-    identity: str = IDENTITY_TOPIC
+    person: str
+    permit: str
+    service: str
+    identity: str
+
+    @classmethod
+    def of(cls, topics: Topics) -> ProjectionTopics:
+        """A hub's canonical topics (KafkaSettings.topics: its prefix applied)."""
+        return cls(topics.person, topics.permit, topics.service, topics.identity)
 
     @property
     def names(self) -> tuple[str, str, str, str]:
@@ -73,7 +78,8 @@ class ProjectionTopics:
         }.get(topic)
 
 
-DEFAULT_TOPICS = ProjectionTopics()
+# The topics of a hub without a prefix (unit tests); the stages take theirs from KafkaSettings.
+DEFAULT_TOPICS = ProjectionTopics.of(Topics())
 
 
 class Message(NamedTuple):

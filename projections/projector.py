@@ -26,7 +26,7 @@ from eventlog.retry import retrying
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryClient
 
-from .facts import CONSUMER, DEFAULT_TOPICS, Message, ProjectionTopics
+from .facts import CONSUMER, Message, ProjectionTopics
 from .metrics import observe_batch, set_open_permits, set_review_queue
 from .permit import open_permit_counts, refresh_open_permits
 from .reviews import open_review_count
@@ -94,13 +94,14 @@ class Projector:
         self,
         settings: ProjectionSettings,
         *,
-        topics: ProjectionTopics = DEFAULT_TOPICS,
+        topics: ProjectionTopics | None = None,
         consumer: str = CONSUMER,
         store: Store | None = None,
         registry: Any = None,
     ):
         self.settings = settings
-        self.topics = topics
+        # The hub's canonical topics (its prefix applied) unless told others (tests).
+        self.topics = topics or ProjectionTopics.of(settings.kafka.topics)
         self.consumer = consumer
         self._store = store
         self._registry = registry

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
-from .facts import CONSUMER, DEFAULT_TOPICS, ProjectionTopics
+from .facts import CONSUMER, ProjectionTopics
 from .projector import Projector, RawMessage
 from .settings import ProjectionSettings
 from .store import create_tables, drop_projection_tables, open_store
@@ -63,12 +63,13 @@ def rebuild(
     target_url: str | None = None,
     progress: bool = True,
     *,
-    topics: ProjectionTopics = DEFAULT_TOPICS,
+    topics: ProjectionTopics | None = None,
     consumer: str = CONSUMER,
     batch_size: int = REPLAY_BATCH,
 ) -> RebuildStats:
     """Drop and recreate the projection tables in `target_url` (default: the settings' DB) and
-    replay the canonical topics into them; returns the replay's statistics."""
+    replay the canonical topics (default: the hub's) into them; returns the replay's
+    statistics."""
     return asyncio.run(
         rebuild_async(
             settings,
@@ -86,11 +87,12 @@ async def rebuild_async(
     target_url: str | None = None,
     progress: bool = True,
     *,
-    topics: ProjectionTopics = DEFAULT_TOPICS,
+    topics: ProjectionTopics | None = None,
     consumer: str = CONSUMER,
     batch_size: int = REPLAY_BATCH,
 ) -> RebuildStats:
     """rebuild() for callers already inside an event loop."""
+    topics = topics or ProjectionTopics.of(settings.kafka.topics)
     url = target_url or settings.db_url
     stats = RebuildStats(target=make_url(url).render_as_string(hide_password=True))
     store = open_store(url, create=False)

@@ -44,23 +44,31 @@ log = logging.getLogger(__name__)
 Extra = Callable[[faust.App], Any]
 
 
-def output_topics() -> dict[str, TopicConfig]:
+def output_topics(settings: StreamSettings) -> dict[str, TopicConfig]:
     """Every topic the worker writes, with its topic configuration."""
-    return dict(topics.STREAM_OUTPUTS)
+    return settings.kafka.topics.stream_outputs
+
+
+def raw_topics(settings: StreamSettings) -> list[str]:
+    """The change topics the worker reads, by their names on the cluster."""
+    return [settings.kafka.topics.name(t) for t in settings.raw_topics]
 
 
 async def ensure_topics(settings: StreamSettings) -> list[str]:
     """Create the output topics, the review commands' topic and any raw topic that does not
     exist yet (partitions and replication from settings, but for topics with a count of their
-    own); wait until the broker lists them all. Returns the created ones."""
-    wanted = output_topics() | dict(topics.STREAM_COMMANDS)
-    for topic in settings.raw_topics:
+    own); wait until the broker lists them all. Returns the created ones. The configs of its
+    own topics are set back to the hub's (a raw topic's config is its connector's)."""
+    own = output_topics(settings) | settings.kafka.topics.stream_commands
+    wanted = dict(own)
+    for topic in raw_topics(settings):
         wanted.setdefault(topic, topics.COMPACT)
     return await admin.ensure_topics(
         settings.kafka,
         wanted,
         partitions=settings.topic_partitions,
         replication_factor=settings.replication_factor,
+        reconcile=own,
     )
 
 
@@ -107,23 +115,13 @@ class HubApp(faust.App):
 
 def broker_credentials(kafka: KafkaSettings) -> Any:
     """The Faust form of the hub's Kafka security settings (None for plaintext)."""
-    options = kafka.client_options()
-    if kafka.security_protocol.startswith("SASL_"):
-        return faust.SASLCredentials(
-            username=options["sasl_plain_username"],
-            password=options["sasl_plain_password"],
-            ssl_context=options.get("ssl_context"),
-            mechanism=options["sasl_mechanism"],
-        )
-    if kafka.security_protocol == "SSL":
-        return faust.SSLCredentials(options["ssl_context"])
-    return None
+    return kafka.faust_credentials()
 
 
 def create_app(settings: StreamSettings) -> faust.App:
     """The hub's Faust app: broker, table store and data dir from settings, web server off."""
     return HubApp(
-        settings.app_id,
+        settings.kafka.topics.group(settings.app_id),
         broker=[f"kafka://{h}" for h in settings.kafka.servers],
         broker_credentials=broker_credentials(settings.kafka),
         store=settings.store,
@@ -156,19 +154,19 @@ def register_normalize(
 
     With `create_topics` (default) the app creates the topics normalize needs when it first
     starts, before its consumer subscribes (run_worker does that itself, earlier)."""
-    source = raw_topic(app, *settings.raw_topics)
-    sinks = {topic: raw_topic(app, topic) for topic in output_topics()}
+    source = raw_topic(app, *raw_topics(settings))
+    sinks = {topic: raw_topic(app, topic) for topic in output_topics(settings)}
     metrics.DEAD_LETTERS.labels(stage=STAGE)  # exported as 0 before the first dead letter
-    for topic in settings.raw_topics:
+    for topic in raw_topics(settings):
         metrics.EVENTS.labels(topic=topic)
 
     @app.agent(source, name="mpphub.normalize")
     async def normalize(stream: faust.StreamT) -> None:
         registry = RegistryClient(settings.registry_url, **settings.registry_auth.options())
-        normalizer = Normalizer(registry, tokens)
+        normalizer = Normalizer(registry, tokens, topics=settings.kafka.topics)
         if not await subjects_registered(app, normalizer.ensure_subjects, STAGE):
             return
-        log.info("normalize: reading %s", ", ".join(settings.raw_topics))
+        log.info("normalize: reading %s", ", ".join(raw_topics(settings)))
         batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
         async for events in batches:
             try:

@@ -1,8 +1,9 @@
 """The canonical events the normalize step emits, as plain dataclasses (the Avro schemas are
 schemas/avro/*.avsc; field names here are the Avro field names).
 
-Each class knows its topic and its Kafka key, so the worker can encode and send any of them the
-same way. Values are what fastavro writes: str for enums, date/datetime for logical types.
+Each class knows its topic (its name within the hub: Topics.name gives the cluster's) and its
+Kafka key, so the worker can encode and send any of them the same way. Values are what fastavro
+writes: str for enums, date/datetime for logical types.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from domain.matching.decisions import DecisionKind
 from domain.tokens import Tokens
 from eventlog.reading import read_to_end
 from eventlog.settings import KafkaSettings
-from eventlog.topics import IDENTITY_REVIEWS_TOPIC, IDENTITY_TOPIC, PERSON_TOPIC
 from schemas.codec import CodecError
 from schemas.registry import RegistryClient
 
@@ -51,7 +50,9 @@ def register_identity(
 ) -> Any:
     """Define the identity agent on `app` (topics are created by run_worker); returns it.
     `model` defaults to the shipped MatchModel; `tokens` mint the person ids."""
-    source = raw_topic(app, PERSON_TOPIC, IDENTITY_REVIEWS_TOPIC)
+    topics = settings.kafka.topics
+    inputs = (topics.person, topics.identity_reviews)
+    source = raw_topic(app, *inputs)
     metrics.DEAD_LETTERS.labels(stage=STAGE)  # exported as 0 before the first dead letter
     for kind in DecisionKind:
         metrics.IDENTITY_DECISIONS.labels(kind=kind.value)
@@ -61,7 +62,7 @@ def register_identity(
     )
 
     async def on_assigned(_sender: Any, assigned: Any, **_: Any) -> None:
-        if any(tp.topic in (PERSON_TOPIC, IDENTITY_REVIEWS_TOPIC) for tp in assigned):
+        if any(tp.topic in inputs for tp in assigned):
             for step in steps:
                 step.stale = True  # another worker may have decided since we last held them
             writer.renew()  # ... and this worker is the log's writer now: fence the last one
@@ -75,11 +76,12 @@ def register_identity(
             RegistryClient(settings.registry_url, **settings.registry_auth.options()),
             tokens,
             scorer,
+            topics=topics,
         )
         steps.append(step)
         if not await subjects_registered(app, step.ensure_subjects, STAGE):
             return
-        log.info("identity: reading %s and %s", PERSON_TOPIC, IDENTITY_REVIEWS_TOPIC)
+        log.info("identity: reading %s and %s", *inputs)
         try:
             batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
             async for events in batches:
@@ -148,9 +150,10 @@ async def identity_batch(
 async def replay(step: IdentityStep, kafka: KafkaSettings) -> None:
     """Rebuild the resolver from the decision log, from its beginning to its end now."""
     step.reset()
+    log_topic = step.topics.identity
     n = unreadable = 0
     # Committed decisions only: a fenced writer's aborted batch is in the log, marked aborted.
-    async for records in read_to_end(kafka, IDENTITY_TOPIC, isolation_level="read_committed"):
+    async for records in read_to_end(kafka, log_topic, isolation_level="read_committed"):
         await _load_schemas(step, [r.value for r in records])
         for r in records:
             try:
@@ -189,10 +192,12 @@ async def produce(producer: AIOKafkaProducer, result: IdentityResult) -> None:
     and dead letters, and wait for every acknowledgement (inside the caller's transaction)."""
     futures = []
     batch = None
+    topic = ""
     for group in result.groups:
+        topic = group[0].topic  # the identity log's name
         size = sum(len(m.key or b"") + len(m.value) + _RECORD_OVERHEAD for m in group)
         if batch is not None and batch.size() + size > BATCH_BYTES:
-            futures.append(await producer.send_batch(batch, IDENTITY_TOPIC, partition=0))
+            futures.append(await producer.send_batch(batch, topic, partition=0))
             batch = None
         if batch is None:
             batch = producer.create_batch()
@@ -201,7 +206,7 @@ async def produce(producer: AIOKafkaProducer, result: IdentityResult) -> None:
             if batch.append(timestamp=None, key=m.key, value=m.value, headers=headers) is None:
                 raise RuntimeError("an input's identity decisions do not fit in one record batch")
     if batch is not None:
-        futures.append(await producer.send_batch(batch, IDENTITY_TOPIC, partition=0))
+        futures.append(await producer.send_batch(batch, topic, partition=0))
     for m in result.other:
         futures.append(await producer.send(m.topic, m.value, key=m.key))
     if futures:

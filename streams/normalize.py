@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.tokens import Tokens
+from eventlog.topics import Topics
 from schemas import catalog
 from schemas.codec import CodecError, UnknownSchemaError, WireFormatError
 from schemas.registry import DEFAULT_COMPATIBILITY, RegistryClient, RegistryError
@@ -51,17 +52,23 @@ class Normalizer:
         registry: RegistryClient,
         tokens: Tokens,
         *,
+        topics: Topics,
         compatibility: str = DEFAULT_COMPATIBILITY,
         clock: Callable[[], float] = time.time,
     ):
         self.tokens = tokens
-        self.wire = Wire(registry, stage=STAGE, compatibility=compatibility, clock=clock)
+        self.topics = topics
+        self.wire = Wire(
+            registry, stage=STAGE, topics=topics, compatibility=compatibility, clock=clock
+        )
 
     def ensure_subjects(self) -> None:
         """Register every output subject (values and string keys) with the compatibility level;
         blocking HTTP, once at start. IncompatibleSchemaError when the registry refuses."""
         outputs = {catalog.get(name).topic: name for name in OUTPUT_SCHEMAS}
-        self.wire.ensure_subjects({t: n for t, n in outputs.items() if t is not None})
+        self.wire.ensure_subjects(
+            {self.topics.name(t): n for t, n in outputs.items() if t is not None}
+        )
 
     def unloaded_schema_ids(self, messages: Iterable[RawMessage]) -> set[int]:
         """Schema ids named by the messages that are neither loaded nor recently unknown: the
@@ -143,7 +150,7 @@ class Normalizer:
         """One canonical event as a message (Avro string key, Avro value)."""
         if not self.wire.ready:
             self.ensure_subjects()
-        return self.wire.encode(event.topic, event.key, event.record())
+        return self.wire.encode(self.topics.name(event.topic), event.key, event.record())
 
     def dead_letter(
         self,

@@ -25,7 +25,7 @@ from domain.matching.ids import person_ids
 from domain.matching.resolver import NOTHING_TO_COMPARE, Resolver, Scorer
 from domain.nik import mask_nik
 from domain.tokens import Tokens
-from eventlog.topics import DQ_FINDINGS_TOPIC, IDENTITY_REVIEWS_TOPIC, IDENTITY_TOPIC
+from eventlog.topics import Topics
 from schemas.codec import CodecError
 from schemas.registry import DEFAULT_COMPATIBILITY, RegistryClient, RegistryError
 
@@ -47,13 +47,17 @@ STAGE = "identity"
 INPUT_HEADER = "mpphub-input"
 NOTHING_TO_COMPARE_RULE = "IDENTITY_NOTHING_TO_COMPARE"
 _NOTHING_DETAIL = "no name, birth date or NIK to compare: the record is a person of its own"
-OUTPUTS = {
-    IDENTITY_TOPIC: "identity_decision",
-    # Registered here too so that the API's commands and the log share one schema.
-    IDENTITY_REVIEWS_TOPIC: "identity_decision",
-    DQ_FINDINGS_TOPIC: "data_quality_finding",
-}
 _COMMANDS = {DecisionKind.MUST_LINK, DecisionKind.CANNOT_LINK}
+
+
+def outputs(topics: Topics) -> dict[str, str]:
+    """The topics the identity step encodes for -> their canonical schema. The review commands
+    are registered here too, so that the API's commands and the log share one schema."""
+    return {
+        topics.identity: "identity_decision",
+        topics.identity_reviews: "identity_decision",
+        topics.dq_findings: "data_quality_finding",
+    }
 
 
 @dataclass
@@ -80,13 +84,17 @@ class IdentityStep:
         tokens: Tokens,
         model: Scorer,
         *,
+        topics: Topics,
         compatibility: str = DEFAULT_COMPATIBILITY,
         clock: Callable[[], float] = time.time,
     ):
         self.tokens = tokens
         self.model = model
         self.clock = clock
-        self.wire = Wire(registry, stage=STAGE, compatibility=compatibility, clock=clock)
+        self.topics = topics
+        self.wire = Wire(
+            registry, stage=STAGE, topics=topics, compatibility=compatibility, clock=clock
+        )
         self.resolver = self._new_resolver()
         # (topic, partition) -> the last input offset whose decisions are in the log
         self.decided: dict[tuple[str, int], int] = {}
@@ -99,7 +107,7 @@ class IdentityStep:
     def ensure_subjects(self) -> None:
         """Register the subjects of the identity log, the review commands, the findings and the
         dead letters (blocking HTTP, once at start)."""
-        self.wire.ensure_subjects(OUTPUTS)
+        self.wire.ensure_subjects(outputs(self.topics))
 
     # --- replay --------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -179,7 +187,8 @@ class IdentityStep:
                 d.kind is DecisionKind.NEW and d.reason == NOTHING_TO_COMPARE for d in decisions
             ):
                 finding = self._nothing_to_compare(value)
-                result.other.append(self.wire.encode(finding.topic, finding.key, finding.record()))
+                topic = self.topics.name(finding.topic)
+                result.other.append(self.wire.encode(topic, finding.key, finding.record()))
                 result.findings[(finding.agency, finding.rule_code)] += 1
         return result
 
@@ -188,7 +197,7 @@ class IdentityStep:
         ValueError) when the input is not a fact or command the resolver can take."""
         if not isinstance(value, dict):
             raise UnusableFact(f"a {type(value).__name__} is neither a fact nor a command")
-        if m.topic == IDENTITY_REVIEWS_TOPIC:
+        if m.topic == self.topics.identity_reviews:
             return self._command(value)
         op = value.get("op")
         if op == DELETE:
@@ -221,7 +230,7 @@ class IdentityStep:
         ts_ms = int(self.clock() * 1000)
         headers = ((INPUT_HEADER, f"{m.topic}/{m.partition}/{m.offset}".encode()),)
         return [
-            self.wire.encode(IDENTITY_TOPIC, d.person_id, decision_record(d, ts_ms), headers)
+            self.wire.encode(self.topics.identity, d.person_id, decision_record(d, ts_ms), headers)
             for d in decisions
         ]
 

@@ -12,7 +12,8 @@ from eventlog import KafkaSettings
 from schemas.registry import RegistryAuth
 
 # The raw change topics the worker reads by default: the demo agencies' tables
-# (topic = mpp.<agency>.<table lower-cased>, as the connectors name them).
+# (topic = mpp.<agency>.<table lower-cased>, as the connectors name them). Names within the hub:
+# the worker puts its topic prefix (KafkaSettings.topic_prefix) before them.
 DEFAULT_RAW_TOPICS = (
     "mpp.disdukcapil.biodata_wni",
     "mpp.disdukcapil.data_keluarga",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventlog.topics import DEADLETTER_TOPIC
+from eventlog.topics import Topics
 from schemas import catalog
 from schemas.codec import (
     Deserializer,
@@ -62,11 +62,13 @@ class Wire:
         registry: RegistryClient,
         *,
         stage: str,
+        topics: Topics,
         compatibility: str = DEFAULT_COMPATIBILITY,
         clock: Callable[[], float] = time.time,
     ):
         self.registry = registry
         self.stage = stage
+        self.topics = topics
         self.compatibility = compatibility
         self.clock = clock
         self.deserializer = Deserializer(registry)
@@ -92,9 +94,9 @@ class Wire:
                 catalog.key_subject(topic), KEY_SCHEMA, self.compatibility
             )
         dead = catalog.get("dead_letter")
-        assert dead.subject is not None
-        self.registry.ensure_subject(dead.subject, dead.schema, self.compatibility)
-        self._deadletter = Serializer(self.registry, dead.subject, dead.schema)
+        subject = catalog.value_subject(self.topics.deadletter)
+        self.registry.ensure_subject(subject, dead.schema, self.compatibility)
+        self._deadletter = Serializer(self.registry, subject, dead.schema)
         self._deadletter.schema_id  # noqa: B018
 
     @property
@@ -172,7 +174,7 @@ class Wire:
         `seen` may say the agency, table and source position the message came from."""
         assert self._deadletter is not None, "ensure_subjects first"
         seen = seen or {}
-        agency, table = _agency_table(m.topic)
+        agency, table = self.topics.agency_table(m.topic)
         agency, table = seen.get("agency") or agency, seen.get("table") or table
         text = reason if reason is not None else str(error)
         position = seen.get("position")
@@ -191,7 +193,7 @@ class Wire:
             "ts": int(self.clock() * 1000),
         }
         key = m.key if m.key is not None else f"{m.topic}/{m.partition}/{m.offset}".encode()
-        return OutMessage(DEADLETTER_TOPIC, key, self._deadletter(record))
+        return OutMessage(self.topics.deadletter, key, self._deadletter(record))
 
 
 def header_id(data: bytes | None) -> int | None:
@@ -202,11 +204,3 @@ def header_id(data: bytes | None) -> int | None:
         return decode_header(data)[0]
     except WireFormatError:
         return None
-
-
-def _agency_table(topic: str) -> tuple[str | None, str | None]:
-    """Agency and table from a raw topic name `<prefix>.<agency>.<table>`, when it is one."""
-    parts = topic.split(".")
-    if len(parts) == 3 and all(parts):
-        return parts[1], parts[2]
-    return None, None

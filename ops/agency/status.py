@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaConsumer
 from eventlog import KafkaSettings
 from eventlog.admin import topic_partitions
 from eventlog.reading import read_to_end
-from eventlog.topics import DQ_FINDINGS_TOPIC
 from schemas import catalog
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryAuth, RegistryClient
@@ -42,11 +41,11 @@ def agency_status(
     agency: str,
     tables: list[str],
     group: str,
-    topic_prefix: str = "mpp",
 ) -> list[TableStatus]:
-    """The status of each table (its topic `<prefix>.<agency>.<table>`)."""
-    topics = {t: f"{topic_prefix}.{agency}.{t.lower()}" for t in tables}
-    raw = asyncio.run(_topic_state(kafka, list(topics.values()), group))
+    """The status of each table (its topic, the hub's prefix applied); `group` is the worker's
+    app id (its consumer group, the prefix applied too)."""
+    topics = {t: kafka.topics.raw(agency, t) for t in tables}
+    raw = asyncio.run(_topic_state(kafka, list(topics.values()), kafka.topics.group(group)))
     findings = _findings(kafka, registry_url, registry_auth, agency)
     letters = Counter(
         (d.source_table or "").lower()
@@ -101,7 +100,7 @@ async def _last_time(consumer: AIOKafkaConsumer, tp, end: int) -> dt.datetime | 
 def _findings(
     kafka: KafkaSettings, registry_url: str, auth: RegistryAuth, agency: str
 ) -> Counter[str]:
-    values = asyncio.run(_values(kafka, DQ_FINDINGS_TOPIC))
+    values = asyncio.run(_values(kafka, kafka.topics.dq_findings))
     out: Counter[str] = Counter()
     if not values:
         return out

@@ -82,12 +82,7 @@ def verify(db_url: str | None, kafka: bool) -> None:
 
 
 def _heads_topic(hub) -> str:
-    topics = getattr(hub.api.kafka, "topics", None)
-    if topics is not None and hasattr(topics, "audit_heads"):
-        return topics.audit_heads
-    from eventlog.topics import AUDIT_HEADS_TOPIC
-
-    return AUDIT_HEADS_TOPIC
+    return hub.api.kafka.topics.audit_heads  # the hub's (its prefix applied)
 
 
 @audit.command()

@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from domain.tokens import Tokens, load_secret
-from eventlog.topics import AUDIT_HEADS_TOPIC
 
 from ..audit import AuditLog, open_audit
 from ..audit.heads import HeadPublisher
@@ -60,7 +59,7 @@ def create_api(
     commands = commands or ReviewCommands(
         settings.kafka, settings.registry_url, registry_auth=settings.registry_auth
     )
-    heads = heads or HeadPublisher(settings.kafka, AUDIT_HEADS_TOPIC)
+    heads = heads or HeadPublisher(settings.kafka, settings.kafka.topics.audit_heads)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

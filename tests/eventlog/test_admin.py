@@ -20,6 +20,7 @@ class FakeAdmin:
     def __init__(self, existing: dict[str, int]) -> None:
         self.topics = dict(existing)
         self.created: dict[str, int] = {}
+        self.reconciled: dict[str, Any] = {}
 
     async def list_topics(self) -> list[str]:
         return list(self.topics)
@@ -46,13 +47,19 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAdmin:
     async def connect(_: KafkaSettings) -> FakeAdmin:
         return client
 
+    async def reconcile(_: FakeAdmin, wanted: dict[str, Any]) -> None:
+        client.reconciled.update(wanted)
+
     monkeypatch.setattr(admin, "_admin", connect)
+    monkeypatch.setattr(admin, "reconcile_configs", reconcile)
     return client
 
 
-def ensure(wanted: dict[str, Any], partitions: Any) -> list[str]:
+def ensure(
+    wanted: dict[str, Any], partitions: Any, kafka: KafkaSettings = KAFKA, **options: Any
+) -> list[str]:
     return asyncio.run(
-        admin.ensure_topics(KAFKA, wanted, partitions=partitions, replication_factor=1)
+        admin.ensure_topics(kafka, wanted, partitions=partitions, replication_factor=1, **options)
     )
 
 
@@ -93,3 +100,20 @@ def test_existing_topics_with_their_own_count_raise_no_warning(
     with caplog.at_level(logging.WARNING, logger="eventlog.admin"):
         ensure({topics.IDENTITY_TOPIC: topics.KEEP_FOREVER}, 3)
     assert caplog.records == []
+
+
+def test_a_prefixed_hub_gives_its_own_sequence_topics_one_partition(fake: FakeAdmin) -> None:
+    hub = KafkaSettings(bootstrap="k1:9092", topic_prefix="kota-b.")
+    wanted = dict.fromkeys(hub.topics.stream_outputs, topics.KEEP_FOREVER)
+    ensure(wanted, 6, hub)
+    assert fake.created[f"kota-b.{topics.PERSON_TOPIC}"] == 1
+    assert fake.created[f"kota-b.{topics.IDENTITY_TOPIC}"] == 1
+    assert fake.created[f"kota-b.{topics.PERMIT_TOPIC}"] == 6
+
+
+def test_existing_topics_are_reconciled_unless_another_stage_owns_them(fake: FakeAdmin) -> None:
+    fake.topics.update({"mpp.a.keyless": 3, topics.DEADLETTER_TOPIC: 3})
+    wanted = {"mpp.a.keyless": topics.COMPACT, topics.DEADLETTER_TOPIC: topics.DELETE, "new": {}}
+    ensure(wanted, 3, reconcile=[topics.DEADLETTER_TOPIC, "new"])
+    # A new topic is created with its config; the raw topic's config is its connector's.
+    assert fake.reconciled == {topics.DEADLETTER_TOPIC: topics.DELETE}

@@ -67,12 +67,28 @@ def test_command_line_options_win_over_the_environment() -> None:
         ({"MPPHUB_LOG_LEVEL": "loud"}, "MPPHUB_LOG_LEVEL"),
         ({"MPPHUB_KAFKA_BOOTSTRAP": "no-port"}, "MPPHUB_KAFKA_BOOTSTRAP"),
         ({"MPPHUB_KAFKA_SECURITY_PROTOCOL": "TLS"}, "MPPHUB_KAFKA_SECURITY_PROTOCOL"),
+        ({"MPPHUB_TOPIC_PREFIX": "kota b."}, "MPPHUB_TOPIC_PREFIX"),
+        ({"MPPHUB_TOPIC_PREFIX": "kotab"}, "MPPHUB_TOPIC_PREFIX"),
+        ({"MPPHUB_RECORD_RETENTION_MS": "0"}, "MPPHUB_RECORD_RETENTION_MS"),
+        ({"MPPHUB_RECORD_RETENTION_MS": "a week"}, "MPPHUB_RECORD_RETENTION_MS"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError) as e:
         HubSettings.from_env(env)
     assert str(e.value).startswith(f"{variable}: ")
+
+
+def test_the_topic_prefix_and_record_retention_reach_every_kafka_client() -> None:
+    hub = HubSettings.from_env(
+        {"MPPHUB_TOPIC_PREFIX": "kota-b.", "MPPHUB_RECORD_RETENTION_MS": "604800000"}
+    )
+    for kafka in (hub.stream.kafka, hub.projection.kafka, hub.api.kafka):
+        assert kafka.topics.deadletter == "kota-b.mpp.hub.deadletter"
+        assert kafka.topics.kept_records["retention.ms"] == "604800000"
+    assert hub.stream.kafka.topics.group(hub.stream.app_id) == f"kota-b.{hub.stream.app_id}"
+    with pytest.raises(SettingsError, match=r"^MPPHUB_TOPIC_PREFIX: 'kota b\.' is not a"):
+        HubSettings.from_env({"MPPHUB_TOPIC_PREFIX": "kota b."})
 
 
 def test_sasl_without_credentials_is_refused_at_start() -> None:

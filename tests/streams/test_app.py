@@ -58,7 +58,7 @@ def test_identity_reads_person_facts_and_review_commands_as_one_channel() -> Non
 
 
 def test_output_topics_keep_the_canonical_log_and_services_whole() -> None:
-    topics = output_topics()
+    topics = output_topics(SETTINGS)
     assert topics[catalog.PERSON_TOPIC]["retention.ms"] == "-1"
     assert topics[catalog.PERMIT_TOPIC]["retention.ms"] == "-1"
     # Not compacted: a service delete carries only its key, and a rebuild must still see the
@@ -73,6 +73,35 @@ def test_output_topics_keep_the_canonical_log_and_services_whole() -> None:
         catalog.DEADLETTER_TOPIC,
     }
     assert topics[catalog.IDENTITY_TOPIC]["retention.ms"] == "-1"
+
+
+def test_a_prefixed_hub_names_its_group_and_every_topic_with_its_prefix() -> None:
+    hub = SETTINGS.model_copy(
+        update={"kafka": KafkaSettings(bootstrap="k1:9092", topic_prefix="kota-b.")}
+    )
+    app = create_app(hub)
+    assert app.conf.id == "kota-b.test-app"  # the consumer group and Faust's own topics
+    normalize = register_normalize(app, hub, TOKENS, create_topics=False)
+    assert normalize.channel.topics == (
+        "kota-b.mpp.disdukcapil.biodata_wni",
+        "kota-b.mpp.dpmptsp.tmpermohonan",
+    )
+    identity = register_identity(app, hub, TOKENS, model=object())  # type: ignore[arg-type]
+    assert identity.channel.topics == (
+        "kota-b.mpp.canonical.person",
+        "kota-b.mpp.hub.identity-reviews",
+    )
+    assert all(t.startswith("kota-b.mpp.") for t in output_topics(hub))
+
+
+def test_dead_letters_and_findings_are_kept_as_long_as_the_settings_say() -> None:
+    for ms, kept in ((-1, "-1"), (90 * 86_400_000, "7776000000")):
+        hub = SETTINGS.model_copy(
+            update={"kafka": KafkaSettings(bootstrap="k1:9092", record_retention_ms=ms)}
+        )
+        topics = output_topics(hub)
+        for name in (catalog.DEADLETTER_TOPIC, catalog.DQ_FINDINGS_TOPIC):
+            assert topics[name] == {"cleanup.policy": "delete", "retention.ms": kept}
 
 
 def test_run_worker_registers_normalize_identity_and_the_extras(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from eventlog.topics import Topics
 from schemas import catalog
 from schemas.codec import Deserializer, encode, header, parse
 from schemas.registry import RegistryUnavailableError
@@ -49,7 +50,7 @@ def registry() -> FakeRegistry:
 
 @pytest.fixture
 def normalizer(registry: FakeRegistry) -> Normalizer:
-    n = Normalizer(registry, TOKENS, clock=lambda: NOW)  # type: ignore[arg-type]
+    n = Normalizer(registry, TOKENS, topics=Topics(), clock=lambda: NOW)  # type: ignore[arg-type]
     n.ensure_subjects()
     return n
 
@@ -215,7 +216,7 @@ def test_an_unreachable_registry_is_raised_not_dead_lettered(
     registry: FakeRegistry, normalizer: Normalizer
 ) -> None:
     m = Source(registry).message("BIODATA_WNI", "c", biodata())
-    fresh = Normalizer(registry, TOKENS, clock=lambda: NOW)  # type: ignore[arg-type]
+    fresh = Normalizer(registry, TOKENS, topics=Topics(), clock=lambda: NOW)  # type: ignore[arg-type]
     fresh.ensure_subjects()
     registry.unavailable = True
     with pytest.raises(RegistryUnavailableError):
@@ -228,7 +229,7 @@ def test_an_unreachable_registry_is_raised_not_dead_lettered(
 
 def test_an_unknown_id_is_asked_for_again_after_a_while(registry: FakeRegistry) -> None:
     now = [NOW]
-    n = Normalizer(registry, TOKENS, clock=lambda: now[0])  # type: ignore[arg-type]
+    n = Normalizer(registry, TOKENS, topics=Topics(), clock=lambda: now[0])  # type: ignore[arg-type]
     m = RawMessage(RAW_TOPIC, 0, 5, None, header(77) + b"\x02")
     n.load_schema(77)
     assert n.unloaded_schema_ids([m]) == set()

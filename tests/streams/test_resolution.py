@@ -12,7 +12,7 @@ from ulid import ULID
 
 from domain.matching.decisions import Decision, DecisionKind
 from domain.matching.model import MatchModel
-from eventlog.topics import IDENTITY_REVIEWS_TOPIC, IDENTITY_TOPIC, PERSON_TOPIC
+from eventlog.topics import IDENTITY_REVIEWS_TOPIC, IDENTITY_TOPIC, PERSON_TOPIC, Topics
 from schemas.codec import Deserializer
 from streams.canonical import PersonFact
 from streams.identity_records import decision_record
@@ -70,7 +70,7 @@ class Log:
     """Encodes inputs as normalize and the API write them, and reads outputs back."""
 
     def __init__(self, registry: FakeRegistry):
-        self.wire = Wire(registry, stage="test")  # type: ignore[arg-type]
+        self.wire = Wire(registry, stage="test", topics=Topics())  # type: ignore[arg-type]
         self.wire.ensure_subjects(
             {PERSON_TOPIC: "person_fact", IDENTITY_REVIEWS_TOPIC: "identity_decision"}
         )
@@ -101,7 +101,7 @@ def log(registry: FakeRegistry) -> Log:
 
 
 def new_step(registry: FakeRegistry) -> IdentityStep:
-    step = IdentityStep(registry, TOKENS, MODEL, clock=lambda: NOW)  # type: ignore[arg-type]
+    step = IdentityStep(registry, TOKENS, MODEL, topics=Topics(), clock=lambda: NOW)  # type: ignore[arg-type]
     step.ensure_subjects()
     step.reset()
     return step
@@ -158,7 +158,7 @@ def test_a_person_founded_by_a_snapshot_row_is_dated_by_its_kafka_record(
     assert person is not None and ULID.from_str(person[1:]).milliseconds == kafka_ms
     # Decided again (a worker that crashed before its decisions reached the log) on another
     # day: the same record, the same id; the wall clock never dates a person.
-    later = IdentityStep(registry, TOKENS, MODEL, clock=lambda: NOW + 86_400)  # type: ignore[arg-type]
+    later = IdentityStep(registry, TOKENS, MODEL, topics=Topics(), clock=lambda: NOW + 86_400)  # type: ignore[arg-type]
     later.ensure_subjects()
     later.reset()
     later.process([row])
