@@ -58,7 +58,9 @@ def register_identity(
         metrics.IDENTITY_DECISIONS.labels(kind=kind.value)
     steps: list[IdentityStep] = []
     writer = IdentityWriter(
-        settings.kafka, f"{settings.app_id}.identity", max_batch_size=BATCH_BYTES
+        settings.kafka,
+        settings.kafka.topics.group(f"{settings.app_id}.identity"),
+        max_batch_size=BATCH_BYTES,
     )
 
     async def on_assigned(_sender: Any, assigned: Any, **_: Any) -> None:
