@@ -8,6 +8,8 @@ typo in the date digits, a KK number typed into the NIK field) is 'unverified' a
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio
 
@@ -20,7 +22,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "birth_date": ("missing", "exact", "swapped", "near", "year", "else"),
     "sex": ("missing", "agree", "disagree"),
     "nik": ("missing", "exact", "exact_unverified", "near_dob", "near_same_date", "next_serial",
-            "one_edit", "transposition", "kk_in_nik", "else", "else_unverified"),
+            "one_edit", "transposition", "kk_in_nik", "else", "else_unverified", "date_digit"),
     "kk": ("missing", "exact", "one_edit", "else"),
     "birth_place": ("missing", "exact", "similar", "else"),
     "address": ("missing", "exact", "high", "some", "else"),
@@ -32,7 +34,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
 FIELDS = tuple(LEVELS)
 # Levels whose weight is fixed at 0 rather than estimated: a KK number in the NIK field says
 # nothing about the NIK (the kk field counts it as the family's number instead).
-NEUTRAL = frozenset({("nik", "kk_in_nik")})
+# A NIK one digit off in its date part says nothing the birth_date field does not (see nik_level).
+NEUTRAL = frozenset({("nik", "kk_in_nik"), ("nik", "date_digit")})
 # Levels whose weight is adjusted by how common the agreeing value is.
 TF_LEVELS = {"name": (1, 2, 5), "prefix": (1,)}
 
@@ -138,7 +141,8 @@ def prefix_level(a: Prepared, b: Prepared) -> int:
 
 
 def birth_date_level(a: Prepared, b: Prepared) -> int:
-    """exact, day and month swapped, one digit or one day off, same year, else."""
+    """exact, day and month swapped, near (one digit, one day, or the month or the year one
+    off), same year, else."""
     if not a.dob_day or not b.dob_day:
         return 0
     if a.dob_day == b.dob_day:
@@ -149,7 +153,21 @@ def birth_date_level(a: Prepared, b: Prepared) -> int:
         return 2
     if abs(a.dob_day - b.dob_day) == 1 or Hamming.distance(x, y, score_cutoff=1) <= 1:
         return 3
+    if _one_part_off_by_one(a.dob, b.dob):
+        return 3
     return 4 if same_year else 5
+
+
+def _one_part_off_by_one(x: dt.date | None, y: dt.date | None) -> bool:
+    """The month or the year one off, the rest equal: the neighbouring entry of a date picker
+    or a drop-down (September for October, 1959 for 1960), which a digit compare misses."""
+    if x is None or y is None:
+        return False
+    if x.day != y.day:
+        return False
+    return (x.year == y.year and abs(x.month - y.month) == 1) or (
+        x.month == y.month and abs(x.year - y.year) == 1
+    )
 
 
 def sex_level(a: Prepared, b: Prepared) -> int:
@@ -199,7 +217,20 @@ def nik_level(a: Prepared, b: Prepared) -> int:
         or (not b.nik_ok and a.nik_ok and encodes(a.nik_dmy, a.nik_sex, b.dob, b.sex))
     ):
         return 3
+    if near == 6 and len(x) == len(y) == 16 and _own_date(a) and _own_date(b):
+        i = next(i for i in range(16) if x[i] != y[i])
+        if 6 <= i < 12:
+            # One digit off in the date part, both records dated: birth_date already weighs
+            # how near the dates are, and what the NIKs add is a district and a serial that
+            # most people born near that day there share (ALIKA born the 27th against RIKA,
+            # whose NIK says the 28th and record the 29th).
+            return 11
     return near
+
+
+def _own_date(p: Prepared) -> bool:
+    """Whether the record has a birth date of its own (not one borrowed from its NIK)."""
+    return p.dob is not None and (p.nik_proof or not p.nik_ok)
 
 
 def kk_level(a: Prepared, b: Prepared) -> int:

@@ -34,9 +34,10 @@ _MUHAMMAD = frozenset(
 )
 _AHMAD = frozenset("AHMAD ACHMAD AKHMAD AHMAT ACHMAT AKHMAT AHMED ACHMED".split())
 _ABDUL = frozenset("ABDUL ABD ABDOEL ABDOL ABDULL".split())
-# Muna/Buton name prefixes: sex they imply. WD./LD. are the written abbreviations of Wa/La Ode.
+# Muna/Buton name prefixes: sex they imply. WD./LD. are the written abbreviations of Wa/La Ode,
+# and Laode/Waode the joined spelling (as in 'Laode Ida').
 _PREFIX_SEX = {"LA": "L", "WA": "P"}
-_ODE_ABBREV = {"LD": "LA", "WD": "WA"}
+_ODE_ABBREV = {"LD": "LA", "WD": "WA", "LAODE": "LA", "WAODE": "WA"}
 
 _OLD_MARKS = ("OE", "DJ", "TJ", "NJ", "SJ", "CH")
 _OLD_RULES = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("NJ", "NY"), ("SJ", "SY"), ("CH", "KH"))

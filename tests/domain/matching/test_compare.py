@@ -162,6 +162,23 @@ def test_consecutive_serials_each_right_for_their_record_stay_next_serial():
     assert nik(a, b) == "next_serial"
 
 
+def test_a_nik_one_digit_off_in_its_date_part_between_dated_records_is_date_digit():
+    # ALIKA born the 27th (her NIK says so) against a record born the 29th whose NIK says the
+    # 28th: the dates are weighed by birth_date, the NIKs add only district and serial.
+    alika = rec(nik="7413115710870001", birth_date=dt.date(1987, 10, 17), sex="P")
+    other = rec(nik="7413115810870001", birth_date=dt.date(1987, 10, 19), sex="P")
+    assert nik(alika, other) == "date_digit"
+    undated = rec(nik="7413115810870001", sex="P")  # its date is the NIK's: near_dob
+    assert nik(alika, undated) != "date_digit"
+
+
+def test_the_month_or_the_year_one_off_is_near():
+    assert dob(dt.date(1960, 10, 5), dt.date(1960, 9, 5)) == "near"  # 10 -> 09: two digits
+    assert dob(dt.date(1960, 3, 5), dt.date(1959, 3, 5)) == "near"  # 1960 -> 1959
+    assert dob(dt.date(1960, 3, 5), dt.date(1958, 3, 5)) == "else"
+    assert dob(dt.date(1960, 10, 5), dt.date(1960, 8, 5)) == "year"
+
+
 def test_a_name_with_two_typing_errors_is_two_edits_not_else():
     assert name("HAMZAH", "HAMFAHH") == "two_edits"
     assert name("KARYA", "KGYA") == "two_edits"

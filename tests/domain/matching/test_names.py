@@ -39,6 +39,12 @@ def test_wd_is_written_wa_ode():
     assert name is not None and name.prefix == "WA ODE"
 
 
+def test_laode_written_as_one_word_is_la_ode():
+    joined, apart = parse_name("Laode Kala Tedi"), parse_name("LA ODE KALA TEDI")
+    assert joined == apart and joined is not None and joined.prefix == "LA ODE"
+    assert parse_name("WAODE SITI") == parse_name("WA ODE SITI")
+
+
 def test_old_spelling_becomes_eyd():
     assert spell("SOEHARTO") == "SUHARTO"
     assert spell("DJOKO") == "JOKO"
