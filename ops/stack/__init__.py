@@ -143,9 +143,7 @@ class Stack:
         state = c.state_dir.resolve()
         specs = broker_specs(c.brokers, c.kafka_port, c.controller_port, state)
         self.secrets = StackSecrets(state / "secure") if c.secure else None
-        self.kafka = [
-            KafkaNode(s, specs, self.dist, c.kafka_heap_mb, self.secrets) for s in specs
-        ]
+        self.kafka = [KafkaNode(s, specs, self.dist, c.kafka_heap_mb, self.secrets) for s in specs]
         self.registry = RegistryNode(
             state / "registry", c.registry_port, self.dist, c.registry_heap_mb, self.secrets
         )
