@@ -1,10 +1,11 @@
-"""The front office's API (FastAPI) over the projections: one router per resource, the page,
-and /metrics. Its one write is a supervisor's review decision, sent to Kafka as a command.
+"""The front office's API (FastAPI) over the projections: one router per resource, the page
+and the login (security.py; metrics are served apart, `mpphub api --metrics-port`). Its one
+write is a supervisor's review decision, sent to Kafka as a command.
 
-Reads of a person's data are masked by the caller's role and written to the audit chain
-(projections/audit, its own database) before the answer leaves (no entry, no data: 503), through
-dependencies.Audit only. See projections/access.py
-for the headers.
+Every read of a person's data needs an authenticated caller and a stated purpose
+(dependencies.current_caller, projections/auth); it is masked by the caller's role and written
+to the audit chain (projections/audit, its own database) before the answer leaves (no entry, no
+data: 503), through dependencies.Audit only.
 """
 
 from __future__ import annotations
