@@ -253,15 +253,20 @@ class MatchModel:
             lv = [f(a, b) for f in COMPARATORS]
             return self._total(lv, self._weights(a, b, lv))
         lv = [0] * len(COMPARATORS)
-        w, total = self._w, 0.0
-        for i, f, rest in self._order:
+        (i, f, rest), later = self._order[0], self._order[1:]  # the NIK first
+        j = lv[i] = f(a, b)
+        if j == NIK_ELSE:
+            # Two NIKs each right for its own record: never linked (see _identified), and
+            # not a supervisor's question either.
+            return -math.inf
+        w, total = self._w, self._w[i][j]
+        bound = floor - self.tf_max_gain * 2  # tf shifts below are bounded
+        if total + rest < bound:
+            return -math.inf
+        for i, f, rest in later:
             j = lv[i] = f(a, b)
-            if i == self._nik and j == NIK_ELSE:
-                # Two NIKs each right for its own record: never linked (see _identified), and
-                # not a supervisor's question either.
-                return -math.inf
             total += w[i][j]
-            if total + rest < floor - self.tf_max_gain * 2:  # tf shifts below are bounded
+            if total + rest < bound:
                 return -math.inf
         if self._two_people(a, b, lv):
             return -math.inf

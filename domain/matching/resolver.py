@@ -7,7 +7,6 @@ field would link a whole family, and only the model can tell the two apart."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -66,10 +65,6 @@ def _parameters(fn: Callable[..., object]) -> Mapping[str, object]:
         return inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return {}
-
-
-def _floored(score: Callable[..., float], floor: float, a: object, b: object) -> float:
-    return score(a, b, floor)
 
 
 def _strongest(pairs: Mapping[str, _Pair], floor: float) -> list[tuple[str, _Pair]]:
@@ -352,21 +347,22 @@ class Resolver:
         if self._score is None:
             return self._compared(form, rid, keys)
         score, forms, person_of = self._score, self.state.forms, self.state.clusters.person
-        if self._floored:  # pairs below the review weight decide nothing: stop them early
-            score = functools.partial(_floored, score, self.model.review_weight)
+        # Pairs below the review weight decide nothing: a floored score stops them early.
+        floor = (self.model.review_weight,) if self._floored else ()
         own = person_of(rid)
         weights: dict[str, tuple[float, str]] = {}  # person -> (weight, record id) of its best
         for other in self.state.index.candidates(keys, rid):
             try:
-                weight = score(form, forms[other])
+                weight = score(form, forms[other], *floor)
             except Exception:  # as in _pair
                 self.state.counts["model_errors"] += 1
+                continue
+            if not weight > -math.inf:  # -inf or NaN: no link (most candidates)
                 continue
             person = person_of(other)
             held = weights.get(person)
             if held is None or weight > held[0] or (weight == held[0] and other < held[1]):
-                if weight > -math.inf:  # not NaN
-                    weights[person] = (weight, other)
+                weights[person] = (weight, other)
         weights.pop(own, None)  # type: ignore[arg-type]
         return {p: _Pair(w, other) for p, (w, other) in weights.items()}
 
