@@ -74,6 +74,8 @@ def test_schemathesis_finds_nothing(live_api, tmp_path: Path):
     auth = live_login(live_api, "kabid")
     cmd = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         f"{live_api}/openapi.json",
         "--checks",
