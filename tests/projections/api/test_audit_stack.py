@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from domain.tokens import Tokens
 from eventlog import KafkaSettings
+from ops.processes import wait_for
 from projections.audit import open_audit
 from projections.audit.heads import HeadPublisher, published_heads
 from projections.audit.verify import verify
@@ -189,3 +190,36 @@ def test_heads_go_to_a_topic_kept_forever_and_a_rewritten_chain_disagrees(client
     assert verify(audit).ok
     verdict = verify(audit, heads)
     assert verdict.problem.seq == 2 and "rewritten" in str(verdict.problem)
+
+
+def test_the_running_api_publishes_its_head_periodically(
+    store, commands, audit, auth_settings, stack
+):
+    from fastapi.testclient import TestClient
+
+    from projections.api import create_api
+    from projections.settings import ApiSettings
+    from tests.projections.api.conftest import project_scenario
+    from tests.projections.api.logins import Login, log_in
+
+    kafka = KafkaSettings(bootstrap=stack.bootstrap)
+    topic = f"test.audit-heads.{uuid.uuid4().hex[:8]}"
+    project_scenario(store)
+    settings = ApiSettings(
+        db_url=str(store.engine.url), audit_head_interval_s=0.3, auth=auth_settings, kafka=kafka
+    )
+    api = create_api(
+        settings, store=store, commands=commands, audit=audit, heads=HeadPublisher(kafka, topic)
+    )
+    officer = Login("petugas9", "officer")
+    log_in(api, officer)
+    with TestClient(api) as c:
+        assert lookup(c, f.NIK_A, officer).status_code == 200
+
+        def published() -> list:
+            return asyncio.run(published_heads(kafka, topic))
+
+        assert wait_for(lambda: published(), 60, 0.5)
+        assert lookup(c, f.NIK_B, officer).status_code == 200
+        assert wait_for(lambda: published()[-1].seq == 2, 60, 0.5)
+    assert verify(audit, published()).ok
