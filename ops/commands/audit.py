@@ -26,11 +26,21 @@ def _hub(db_url: str | None):
 
 
 def _audit(hub):
-    from projections.audit import open_audit
+    from sqlalchemy import inspect
 
+    from projections.audit import open_audit
+    from projections.audit.entries import AuditEntry
+
+    from ..cli import HubError
     from ..worker import hub_tokens
 
-    return open_audit(hub.api.audit_db_url, hub_tokens(hub), create=False)
+    log = open_audit(hub.api.audit_db_url, hub_tokens(hub), create=False)
+    if not inspect(log.engine).has_table(AuditEntry.__tablename__):
+        log.close()
+        raise HubError(
+            "MPPHUB_AUDIT_DB_URL: no audit there (the API creates it on its first start)"
+        )
+    return log
 
 
 def _db_option(f):

@@ -109,3 +109,10 @@ def _streams(pdf: bytes) -> list[bytes]:
         out.append(pdf[start + 7 : end].rstrip(b"\r\n"))
         at = end
     return out
+
+
+def test_an_audit_database_without_an_audit_is_named(env, tmp_path):
+    variables, _ = env
+    empty = {**variables, "MPPHUB_AUDIT_DB_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    r = run(empty, "verify", "--no-kafka")
+    assert r.exit_code == 1 and "MPPHUB_AUDIT_DB_URL: no audit there" in r.output
