@@ -22,7 +22,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "birth_date": ("missing", "exact", "swapped", "near", "year", "else"),
     "sex": ("missing", "agree", "disagree"),
     "nik": ("missing", "exact", "exact_unverified", "near_dob", "near_same_date", "next_serial",
-            "one_edit", "transposition", "kk_in_nik", "else", "else_unverified", "date_digit"),
+            "one_edit", "transposition", "kk_in_nik", "else", "else_unverified", "date_digit",
+            "serial_same_date"),
     "kk": ("missing", "exact", "one_edit", "else"),
     "birth_place": ("missing", "exact", "similar", "else"),
     "address": ("missing", "exact", "high", "some", "else"),
@@ -207,8 +208,12 @@ def nik_level(a: Prepared, b: Prepared) -> int:
         return 9 if a.nik_ok and b.nik_ok else 10
     if same_date:
         # Region or serial one digit apart, the date already counted by birth_date: its u is
-        # counted among pairs born the same day (em.py).
-        return 5 if next_serial else 4
+        # counted among pairs born the same day (em.py). A serial one digit off (0001 typed
+        # 0071) is rarer between two people born that day in one district than a district
+        # code one digit off (741301 / 741311): a level of its own.
+        if next_serial:
+            return 5
+        return 12 if x[:12] == y[:12] else 4
     # The typo is provably in one (16-digit) NIK: it contradicts its own record, while the other
     # NIK encodes this record's birth date and sex. (A NIK missing a digit is near every NIK of
     # its district and date.)

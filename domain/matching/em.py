@@ -78,7 +78,9 @@ def random_pair_u(
 
 
 _NIK = FIELDS.index("nik")
-_SAME_DATE = (LEVELS["nik"].index("near_same_date"), LEVELS["nik"].index("next_serial"))
+_SAME_DATE = tuple(
+    LEVELS["nik"].index(x) for x in ("near_same_date", "next_serial", "serial_same_date")
+)
 
 
 def _same_date_u(

@@ -126,13 +126,17 @@ def test_nik_adjacent_transposition():
     assert nik(rec(nik="7413011208350001"), rec(nik=NIK)) == "transposition"
 
 
-def test_nik_typo_in_the_serial_with_birth_dates_is_near_same_date():
+def test_nik_typo_in_the_serial_with_birth_dates_is_serial_same_date():
     a, b = rec(nik="7413011203850007", birth_date=BORN), rec(nik=NIK, birth_date=BORN)
-    assert nik(a, b) == "near_same_date"
+    assert nik(a, b) == "serial_same_date"
 
 
-def test_nik_typo_in_the_serial_is_near_same_date():
-    assert nik(rec(nik="7413011203850007"), rec(nik=NIK)) == "near_same_date"
+def test_nik_typo_in_the_serial_is_serial_same_date():
+    assert nik(rec(nik="7413011203850007"), rec(nik=NIK)) == "serial_same_date"
+
+
+def test_nik_typo_in_the_district_on_one_date_is_near_same_date():
+    assert nik(rec(nik="7413021203850001"), rec(nik=NIK)) == "near_same_date"
 
 
 def test_nik_typo_to_an_impossible_serial_is_near_dob():
