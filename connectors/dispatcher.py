@@ -204,7 +204,7 @@ class EventDispatcher:
         enc, frame, topic = ch.encoder, ch.frame, ch.topic
         source = self.source(Change(table, "r", None, None, position, None, snapshot=True))
         tail = envelope(None, b"", "r", int(time.time() * 1000), source)[2:]
-        send = self.events.send
+        offer = self.events.offer
         dead_futures = []
         for values in rows:
             try:
@@ -215,7 +215,9 @@ class EventDispatcher:
                 change = Change(table, "r", None, row, position, None, snapshot=True)
                 dead_futures.append(await self.dead_letter(change, e))
                 continue
-            await send(topic, *frame(key, value), acks)
+            framed = frame(key, value)
+            if not offer(topic, *framed, acks):  # the producer's queue is full: wait
+                await self.events.send(topic, *framed, acks)
         return len(rows) - len(dead_futures), dead_futures
 
     async def dead_letter(self, change: Change, error: Exception):

@@ -116,16 +116,20 @@ class EventProducer:
             await asyncio.to_thread(self._thread.join)
         self._producer = None
 
-    async def send(self, topic: str, key: bytes, value: bytes | None, acks: Acks) -> None:
-        """Queue one event (waits while the queue is full); `acks` counts its delivery."""
+    def offer(self, topic: str, key: bytes, value: bytes | None, acks: Acks) -> bool:
+        """Queue one event unless the queue is full (then False: await `send`)."""
         assert self._producer is not None
-        while True:
-            try:
-                self._producer.produce(topic, value, key, on_delivery=acks.delivered)
-                acks.sent += 1
-                return
-            except BufferError:
-                await asyncio.sleep(0.005)
+        try:
+            self._producer.produce(topic, value, key, on_delivery=acks.delivered)
+        except BufferError:
+            return False
+        acks.sent += 1
+        return True
+
+    async def send(self, topic: str, key: bytes, value: bytes | None, acks: Acks) -> None:
+        """Queue one event, waiting while the queue is full; `acks` counts its delivery."""
+        while not self.offer(topic, key, value, acks):
+            await asyncio.sleep(0.005)
 
 
 def _log_error(err: KafkaError) -> None:

@@ -126,6 +126,10 @@ def chunks(
         after = [rows[-1][k] for k in key]
 
 
+_TEXT_OID = 25
+_AS_TEXT = {1082, 1114}  # date, timestamp (without time zone)
+
+
 def _copy_chunks(engine, table, key, after, size, stopping) -> Iterator[list[tuple]]:
     from psycopg import sql
 
@@ -143,8 +147,11 @@ def _copy_chunks(engine, table, key, after, size, stopping) -> Iterator[list[tup
     finished = False
     try:
         with conn.cursor() as cur:
+            # Dates and timestamps come as ISO text, parsed (and refused) per value by the
+            # row's writers: psycopg's loaders refuse a whole chunk for one 'infinity'.
+            cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
             cur.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(cols, name))
-            oids = [d.type_code for d in cur.description]
+            oids = [_TEXT_OID if d.type_code in _AS_TEXT else d.type_code for d in cur.description]
             with cur.copy(sql.SQL("COPY ({}) TO STDOUT").format(select), params) as copy:
                 copy.set_types(oids)
                 batch: list[tuple] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -109,14 +110,24 @@ class LogicalMessage:
     content: bytes
 
 
+@functools.cache
+def _struct(fmt: str) -> struct.Struct:
+    return struct.Struct(fmt)
+
+
+_COUNT = struct.Struct("!h")
+_LENGTH = struct.Struct("!i")
+
+
 class _Reader:
     def __init__(self, data: bytes):
         self.data = data
         self.pos = 0
 
     def unpack(self, fmt: str) -> tuple:
-        out = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
+        st = _struct(fmt)
+        out = st.unpack_from(self.data, self.pos)
+        self.pos += st.size
         return out
 
     def char(self) -> str:
@@ -134,18 +145,27 @@ class _Reader:
         return bytes(out)
 
     def tuple_data(self) -> tuple:
+        # The per-row hot path of streaming: one tight loop over the bytes, no helper calls.
+        data, pos = self.data, self.pos
+        count = _COUNT.unpack_from(data, pos)[0]
+        pos += 2
         values: list[Any] = []
-        for _ in range(self.unpack("!h")[0]):
-            kind = self.char()
-            if kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED)
-            elif kind in "tb":
-                raw = self.raw(self.unpack("!i")[0])
-                values.append(raw.decode() if kind == "t" else raw)
+        append = values.append
+        for _ in range(count):
+            kind = data[pos]
+            pos += 1
+            if kind == 0x74 or kind == 0x62:  # 't' text, 'b' binary
+                n = _LENGTH.unpack_from(data, pos)[0]
+                raw = data[pos + 4 : pos + 4 + n]
+                append(raw.decode() if kind == 0x74 else bytes(raw))
+                pos += 4 + n
+            elif kind == 0x6E:  # 'n'
+                append(None)
+            elif kind == 0x75:  # 'u'
+                append(UNCHANGED)
             else:
-                raise ValueError(f"pgoutput: unknown tuple value kind {kind!r}")
+                raise ValueError(f"pgoutput: unknown tuple value kind {chr(kind)!r}")
+        self.pos = pos
         return tuple(values)
 
 

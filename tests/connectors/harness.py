@@ -242,6 +242,12 @@ def snapshot_done(stack, agency: str, table: str) -> bool:
     return bool(tables.get(table, {}).get("snapshot", {}).get("done"))
 
 
+def snapshot_rows_stored(stack, agency: str, table: str) -> int:
+    """How many snapshot rows the stored offset covers (what a restart does not re-send)."""
+    tables = stored_offset(stack, agency).get("tables", {})
+    return int(tables.get(table, {}).get("snapshot", {}).get("rows", 0))
+
+
 def is_subsequence(wanted: list, seen: list) -> bool:
     """Every item of `wanted` appears in `seen`, in that order (others may lie between)."""
     it = iter(seen)

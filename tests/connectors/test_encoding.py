@@ -119,3 +119,16 @@ def test_a_null_key_is_refused() -> None:
     enc = RowEncoder(SHAPE)
     with pytest.raises(EncodeError, match="key column ID is null"):
         enc.key(enc.values({"NAMA": "x"}))
+
+
+def test_longs_of_every_size_are_written_as_fastavro_writes_them() -> None:
+    import random
+
+    from connectors.encoding import _varint
+
+    rng = random.Random(5)
+    edges = [0, -1, 63, 64, -64, -65, 2**13, 2**14 - 1, 2**14, 2**31, -(2**63), 2**63 - 1]
+    values = edges + [rng.randint(-(2**63), 2**63 - 1) for _ in range(3000)]
+    values += [rng.randint(-(10**7), 10**7) for _ in range(3000)]
+    for n in values:
+        assert _varint(n) == _fastavro("long", n), n
