@@ -35,7 +35,12 @@ async def read_to_end(
     **consumer_options,
 ) -> AsyncIterator[list[ConsumerRecord]]:
     """Batches of records of every partition of `topics`, from the beginning up to the end each
-    had when reading started. `on_range` learns those bounds before the first batch."""
+    had when reading started. `on_range` learns those bounds before the first batch.
+
+    Committed records only unless told otherwise: the identity log is written in transactions
+    (streams/fencing.py), and a fenced writer's aborted batch is no part of it (a rebuild or a
+    replay must not apply it)."""
+    consumer_options.setdefault("isolation_level", "read_committed")
     names = [topics] if isinstance(topics, str) else list(topics)
     tps = await topic_partitions(kafka, names)
     if not tps:
