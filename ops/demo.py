@@ -26,6 +26,8 @@ from domain.tokens import load_secret
 
 from .commands.users import demo_accounts, logins_text
 from .processes import ChildProcess, pid_in_file, port_is_free, stop_process
+from .samples.demo_agencies import NAMES as MORE_AGENCIES
+from .samples.demo_agencies import prepare_more_agencies
 from .signals import StopSignals
 from .stack import Stack, StackConfig, StackError
 
@@ -121,7 +123,9 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
         _check(signals)
         # One built-in account per role, new passwords each run (printed below).
         logins = demo_accounts(state / "accounts.db")
-        children = _children(opts, state, stack, siak, sicantik, dict(metrics))
+        # Two agencies onboarded by mapping files only: building permits, health insurance.
+        more = prepare_more_agencies(opts.dir, population, out.say)
+        children = _children(opts, state, stack, siak, sicantik, dict(metrics), more)
         for child in children:
             child.start()
             pids.record(child)
@@ -150,6 +154,7 @@ def _check(signals: StopSignals) -> None:
 
 def _metrics_ports(opts: DemoOptions) -> list[tuple[str, int]]:
     names = [f"connector {n}" for n in ("siak", "sicantik")] + ["worker"]
+    names += [f"connector {n}" for n in MORE_AGENCIES]
     return [(name, opts.metrics_base_port + i) for i, name in enumerate(names)]
 
 
@@ -160,7 +165,7 @@ def _check_ports(roles: dict[int, str]) -> None:
             raise StackError(f"port {port} ({role}) is in use by another process")
 
 
-def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) -> list:
+def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict, more=None) -> list:
     cfg_dir, logs = state / "config", state / "logs"
     cfg_dir.mkdir(parents=True, exist_ok=True)
     configs = {
@@ -169,6 +174,8 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict) ->
             "dpmptsp", "sicantik", str(sicantik.url), SICANTIK_TABLES, stack
         ),
     }
+    kafka = {"kafka": {"bootstrap": stack.bootstrap}, "registry": {"url": stack.registry_url}}
+    configs |= {name: {**cfg, **kafka} for name, cfg in (more or {}).items()}
     mpphub = [sys.executable, "-m", "ops.cli"]
     db_url = f"sqlite:///{state / 'projections.db'}"
     # The demo's own secret for keyed tokens (record keys, person ids): made once per state dir.
