@@ -1,11 +1,13 @@
 """`mpphub demo`: the whole hub on one machine.
 
-Starts the local stack, creates the sample civil registry (SIAK) and permits office (SiCantik)
-databases, runs a connector for each, the worker (normalize + projections) and the front-office
-API as child processes, and keeps a simulator making the changes agency staff make (births,
-moves, corrections, deaths, permit applications moving through their steps). Ctrl-C, SIGTERM
-or SIGHUP (once or more) stops everything it started, in reverse order; its children and stack
-also end when the demo is killed -9, and the next run stops any leftover of a killed run.
+Starts the local stack, creates the sample civil registry (SIAK, in PostgreSQL) and permits
+office (SiCantik, in MariaDB) databases on throwaway servers, runs a log-based connector for
+each (SQLite and polling only where a server is not installed: ops/agency_servers.py), the
+worker (normalize + projections) and the front-office API as child processes, and keeps a
+simulator making the changes agency staff make (births, moves, corrections, deaths, permit
+applications moving through their steps). Ctrl-C, SIGTERM or SIGHUP (once or more) stops
+everything it started, in reverse order; its children, servers and stack also end when the demo
+is killed -9, and the next run stops any leftover of a killed run.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 import yaml
 from rich.console import Console
 
 from domain.tokens import load_secret
 
+from .agency_servers import AgencyServers, AgencySource
 from .commands.users import demo_accounts, logins_text
 from .processes import ChildProcess, pid_in_file, port_is_free, stop_process
 from .samples.demo_agencies import NAMES as MORE_AGENCIES
@@ -58,34 +60,28 @@ class DemoOptions:
     dir: Path = Path(".mpphub/demo")
 
 
-def _connector_config(agency: str, name: str, url: str, tables: list, stack: Stack) -> dict:
+def _connector_config(agency: str, name: str, db: AgencySource, stack: Stack) -> dict:
     return {
         "agency": agency,
         "name": name,
-        "source": {
-            "mode": "polling",
-            "url": url,
-            "poll_interval_s": 0.5,
-            "safety_delay_s": 1.0,
-            "diff_interval_s": 30.0,
-        },
-        "tables": tables,
+        "source": db.source,
+        "tables": db.tables,
         "kafka": {"bootstrap": stack.bootstrap},
         "registry": {"url": stack.registry_url},
     }
 
 
-def prepare_databases(opts: DemoOptions, console: Console):
-    """Create (or reuse) the sample agency databases; returns engines and the population."""
+def prepare_databases(opts: DemoOptions, console: Console, servers: AgencyServers):
+    """Create the sample agency databases afresh; returns their sources and the population."""
     from ops.samples import create_siak, create_sicantik
 
     opts.dir.mkdir(parents=True, exist_ok=True)
-    siak = sa.create_engine(f"sqlite:///{(opts.dir / 'siak.db').resolve()}")
-    sicantik = sa.create_engine(f"sqlite:///{(opts.dir / 'sicantik.db').resolve()}")
+    siak = servers.source("postgres", "siak", SIAK_TABLES)
+    sicantik = servers.source("mariadb", "sicantik", SICANTIK_TABLES)
     console.print(f"creating the sample SIAK database ({opts.people} people) ...")
-    population = create_siak(siak, n_people=opts.people, seed=7)
+    population = create_siak(siak.engine, n_people=opts.people, seed=7)
     console.print(f"creating the sample SiCantik database ({opts.permits} permits) ...")
-    create_sicantik(sicantik, population, n_permits=opts.permits, seed=7)
+    create_sicantik(sicantik.engine, population, n_permits=opts.permits, seed=7)
     return siak, sicantik, population
 
 
@@ -108,18 +104,19 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
     left = Stack(stack_cfg, log=log).down(purge=True)
     if left:
         out.say(f"stopped {', '.join(left)} left running by an earlier demo")
-    for p in ("siak.db", "sicantik.db", "projections.db"):
+    for p in ("projections.db",):
         (opts.dir / p).unlink(missing_ok=True)
     metrics = _metrics_ports(opts)
     _check_ports({opts.api_port: "api", **{port: f"{name} metrics" for name, port in metrics}})
     # die_with_parent: the stack ends with the demo even when the demo is killed -9.
     stack = Stack(stack_cfg, log=log, die_with_parent=True)
     children: list[ChildProcess] = []
+    servers = AgencyServers(opts.dir, out.say)
     try:
         stack.up(cancelled=lambda: signals.requested)
         _check(signals)
         out.say(f"[green]✓[/] stack: Kafka {stack.bootstrap}, registry {stack.registry_url}")
-        siak, sicantik, population = prepare_databases(opts, out)
+        siak, sicantik, population = prepare_databases(opts, out, servers)
         _check(signals)
         # One built-in account per role, new passwords each run (printed below).
         logins = demo_accounts(state / "accounts.db")
@@ -134,11 +131,11 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
         _wait_api(opts.api_port, children[-1], signals)
         _print_urls(out, opts, population, dict(metrics)["worker"])
         out.say(logins_text(logins, f"http://127.0.0.1:{opts.api_port}"), highlight=False)
-        _simulate(out, siak, sicantik, population, opts, children, signals)
+        _simulate(out, siak.engine, sicantik.engine, population, opts, children, signals)
     except _Stopped:
         pass
     finally:
-        _stop(out, children, stack, pids, signals)
+        _stop(out, children, stack, pids, signals, servers)
         out.say(f"stopped the stack (its data stays in {stack_cfg.state_dir} until the next demo)")
         out.flush()
 
@@ -169,10 +166,8 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict, mo
     cfg_dir, logs = state / "config", state / "logs"
     cfg_dir.mkdir(parents=True, exist_ok=True)
     configs = {
-        "siak": _connector_config("disdukcapil", "siak", str(siak.url), SIAK_TABLES, stack),
-        "sicantik": _connector_config(
-            "dpmptsp", "sicantik", str(sicantik.url), SICANTIK_TABLES, stack
-        ),
+        "siak": _connector_config("disdukcapil", "siak", siak, stack),
+        "sicantik": _connector_config("dpmptsp", "sicantik", sicantik, stack),
     }
     kafka = {"kafka": {"bootstrap": stack.bootstrap}, "registry": {"url": stack.registry_url}}
     configs |= {name: {**cfg, **kafka} for name, cfg in (more or {}).items()}
@@ -209,12 +204,13 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict, mo
     return children
 
 
-def _stop(out: _Output, children: list[ChildProcess], stack: Stack, pids, signals) -> None:
-    """Stop the children in reverse order, then the stack; further signals do not cut it short."""
+def _stop(out: _Output, children: list[ChildProcess], stack: Stack, pids, signals, servers) -> None:
+    """Stop the children in reverse order, the database servers, then the stack; further signals
+    do not cut it short."""
     out.say("stopping ...")
     seen = len(signals.received)
     errors: list[Exception] = []
-    for step in [*(c.stop for c in reversed(children)), stack.down]:
+    for step in [*(c.stop for c in reversed(children)), servers.stop, stack.down]:
         if len(signals.received) > seen:
             seen = len(signals.received)
             out.say("stopping, please wait: every process this demo started is being stopped")
@@ -324,7 +320,7 @@ def _print_urls(out: _Output, opts: DemoOptions, population, worker_port: int) -
         "\n[bold]MPP Hub demo is running.[/] Open:\n"
         f"  front office page   {base}/\n"
         f"  API docs            {base}/docs\n"
-        f"  look up a citizen   POST {base}/citizens/lookup {{\"nik\": ...}} (never in a URL)\n"
+        f'  look up a citizen   POST {base}/citizens/lookup {{"nik": ...}} (never in a URL)\n'
         f"  who read whose data mpphub audit reads --nik (with MPPHUB_AUDIT_DB_URL and"
         f" MPPHUB_SECRET_FILE of {opts.dir.resolve()})\n"
         f"  turnaround          {base}/services/turnaround\n"
