@@ -183,7 +183,7 @@ class RowEncoder:
 
     def values(self, row: dict[str, Any]) -> tuple:
         """A row dict (as capture modes give it) as a tuple in column order."""
-        return tuple(row.get(c) for c in self.columns)
+        return tuple(map(row.get, self.columns))
 
     def row(self, values: Sequence[Any]) -> bytes:
         """The row record: every column is a ["null", type] union."""
@@ -228,16 +228,19 @@ def source_record(
     agency: str, connector: str, db: str, table: str, position: str, snapshot: bool, ts_ms
 ) -> bytes:
     """The envelope's `source` record (connectors.shapes.SOURCE_SCHEMA)."""
+    return source_prefix(agency, connector, db, table) + source_rest(position, snapshot, ts_ms)
+
+
+@functools.lru_cache(maxsize=1024)
+def source_prefix(agency: str, connector: str, db: str, table: str) -> bytes:
+    """The fields of `source` that are the same for every change of a table."""
+    return _text(agency) + _text(connector) + _text(db) + _text(table)
+
+
+def source_rest(position: str, snapshot: bool, ts_ms: int | None) -> bytes:
+    """The fields of `source` that differ per change."""
     tail = b"\x00" if ts_ms is None else b"\x02" + _varint(ts_ms)
-    return (
-        _text(agency)
-        + _text(connector)
-        + _text(db)
-        + _text(table)
-        + _text(position)
-        + (b"\x01" if snapshot else b"\x00")
-        + tail
-    )
+    return _text(position) + (b"\x01" if snapshot else b"\x00") + tail
 
 
 def envelope(before: bytes | None, after: bytes | None, op: str, ts_ms: int, source: bytes):
