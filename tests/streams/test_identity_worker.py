@@ -33,7 +33,7 @@ from ops.processes import ChildProcess
 from ops.settings import HubSettings
 from schemas.codec import Deserializer
 from schemas.registry import RegistryClient
-from streams.identity_records import decision_of, person_record, source_ms
+from streams.identity_records import decision_of, founding_ms, person_record
 from streams.resolution import INPUT_HEADER
 from streams.settings import StreamSettings
 from tests.streams.helpers import TABLES, TS_MS, RawSender
@@ -290,7 +290,8 @@ def test_a_worker_killed_while_resolving_decides_as_an_uninterrupted_one(hub: Hu
         if fact["op"] == "DELETE":
             decided += expected.forget(record.record_id)
         else:
-            decided += expected.resolve(record, ts_ms=source_ms(fact))
+            # As the worker dates a person: the source time, else the fact's Kafka time.
+            decided += expected.resolve(record, ts_ms=founding_ms(fact, r.timestamp))
     assert after == decided  # nothing decided twice, nothing lost, same ids
     actual = hub.state()
     assert {k: actual.person_of(k) for k in keys} == {k: expected.person_of(k) for k in keys}
