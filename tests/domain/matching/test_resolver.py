@@ -112,6 +112,47 @@ def test_a_neighbouring_serial_typo_goes_to_a_supervisor_not_nowhere() -> None:
     assert [d.record_id for d in r.open_reviews()] == ["Rpermit"]
 
 
+def test_namesakes_with_consecutive_serials_are_asked_about_only_when_in_doubt() -> None:
+    r = resolver(real_model())
+    same = dict(sex="P", kelurahan="RAHA I", kecamatan="01")
+    r.resolve(
+        person(
+            "Ra",
+            "WA ODE SITI",
+            "1990-01-05",
+            nik="7413014501900189",
+            kk_number="7413010101080002",
+            source="disdukcapil",
+            **same,
+        ),
+        1,
+    )
+    # The registry issued both NIKs: two residents, nothing to ask.
+    decisions = r.resolve(
+        person(
+            "Rb",
+            "WA ODE SITI",
+            "1990-01-05",
+            nik="7413014501900188",
+            kk_number="7413010101080005",
+            source="disdukcapil",
+            **same,
+        ),
+        2,
+    )
+    assert [d.kind for d in decisions] == [K.NEW]
+    # The second resident's permit, under her own NIK: hers, and no question about the first.
+    decisions = r.resolve(
+        person(
+            "Rpermit", "Wa Ode Siti", "1990-01-05", nik="7413014501900188", source="dpmptsp", **same
+        ),
+        3,
+    )
+    assert [d.kind for d in decisions] == [K.LINK]
+    assert r.person_of("Rpermit") == r.person_of("Rb") != r.person_of("Ra")
+    assert r.open_reviews() == []
+
+
 def test_a_record_without_nik_like_two_namesakes_joins_neither_and_merges_none() -> None:
     r = resolver(real_model())
     common = dict(sex="L", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I", kecamatan="01")
