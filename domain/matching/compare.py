@@ -17,7 +17,7 @@ from .prepared import Prepared, encodes
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "name": ("missing", "exact", "tokens", "jw95", "jw88", "subset", "initials", "two_edits",
-             "else"),
+             "else", "one_edit"),
     "prefix": ("missing", "agree", "ode_differs", "differs", "sex_conflict"),
     "birth_date": ("missing", "exact", "swapped", "near", "year", "else"),
     "sex": ("missing", "agree", "disagree"),
@@ -67,10 +67,12 @@ def name_level(a: Prepared, b: Prepared) -> int:
         jw = JaroWinkler.similarity(a.squashed, b.squashed, score_cutoff=0.88)
     if jw >= 0.95:
         return 3
-    if jw >= 0.88:
-        return 4
-    # One letter off in a short name (DONO/DORO) is below every Jaro-Winkler band.
+    # One typing error in the whole name (VIMAN typed VIMAD, RAHMI typed RAMHI): a level of its
+    # own below jw95, where the Jaro-Winkler bands rate short names low (DONO/DORO is below
+    # every band) and lump them with names that are merely alike.
     if OSA.distance(a.sorted_fold, b.sorted_fold, score_cutoff=1) <= 1:
+        return 9
+    if jw >= 0.88:
         return 4
     # A typo in the one word an agency kept (KIANDRA / PUJI KIANDRA typed KIINDRA), told on
     # the written words: folding merges doubled letters (JAYA typed JYAA folds to YA).
