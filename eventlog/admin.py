@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from .settings import KafkaSettings
+from .settings import KafkaSettings, unreachable_message
 from .topics import TopicConfig
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ TOPIC_WAIT_S = 30.0
 
 
 class KafkaUnreachable(RuntimeError):
-    """The cluster did not answer; the message names the bootstrap servers."""
+    """The cluster did not answer or refused us; the message names the bootstrap servers and
+    the setting to check."""
 
 
 async def _admin(kafka: KafkaSettings) -> AIOKafkaAdminClient:
@@ -32,9 +33,7 @@ async def _admin(kafka: KafkaSettings) -> AIOKafkaAdminClient:
         await admin.start()
     except (KafkaError, OSError) as e:
         await admin.close()
-        raise KafkaUnreachable(
-            f"Kafka not reachable at {kafka.bootstrap}: {type(e).__name__}: {e}"
-        ) from e
+        raise KafkaUnreachable(unreachable_message(kafka)) from e
     return admin
 
 

@@ -4,6 +4,7 @@ prefix, how long it keeps records). One object, turned into client options and t
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -115,6 +116,11 @@ _HINTS = (
         " MPPHUB_KAFKA_SASL_PASSWORD_FILE)",
     ),
     (
+        "certificate has expired",
+        "a certificate has expired (the broker's, or the CA in ssl_cafile): renew it, or check"
+        " ssl_cafile (MPPHUB_KAFKA_SSL_CAFILE)",
+    ),
+    (
         "CERTIFICATE_VERIFY_FAILED",
         "the broker's certificate is not trusted: check ssl_cafile (MPPHUB_KAFKA_SSL_CAFILE)",
     ),
@@ -133,9 +139,51 @@ _HINTS = (
         "the broker does not speak TLS there: check security_protocol"
         " (MPPHUB_KAFKA_SECURITY_PROTOCOL)",
     ),
+    (
+        "Connect call failed",  # asyncio's words; uvloop's are "Connection refused"
+        "nothing answers there: check bootstrap (MPPHUB_KAFKA_BOOTSTRAP) and that the brokers run",
+    ),
+    (
+        "Connection refused",
+        "nothing answers there: check bootstrap (MPPHUB_KAFKA_BOOTSTRAP) and that the brokers run",
+    ),
+    (
+        "Name or service not known",
+        "the broker's host name is unknown: check bootstrap (MPPHUB_KAFKA_BOOTSTRAP)",
+    ),
+)
+# Said when the client logged nothing we recognise (e.g. no answer before its timeout).
+UNREACHABLE_HINT = (
+    "no broker answered: check bootstrap (MPPHUB_KAFKA_BOOTSTRAP) and that the brokers run"
 )
 
 
 def connection_hint(reason: str) -> str | None:
     """The setting to check, for the reason a client could not connect (None: no idea)."""
     return next((hint for key, hint in _HINTS if key in reason), None)
+
+
+class _LastFailure(logging.Handler):
+    """Keeps the last connection failure aiokafka logged: its exception says only "Unable to
+    bootstrap", the log line says why (refused credentials, expired certificate...)."""
+
+    reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "nable connect to" in text or "Authentication failed" in text:
+            _LastFailure.reason = text
+
+
+logging.getLogger("aiokafka").addHandler(_LastFailure(logging.ERROR))
+
+
+def last_connection_failure() -> str:
+    """What the last failed connection of this process said ('' when none failed)."""
+    return _LastFailure.reason
+
+
+def unreachable_message(kafka: KafkaSettings) -> str:
+    """One line for a client that could not connect: where, and the setting to check."""
+    hint = connection_hint(_LastFailure.reason) or UNREACHABLE_HINT
+    return f"cannot connect to Kafka at {kafka.bootstrap}: {hint}"

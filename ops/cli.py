@@ -640,12 +640,11 @@ def _dl_filters(f):
 
 
 def _dl_source(topic: str):
-    import logging
-
     from .deadletter import Source
 
     # aiokafka logs each failed connection before raising; the raised error is the one line.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # Not by a level: eventlog keeps the reason logged (the setting it names) from its handler,
+    # and with that handler nothing of aiokafka's reaches stderr (no root handler here).
     hub = _hub_settings()
     # No topic: the hub's (its prefix applied).
     source = Source(

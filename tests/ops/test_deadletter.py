@@ -298,7 +298,8 @@ def test_the_command_runs_as_a_process_and_fails_in_one_line(letters: Letters) -
         timeout=60,
     )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.startswith("error: Kafka not reachable at 127.0.0.1:1")
+    assert done.stderr.startswith("error: cannot connect to Kafka at 127.0.0.1:1: ")
+    assert "MPPHUB_KAFKA_BOOTSTRAP" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 

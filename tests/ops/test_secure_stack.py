@@ -60,9 +60,7 @@ def test_secure_broker_config_keeps_the_controller_plaintext_on_loopback(tmp_pat
     secrets = StackSecrets(tmp_path / "secure")
     secrets.make()
     spec = BrokerSpec(1, 9092, 9093, tmp_path / "kafka-1")
-    props = dict(
-        ln.split("=", 1) for ln in server_properties(spec, [spec], secrets).splitlines()
-    )
+    props = dict(ln.split("=", 1) for ln in server_properties(spec, [spec], secrets).splitlines())
     assert props["listeners"] == "SASL_SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
     assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
     assert props["inter.broker.listener.name"] == "SASL_SSL"
@@ -82,6 +80,12 @@ def test_each_connection_failure_names_the_setting_to_check() -> None:
     )
     assert "MPPHUB_KAFKA_SSL_CAFILE" in connection_hint("[SSL: CERTIFICATE_VERIFY_FAILED] ...")
     assert "MPPHUB_KAFKA_SECURITY_PROTOCOL" in connection_hint("Connection at x closed")
+    expired = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired"
+    assert "has expired" in connection_hint(expired) and "MPPHUB_KAFKA_SSL_CAFILE" in (
+        connection_hint(expired)
+    )
+    refused = 'Unable connect to "127.0.0.1:1": [Errno 111] Connect call failed'
+    assert "MPPHUB_KAFKA_BOOTSTRAP" in connection_hint(refused)
     assert connection_hint("something else") is None
 
 
@@ -97,9 +101,7 @@ def test_the_hub_settings_produce_and_consume(secure_stack: Stack) -> None:
     assert kafka.security_protocol == "SASL_SSL" and kafka.sasl_mechanism == "SCRAM-SHA-512"
 
     async def roundtrip() -> list[bytes]:
-        await ensure_topics(
-            kafka, {"t.secure": {}}, partitions=1, replication_factor=1
-        )
+        await ensure_topics(kafka, {"t.secure": {}}, partitions=1, replication_factor=1)
         producer = AIOKafkaProducer(**kafka.client_options(), acks="all")
         await producer.start()
         try:
@@ -167,9 +169,7 @@ def test_a_wrong_password_is_one_line_and_a_failed_command(
 def test_the_registry_answers_https_with_credentials_only(secure_stack: Stack) -> None:
     secrets = secure_stack.secrets
     assert secrets is not None and secure_stack.registry_url.startswith("https://")
-    auth = RegistryAuth(
-        username="hub", password_file=secrets.registry_password, cafile=secrets.ca
-    )
+    auth = RegistryAuth(username="hub", password_file=secrets.registry_password, cafile=secrets.ca)
     with RegistryClient(secure_stack.registry_url, **auth.options()) as registry:
         schema_id = registry.register("t.secure-value", '"string"')
         assert registry.get_schema(schema_id) == "string"
@@ -244,7 +244,10 @@ def test_a_connector_and_the_worker_run_against_the_secured_stack(
     )
     cli = [sys.executable, "-m", "ops.cli"]
     connector = ChildProcess(
-        "connector", [*cli, "connect", str(config), "--no-progress"], tmp_path / "c.log", env,
+        "connector",
+        [*cli, "connect", str(config), "--no-progress"],
+        tmp_path / "c.log",
+        env,
         cwd=REPO,
     )
     worker = ChildProcess("worker", [*cli, "worker"], tmp_path / "w.log", env, cwd=REPO)
@@ -290,9 +293,7 @@ def test_schemas_check_reads_the_registry_credentials_from_the_environment(
 def test_three_secured_brokers_replicate_over_sasl_ssl(tmp_path: Path) -> None:
     # acks=all on replication factor 3, min ISR 2: the followers fetch over the SASL_SSL
     # inter-broker listener with the broker's SCRAM user.
-    cfg = dataclasses.replace(
-        test_stack_config(tmp_path / "s3", brokers=3, base=800), secure=True
-    )
+    cfg = dataclasses.replace(test_stack_config(tmp_path / "s3", brokers=3, base=800), secure=True)
     s = Stack(cfg, log=lambda m: None)
     try:
         assert all(st.healthy for st in s.up(timeout=240))
@@ -311,3 +312,135 @@ def test_three_secured_brokers_replicate_over_sasl_ssl(tmp_path: Path) -> None:
         asyncio.run(produce())
     finally:
         s.down()
+
+
+# --- bad input: one line naming the setting, a failed command, never a hang --------------------
+_EXPIRED_CA_CNF = """[ca]
+default_ca = expired
+[expired]
+database = {dir}/index.txt
+new_certs_dir = {dir}
+serial = {dir}/serial
+default_md = sha256
+policy = any
+[any]
+commonName = supplied
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+subjectKeyIdentifier = hash
+keyUsage = critical, keyCertSign, cRLSign
+"""
+
+
+def _expired_ca(stack: Stack, tmp: Path) -> Path:
+    """The stack's CA certificate again (same key, same name) but valid only in 2020: every
+    certificate it signed now chains to an expired one (openssl ca sets past dates)."""
+    assert stack.secrets is not None
+    d = tmp / "expired-ca"
+    d.mkdir()
+    (d / "index.txt").write_text("")
+    (d / "serial").write_text("01\n")
+    (d / "ca.cnf").write_text(_EXPIRED_CA_CNF.format(dir=d))
+    key = stack.secrets.dir / "ca.key"
+    subject = subprocess.run(
+        ["openssl", "x509", "-in", str(stack.secrets.ca), "-noout", "-subject", "-nameopt",
+         "compat"], capture_output=True, text=True, check=True,
+    ).stdout.strip().removeprefix("subject=")  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-new", "-key", str(key), "-subj", subject, "-out", str(d / "ca.csr")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "ca", "-batch", "-selfsign", "-config", str(d / "ca.cnf"), "-keyfile",
+         str(key), "-in", str(d / "ca.csr"), "-extensions", "v3_ca", "-startdate",
+         "20200101000000Z", "-enddate", "20201231000000Z", "-out", str(d / "ca.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    dates = subprocess.run(
+        ["openssl", "x509", "-in", str(d / "ca.pem"), "-noout", "-checkend", "0"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert dates.returncode == 1 and "will expire" in dates.stdout  # expired already
+    return d / "ca.pem"
+
+
+def _bad_env(fault: str, stack: Stack, tmp: Path) -> tuple[dict[str, str], str]:
+    """The hub's environment with one fault, and the variable the error must name."""
+    if fault == "wrong password":
+        wrong = tmp / "wrong.password"
+        wrong.write_text("not-the-password\n")
+        return {"MPPHUB_KAFKA_SASL_PASSWORD_FILE": str(wrong)}, "MPPHUB_KAFKA_SASL_PASSWORD_FILE"
+    if fault == "expired certificate":
+        return {"MPPHUB_KAFKA_SSL_CAFILE": str(_expired_ca(stack, tmp))}, "MPPHUB_KAFKA_SSL_CAFILE"
+    assert fault == "unreachable broker"
+    from ops.processes import free_port
+
+    return {"MPPHUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}, "MPPHUB_KAFKA_BOOTSTRAP"
+
+
+def _commands(tmp: Path) -> dict[str, list[str]]:
+    """A command of each kind of client: connector, worker, rebuild, dead-letter CLI."""
+    config = tmp / "c.yaml"
+    config.write_text(
+        f"agency: test\nsource: {{mode: file, directory: {tmp}}}\n"
+        "tables: [{name: t, key: [id]}]\n"
+    )
+    return {
+        "connect": ["connect", str(config), "--status"],
+        "worker": ["worker"],
+        "rebuild": ["rebuild", "--db", f"sqlite:///{tmp / 'rebuilt.db'}", "--no-progress"],
+        "deadletter": ["deadletter", "list"],
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fault", ["wrong password", "expired certificate", "unreachable broker"])
+def test_a_bad_setting_fails_every_client_in_one_line_naming_it(
+    secure_stack: Stack, tmp_path: Path, fault: str
+) -> None:
+    from domain.tokens import load_secret
+
+    secret = tmp_path / "secret"
+    load_secret(secret, create=True)
+    bad, variable = _bad_env(fault, secure_stack, tmp_path)
+    base = {
+        "MPPHUB_SECRET_FILE": str(secret),
+        "MPPHUB_WORKER_DATA_DIR": str(tmp_path / "worker"),
+        "MPPHUB_PROJECTION_DB_URL": f"sqlite:///{tmp_path / 'projections.db'}",
+    }
+    for name, args in _commands(tmp_path).items():
+        # A hang fails here (TimeoutExpired): every client gives up within its own timeouts.
+        done = subprocess.run(
+            [sys.executable, "-m", "ops.cli", *args], env=_env(secure_stack, **base, **bad),
+            capture_output=True, text=True, timeout=120, cwd=REPO,
+        )  # fmt: skip
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1, (name, done.stderr[-2000:])
+        assert len(lines) == 1, (name, done.stderr[-2000:])
+        assert lines[0].startswith("error: cannot connect to Kafka"), (name, lines[0])
+        assert variable in lines[0], (name, lines[0])
+        assert "not-the-password" not in done.stderr + done.stdout
+
+
+def test_every_faust_app_gets_the_credentials_and_the_prefix(tmp_path: Path) -> None:
+    import faust
+
+    from ops.settings import HubSettings
+    from projections.agent import projection_app
+    from streams.app import create_app
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    hub = HubSettings.from_env(
+        {
+            "MPPHUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "MPPHUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "MPPHUB_KAFKA_SASL_USERNAME": "hub",
+            "MPPHUB_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "pw"),
+            "MPPHUB_TOPIC_PREFIX": "kota-b.",
+        }
+    )
+    for app in (create_app(hub.stream), projection_app(hub.projection)):
+        credentials = app.conf.broker_credentials
+        assert isinstance(credentials, faust.SASLCredentials), app.conf.id
+        assert (credentials.username, credentials.password) == ("hub", "s3cret")
+        assert app.conf.id.startswith("kota-b.")
