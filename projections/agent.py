@@ -16,6 +16,7 @@ import faust
 from faust.types import TP
 
 from eventlog import admin
+from eventlog.committed import CommittedReadingApp
 from eventlog.topics import KEEP_FOREVER
 
 from .facts import CONSUMER, ProjectionTopics
@@ -167,7 +168,11 @@ def projection_app(
         "topic_disable_leader": True,
     }
     options.update(faust_options)
-    app = faust.App(settings.kafka.topics.group(f"{settings.app_id}-projections"), **options)
+    # Committed records only: the identity log is written in transactions (a fenced or killed
+    # resolver's aborted batch stays in it).
+    app = CommittedReadingApp(
+        settings.kafka.topics.group(f"{settings.app_id}-projections"), **options
+    )
     register_projection(app, settings, topics=topics, consumer=consumer)
     return app
 

@@ -21,6 +21,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from domain.tokens import Tokens
 from eventlog import KafkaSettings, admin, topics
+from eventlog.committed import CommittedReadingApp
 from eventlog.topics import TopicConfig
 from schemas.registry import RegistryClient
 
@@ -80,37 +81,12 @@ class _IdempotentProducer(faust_aiokafka.Producer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
-class _CommittedReadingThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # Faust reads committed records only in its exactly_once mode; the identity log is
-        # written in transactions (streams/fencing.py) and a fenced writer's aborted batch must
-        # not be projected. The consumer is not started yet: its fetcher takes this at start.
-        consumer._isolation_level = "read_committed"  # noqa: SLF001 - no public setter
-        return consumer
-
-
-class _CommittedReadingConsumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> Any:
-        return _CommittedReadingThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class HubApp(faust.App):
+class HubApp(CommittedReadingApp):
     """faust.App whose producer is idempotent with acks=all and whose consumer reads committed
     records only."""
 
     def _new_producer(self) -> Any:
         return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
-
-    def _new_consumer(self) -> Any:
-        return _CommittedReadingConsumer(
-            self.transport,
-            callback=self.topics.on_message,
-            on_partitions_revoked=self._on_partitions_revoked,
-            on_partitions_assigned=self._on_partitions_assigned,
-            beacon=self.beacon,
-            loop=self.loop,
-        )
 
 
 def broker_credentials(kafka: KafkaSettings) -> Any:

@@ -94,7 +94,11 @@ def typo(value: str, rng: random.Random) -> str:
 
 def read_all(bootstrap: str, topic: str) -> list[Any]:
     """Every record of a one-partition topic, from its beginning to its end now."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # Committed records only: the identity log is written in transactions (streams/fencing.py)
+    # and a killed worker's open one is aborted, its records left in the log.
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
@@ -114,7 +118,11 @@ class LogTail:
 
     def __init__(self, hub: Hub):
         self.hub = hub
-        self.consumer = KafkaConsumer(bootstrap_servers=hub.bootstrap, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=hub.bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
         tp = TopicPartition(IDENTITY_TOPIC, 0)
         self.consumer.assign([tp])
         self.consumer.seek_to_beginning(tp)
