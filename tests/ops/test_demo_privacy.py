@@ -17,7 +17,7 @@ import pytest
 
 from ops.processes import wait_for
 from tests.ops.demo_samples import sample_numbers
-from tests.ops.test_demo import _Demo
+from tests.ops.test_demo import _Demo, officer_headers
 
 pytestmark = pytest.mark.integration
 
@@ -69,14 +69,37 @@ def test_no_sample_nik_or_kk_in_any_log_or_metric(tmp_path: Path) -> None:
 
         assert wait_for(captured_and_projected, 120, 1.0), demo.text()[-3000:]
         api = f"http://127.0.0.1:{demo.api_port}"
-        officer = {"X-MPP-Role": "officer", "X-MPP-User": "petugas1", "X-MPP-Purpose": "x"}
+        officer = officer_headers(demo.text(), f"{api}/citizens/lookup")
         with httpx.Client(base_url=api, headers=officer, timeout=10) as http:
+            assert wait_for(
+                lambda: (
+                    http.post("/citizens/lookup", json={"nik": residents[0]}).status_code == 200
+                ),
+                60,
+                1.0,
+            ), "the first resident was never projected"
             # The ways a NIK could reach the access log: in a path, in a query, in a body.
             for nik in residents[:5]:
                 http.get(f"/citizens/{nik}")
                 http.get(f"/citizens?nik={nik}")
-                http.post("/citizens/lookup", json={"nik": nik})
-            http.post("/citizens/search", json={"name": "ode"})
+                assert http.post("/citizens/lookup", json={"nik": nik}).status_code == 200
+            assert http.post("/citizens/search", json={"name": "ode"}).status_code == 200
+        # Every read above is in the demo's audit, and its chain holds.
+        audit_env = {
+            **demo.env,
+            "MPPHUB_AUDIT_DB_URL": f"sqlite:///{demo.state / 'audit.db'}",
+            "MPPHUB_SECRET_FILE": str(demo.state / "secret"),
+        }
+        verified = subprocess.run(
+            [sys.executable, "-m", "ops.cli", "audit", "verify", "--no-kafka"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=audit_env,
+        )
+        assert verified.returncode == 0, verified.stderr
+        entries = int(re.search(r"holds: (\d+) entries", verified.stdout).group(1))
+        assert entries >= 6  # six lookups at least
         status = subprocess.run(
             [sys.executable, "-m", "ops.cli", "connect", str(demo.state / "config" / "siak.yaml")]
             + ["--status"],
