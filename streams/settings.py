@@ -11,19 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventlog import KafkaSettings
 from schemas.registry import RegistryAuth
 
-# The raw change topics the worker reads by default: the demo agencies' tables
-# (topic = mpp.<agency>.<table lower-cased>, as the connectors name them). Names within the hub:
-# the worker puts its topic prefix (KafkaSettings.topic_prefix) before them.
-DEFAULT_RAW_TOPICS = (
-    "mpp.disdukcapil.biodata_wni",
-    "mpp.disdukcapil.data_keluarga",
-    "mpp.disdukcapil.pindah_datang",
-    "mpp.disdukcapil.capil_mati",
-    "mpp.dpmptsp.tmpemohon",
-    "mpp.dpmptsp.trperizinan",
-    "mpp.dpmptsp.tmpermohonan",
-    "mpp.dpmptsp.trstspermohonan_log",
-)
+from .mappings import raw_topics
+
+# The raw change topics the worker reads by default: every table of every agency's mapping file
+# (streams/mappings/agencies/; topic = mpp.<agency>.<table lower-cased>, as the connectors name
+# them), so that a new agency is a new file, not a change here. Names within the hub: the worker
+# puts its topic prefix (KafkaSettings.topic_prefix) before them.
+DEFAULT_RAW_TOPICS = raw_topics()
 
 
 class StreamSettings(BaseModel):

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from .change import RawChange
 from .errors import MappingError
-from .files import AGENCIES, AGENCIES_DIR, AgencyMapping, install_directory, load_file
+from .files import (
+    AGENCIES,
+    AGENCIES_DIR,
+    AgencyMapping,
+    install_directory,
+    load_file,
+    raw_topics,
+)
 from .lines import MappingFileError
 from .registry import MAPPINGS, MapFn, map_change, mapping, mapping_for
 
@@ -29,4 +36,5 @@ __all__ = [
     "map_change",
     "mapping",
     "mapping_for",
+    "raw_topics",
 ]

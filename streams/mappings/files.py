@@ -90,3 +90,12 @@ def install_directory(directory: str | Path) -> list[str]:
     for one in loaded:
         install(one)
     return [one.agency for one in loaded]
+
+
+def raw_topics(topic_prefix: str = "mpp") -> tuple[str, ...]:
+    """The change topics of every table of every installed agency, sorted."""
+    return tuple(
+        sorted(
+            f"{topic_prefix}.{a}.{t.lower()}" for a, m in AGENCIES.items() for t in m.decl.tables
+        )
+    )

@@ -299,3 +299,11 @@ tables:
       nik: NIK
       deceased: {column: STATUS, codes: STATUS}
 """
+
+
+def test_the_worker_reads_every_table_of_every_mapping_file_by_default() -> None:
+    from streams.settings import DEFAULT_RAW_TOPICS, StreamSettings
+
+    want = {f"mpp.{a}.{t.lower()}" for a, m in AGENCIES.items() for t in m.decl.tables}
+    assert set(DEFAULT_RAW_TOPICS) == want == set(StreamSettings().raw_topics)
+    assert {"mpp.pupr.riwayat_status", "mpp.bpjs.peserta_jkn"} <= want
