@@ -821,6 +821,10 @@ from .commands.users import users  # noqa: E402
 
 main.add_command(users)
 
+from .commands.chaos import chaos  # noqa: E402
+
+main.add_command(chaos)
+
 
 from .commands.bench_capture import capture as bench_capture  # noqa: E402
 
