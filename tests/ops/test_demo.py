@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from ops.processes import free_port, owned_pid, pid_alive, port_is_free, wait_for
+from ops.samples.demo_agencies import NAMES as MORE_AGENCIES
 from tests.conftest import test_stack_config
 from tests.ops.demo_samples import sample_numbers
 from tests.projections.api.logins import live_login
@@ -25,6 +26,10 @@ from tests.projections.api.logins import live_login
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+# The demo's connectors: the civil registry, the permits office and the agencies onboarded by
+# mapping files only; each connector and the worker serve metrics on ports of one block.
+CONNECTORS = 2 + len(MORE_AGENCIES)
+METRICS_PORTS = CONNECTORS + 1
 RUN_DEMO = (
     "import sys; from pathlib import Path; from rich.console import Console; "
     "from ops.demo import DemoOptions, run_demo; "
@@ -60,7 +65,7 @@ def _processes_under(directory: Path) -> list[int]:
 
 def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     stack = test_stack_config(tmp_path / "ports", base=80)
-    api_port, metrics_port = free_port(), _free_block(3)  # two connectors and the worker
+    api_port, metrics_port = free_port(), _free_block(METRICS_PORTS)
     state = tmp_path / "demo"
     env = {
         **os.environ,
@@ -96,8 +101,8 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
         for url in ("/docs", "/services/turnaround", f"{metrics_port}/metrics"):
             assert url in text
         started += [int(pid) for pid in re.findall(r"\(pid (\d+), log", text)]
-        assert len(started) == 4  # two connectors, the worker, the API
-        assert len(_processes_under(state)) >= 4  # the connectors, the broker, the registry
+        assert len(started) == CONNECTORS + 2  # the connectors, the worker, the API
+        assert len(_processes_under(state)) >= CONNECTORS  # the connectors, broker, registry
 
         officer = officer_headers(text, citizen.group(1))
         anonymous = httpx.post(citizen.group(1), json={"nik": nik}, timeout=5)
@@ -117,7 +122,7 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
     assert "stopped the stack" in text
     assert not [pid for pid in started if pid_alive(pid)]
     assert _processes_under(state) == []
-    ports = [api_port, metrics_port, metrics_port + 1, metrics_port + 2, *stack.ports().values()]
+    ports = [api_port, *range(metrics_port, metrics_port + METRICS_PORTS), *stack.ports().values()]
     assert [p for p in ports if not port_is_free(p)] == []
 
 
@@ -126,7 +131,7 @@ class _Demo:
 
     def __init__(self, tmp_path: Path, state: Path | None = None, pipe: bool = False) -> None:
         self.stack = test_stack_config(tmp_path / "ports", base=80)
-        self.api_port, self.metrics_port = free_port(), _free_block(3)
+        self.api_port, self.metrics_port = free_port(), _free_block(METRICS_PORTS)
         self.state = state or tmp_path / "demo"
         self.out = tmp_path / f"demo-{time.monotonic_ns()}.out"
         self.env = {
@@ -143,7 +148,7 @@ class _Demo:
     def ports(self) -> list[int]:
         return [
             self.api_port,
-            *(self.metrics_port + i for i in range(3)),
+            *(self.metrics_port + i for i in range(METRICS_PORTS)),
             *self.stack.ports().values(),
         ]
 

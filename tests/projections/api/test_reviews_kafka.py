@@ -16,12 +16,13 @@ from projections.commands import ReviewCommands
 from projections.settings import ApiSettings
 from tests.connectors.harness import read_topic
 from tests.projections import factories as f
-from tests.projections.api.conftest import RESIDENT_A, RESIDENT_B, SUPERVISOR, project
+from tests.projections.api.conftest import RESIDENT_A, RESIDENT_B, SUPERVISOR, Heads, project
+from tests.projections.api.logins import log_in
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_supervisor_decision_reaches_the_review_topic(stack, store):
+def test_a_supervisor_decision_reaches_the_review_topic(stack, store, audit, auth_settings):
     topic = f"test.{uuid.uuid4().hex[:8]}.identity-reviews"
     kafka = KafkaSettings(bootstrap=stack.bootstrap)
     asyncio.run(
@@ -38,10 +39,17 @@ def test_a_supervisor_decision_reaches_the_review_topic(stack, store):
         ],
     )
     settings = ApiSettings(
-        db_url=str(store.engine.url), kafka=kafka, registry_url=stack.registry_url
+        db_url=str(store.engine.url),
+        kafka=kafka,
+        registry_url=stack.registry_url,
+        audit_head_interval_s=0,
+        auth=auth_settings,
     )
     commands = ReviewCommands(settings.kafka, settings.registry_url, topic=topic)
-    with TestClient(create_api(settings, store=store, commands=commands)) as client:
+    # The test's own audit (and its secret): nothing read from the working directory.
+    api = create_api(settings, store=store, commands=commands, audit=audit, heads=Heads())
+    log_in(api, SUPERVISOR)
+    with TestClient(api) as client:
         body = {"record_id": b, "other_record_id": a, "decision": "different", "note": "kembar"}
         r = client.post("/identity/reviews", json=body, headers=SUPERVISOR)
         assert r.status_code == 202, r.text
