@@ -3,10 +3,10 @@ replication 3 and min ISR 2, SIAK in PostgreSQL, SiCantik in MariaDB, two worker
 in PostgreSQL) under a steady simulated load takes each fault once: kill -9 of the leader broker
 of the busiest partition (and its restart), kill -9 of a worker and of a connector at a random
 moment, a worker stopped past its session timeout and continued, the registry stopped for 30 s,
-the projection database restarted, SIAK's source PostgreSQL restarted mid-stream. After each,
-the projection equals the fold of the source tables (row counts and a hash of the sorted rows):
-nothing lost, nothing doubled, and no identity input decided twice. `mpphub chaos` runs the
-same, longer.
+the projection database restarted (a source database restarted: not yet, see
+ops.chaos.SUITE_KINDS). After each, the projection
+equals the fold of the source tables (row counts and a hash of the sorted rows): nothing lost,
+nothing doubled, and no identity input decided twice. `mpphub chaos` runs the same, longer.
 
 Everything the hub started is stopped at the end, also when a fault fails: the teardown checks
 that no process of it runs and its ports are free."""
