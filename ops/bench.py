@@ -40,7 +40,7 @@ from rich.progress import Progress
 from domain.tokens import load_secret
 from eventlog.topics import Topics
 
-from .processes import ChildProcess
+from .processes import ChildProcess, peak_rss_mb
 from .stack import Stack, StackConfig, StackError
 
 # The bench's hub on its own stack: no prefix, passed on to every process it starts.
@@ -68,16 +68,6 @@ class BenchOptions:
             raise ValueError(f"rows: between 1 and {MAX_ROWS:,}")
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a live process has used so far (its waited-for children too)."""
     try:
@@ -100,7 +90,7 @@ class _Proc(ChildProcess):
         """Read the process's peak memory and CPU time so far."""
         if not self.proc:
             return
-        peak = _peak_rss_mb(self.proc.pid)
+        peak = peak_rss_mb(self.proc.pid)
         if peak is not None:
             self.peak_mb = max(self.peak_mb or 0, peak)
         cpu = cpu_seconds(self.proc.pid)

@@ -24,7 +24,7 @@ import yaml
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy.engine import make_url
 
-from .processes import LOOPBACK, ChildProcess, free_port, port_is_free
+from .processes import LOOPBACK, ChildProcess, free_port, peak_rss_mb, port_is_free
 from .stack import Stack, StackError
 from .stack.debezium import ensure_debezium_libs, find_java
 
@@ -60,17 +60,6 @@ class Measured:
             "peak_memory_mb": self.peak_memory_mb,
             **self.extra,
         }
-
-
-def _peak_rss_mb(pid: int) -> float | None:
-    """VmHWM of a live process, in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 # --- the source table -----------------------------------------------------------------------
@@ -186,7 +175,7 @@ class _Phases:
         return time.monotonic() - start
 
     def sample(self) -> None:
-        peak = _peak_rss_mb(self.proc.proc.pid) if self.proc.proc else None
+        peak = peak_rss_mb(self.proc.proc.pid) if self.proc.proc else None
         if peak is not None:
             self.peak_mb = max(self.peak_mb or 0, peak)
 

@@ -29,6 +29,17 @@ def free_port(host: str = LOOPBACK) -> int:
         return s.getsockname()[1]
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory (VmHWM) of a live process, in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     """True when a listener could bind ``host:port`` now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
