@@ -39,8 +39,10 @@ def _redacting(factory: Callable[..., logging.LogRecord]) -> Callable[..., loggi
         if record.name.startswith(_ARGS_READ_BY_FORMATTER) and isinstance(record.args, tuple):
             record.args = tuple(redact(a) for a in record.args)
         else:
-            try:  # formatted now, redacted whole: an argument of any type is covered
-                record.msg, record.args = redact_numbers_in(record.getMessage()), None
+            # Formatted now, redacted whole: an argument of any type is covered. Arguments become
+            # (), not None: mode's formatter wraps a non-tuple into (None,) and formats again.
+            try:
+                record.msg, record.args = redact_numbers_in(record.getMessage()), ()
             except (TypeError, ValueError):  # a malformed call: logging reports it as usual
                 pass
         if record.exc_info and record.exc_info[1] is not None:

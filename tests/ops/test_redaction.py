@@ -65,3 +65,15 @@ def test_uvicorn_access_log_path_and_query_are_redacted(logged):
     line = buf.getvalue()
     assert NIK not in line and "WA%20ODE" not in line
     assert '"GET /citizens/<redacted>?<redacted> HTTP/1.1" 400' in line
+
+
+def test_a_redacted_record_formats_cleanly_under_fausts_log_formatter(logged, capsys):
+    # A Faust worker logs through mode's ExtensionFormatter, which formats the arguments again:
+    # a redacted record must not make it print "--- Logging error ---" instead of the line.
+    from mode.utils.logging import ExtensionFormatter
+
+    buf, handler = logged
+    handler.setFormatter(ExtensionFormatter(stream=buf, fmt="%(levelname)s %(message)s"))
+    logging.getLogger("faust.worker").info("offset of %s at %d%%", NIK, 7)
+    assert "Logging error" not in capsys.readouterr().err
+    assert buf.getvalue().strip().endswith("INFO offset of <redacted> at 7%")
