@@ -50,6 +50,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_REPLICATION_FACTOR": tuple(f"{s}.replication_factor" for s in _BOTH),
     "MPPHUB_WORKER_STORE": ("stream.store",),
     "MPPHUB_WORKER_DATA_DIR": tuple(f"{s}.data_dir" for s in _BOTH),
+    "MPPHUB_WORKER_STOP_TIMEOUT_S": ("stream.stop_timeout_s",),
     "MPPHUB_BATCH_SIZE": tuple(f"{s}.batch_size" for s in _BOTH),
     "MPPHUB_METRICS_PORT": ("metrics_port",),
     "MPPHUB_METRICS_ADDR": ("metrics_addr",),

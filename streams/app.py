@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -201,6 +204,33 @@ async def _produce(sinks: dict[str, faust.TopicT], out: Iterable[OutMessage]) ->
         await asyncio.gather(*futures)
 
 
+class BoundedStopWorker(faust.Worker):
+    """A Faust worker whose stop on a signal is graceful for `stop_timeout_s`, then ends the
+    process (exit 1, one line on stderr): Faust waits without limit on commits and flushes to
+    brokers that may be gone, and a worker that outlives its demo holds its ports."""
+
+    def __init__(self, app: faust.App, stop_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._stop_timeout_s = stop_timeout_s
+        self._deadline: threading.Timer | None = None
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        if self._deadline is None:
+            self._deadline = threading.Timer(self._stop_timeout_s, self._stop_overdue)
+            self._deadline.daemon = True
+            self._deadline.start()
+        super()._schedule_shutdown(signal)
+
+    def _stop_overdue(self) -> None:
+        sys.stderr.write(
+            f"worker: graceful stop took longer than {self._stop_timeout_s:g} s "
+            "(MPPHUB_WORKER_STOP_TIMEOUT_S; brokers unreachable?): exiting now; "
+            "uncommitted work is redone on the next start\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+
 def run_worker(
     settings: StreamSettings,
     tokens: Tokens,
@@ -225,8 +255,13 @@ def run_worker(
     register_identity(app, settings, tokens, model)
     for register in extra:
         register(app)
-    worker = faust.Worker(
-        app, loop=loop, loglevel=settings.log_level, redirect_stdouts=False, quiet=True
+    worker = BoundedStopWorker(
+        app,
+        settings.stop_timeout_s,
+        loop=loop,
+        loglevel=settings.log_level,
+        redirect_stdouts=False,
+        quiet=True,
     )
     try:
         worker.execute_from_commandline()

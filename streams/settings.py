@@ -38,6 +38,11 @@ class StreamSettings(BaseModel):
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # A stop (SIGTERM/SIGINT) is graceful up to this many seconds, then the process exits: with
+    # the brokers gone (the demo killed, a network cut) Faust's own stop waits on commits and
+    # flushes that never complete. Nothing is lost by it: projection checkpoints commit with
+    # their rows and the identity log is transactional.
+    stop_timeout_s: float = Field(default=15.0, gt=0, le=600)
     # The hub's secret: record keys and person ids are keyed tokens under it (domain/tokens.py).
     # Created once per hub and kept (a new secret gives every record a new key).
     secret_file: Path = Path(".mpphub/secret")
