@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ class Canonical:
 
     def record(self) -> dict[str, Any]:
         """The Avro record (field name -> value)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,11 @@ class PersonFact(Canonical):
 
     def keyed(self, tokens: Tokens) -> PersonFact:
         """The fact with its record_key: the token of (agency, source_table, source_record_id)."""
-        key = tokens.record(self.agency, self.source_table, self.source_record_id)
-        return dataclasses.replace(self, record_key=key)
+        return dataclasses.replace(self, record_key=self.record_key_under(tokens))
+
+    def record_key_under(self, tokens: Tokens) -> str:
+        """The record_key `keyed` gives: the token of (agency, source_table, source_record_id)."""
+        return tokens.record(self.agency, self.source_table, self.source_record_id)
 
     def __repr__(self) -> str:  # personal data stays out of logs and tracebacks
         return (
@@ -168,6 +172,13 @@ class DataQualityFinding(Canonical):
     @property
     def key(self) -> str:
         return f"{self.agency}/{self.table}/{self.record_key}"
+
+
+@functools.cache
+def _field_names(cls: type[Canonical]) -> tuple[str, ...]:
+    # dataclasses.fields() walks the class's fields on every call: once per class instead, as
+    # record() runs for every event normalize emits.
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 CANONICAL_TYPES: tuple[type[Canonical], ...] = (

@@ -58,6 +58,7 @@ class Normalizer:
     ):
         self.tokens = tokens
         self.topics = topics
+        self._topic_names: dict[str, str] = {}  # canonical topic -> its name on the cluster
         self.wire = Wire(
             registry, stage=STAGE, topics=topics, compatibility=compatibility, clock=clock
         )
@@ -138,19 +139,30 @@ class Normalizer:
             raise UnknownSchemaError(e.schema_id, "named by the key") from None
         except CodecError as e:
             raise WireFormatError(f"key: {e}") from None
-        events = [
-            e.keyed(self.tokens) if isinstance(e, PersonFact) else e
-            for e in map_change(envelope, key)
-        ]
-        out = [self.encode(event) for event in events]  # all or nothing: no half-mapped change
+        events = map_change(envelope, key)
+        out = [self._encode_keyed(e) for e in events]  # all or nothing: no half-mapped change
         findings = [(f.agency, f.rule_code) for f in events if isinstance(f, DataQualityFinding)]
         return out, findings
+
+    def _encode_keyed(self, event: Canonical) -> OutMessage:
+        """encode(event.keyed(tokens)) for a person fact, without copying the dataclass."""
+        if not isinstance(event, PersonFact):
+            return self.encode(event)
+        record = event.record()
+        record["record_key"] = key = event.record_key_under(self.tokens)
+        return self.wire.encode(self._topic_name(event.topic), key, record)
+
+    def _topic_name(self, topic: str) -> str:
+        name = self._topic_names.get(topic)
+        if name is None:
+            name = self._topic_names[topic] = self.topics.name(topic)
+        return name
 
     def encode(self, event: Canonical) -> OutMessage:
         """One canonical event as a message (Avro string key, Avro value)."""
         if not self.wire.ready:
             self.ensure_subjects()
-        return self.wire.encode(self.topics.name(event.topic), event.key, event.record())
+        return self.wire.encode(self._topic_name(event.topic), event.key, event.record())
 
     def dead_letter(
         self,

@@ -15,13 +15,12 @@ from typing import Any
 from eventlog.topics import Topics
 from schemas import catalog
 from schemas.codec import (
+    HEADER_SIZE,
+    MAGIC_BYTE,
     Deserializer,
     Serializer,
     UnknownSchemaError,
-    WireFormatError,
-    decode_header,
-    encode,
-    parse,
+    header,
 )
 from schemas.registry import DEFAULT_COMPATIBILITY, RegistryClient
 
@@ -76,7 +75,7 @@ class Wire:
         self._unknown_ids: dict[int, float] = {}  # id -> when the registry said it is unknown
         self._values: dict[str, Serializer] = {}
         self._key_ids: dict[str, int] = {}
-        self._key_schema = parse("string")
+        self._key_headers: dict[str, bytes] = {}  # topic -> framing of its key schema id
         self._deadletter: Serializer | None = None
 
     # --- subjects ------------------------------------------------------------------------------
@@ -93,6 +92,7 @@ class Wire:
             self._key_ids[topic] = self.registry.ensure_subject(
                 catalog.key_subject(topic), KEY_SCHEMA, self.compatibility
             )
+            self._key_headers[topic] = header(self._key_ids[topic])
         dead = catalog.get("dead_letter")
         subject = catalog.value_subject(self.topics.deadletter)
         self.registry.ensure_subject(subject, dead.schema, self.compatibility)
@@ -158,9 +158,7 @@ class Wire:
     ) -> OutMessage:
         """One message of a registered output topic (Avro string key, Avro value)."""
         value = self._values[topic](record)
-        return OutMessage(
-            topic, encode(self._key_ids[topic], self._key_schema, key), value, headers
-        )
+        return OutMessage(topic, self._key_headers[topic] + avro_string(key), value, headers)
 
     def dead_letter(
         self,
@@ -198,9 +196,20 @@ class Wire:
 
 def header_id(data: bytes | None) -> int | None:
     """The schema id in a Confluent header, None when the data has none."""
-    if data is None:
+    # Read in place: decode_header would copy the whole body for the 4 bytes of the id.
+    if not isinstance(data, bytes | bytearray) or len(data) < HEADER_SIZE or data[0] != MAGIC_BYTE:
         return None
-    try:
-        return decode_header(data)[0]
-    except WireFormatError:
-        return None
+    return int.from_bytes(data[1:HEADER_SIZE], "big")
+
+
+def avro_string(text: str) -> bytes:
+    """The Avro binary of a string (zigzag varint length, then UTF-8), as fastavro writes it;
+    built here because every output key is one, and fastavro's writer costs more per call."""
+    data = text.encode()
+    n = len(data) << 1  # zigzag of a non-negative length
+    length = bytearray()
+    while n > 0x7F:
+        length.append((n & 0x7F) | 0x80)
+        n >>= 7
+    length.append(n)
+    return bytes(length) + data
