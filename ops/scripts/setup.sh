@@ -21,6 +21,8 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
   # The secured stack's CA and certificates (tests/ops/test_secure_stack.py).
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # The browser tests (tests/browser/) drive Debian's chromium through Playwright.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
