@@ -7,4 +7,5 @@ cd "$(dirname "$0")/../.."
 .venv/bin/ruff check .
 # The layer contracts (pyproject.toml [tool.importlinter]): a wrong-way import fails here.
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/pytest -p no:cacheprovider "$@"
+# The slowest tests are listed at the end: the suite has to stay under 25 minutes on 2 cores.
+exec .venv/bin/pytest -p no:cacheprovider --durations=30 "$@"
