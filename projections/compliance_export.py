@@ -35,6 +35,13 @@ COLUMNS = (
     ("zone", "Zona"),
 )
 TREND_COLUMNS = (("month", "Bulan"), *COLUMNS[4:])
+RULES = (
+    "Permohonan: diterima dalam periode. Diputus: terbit atau ditolak dalam periode (pembatalan "
+    "tidak dihitung). Waktu proses: hari kerja dari berkas lengkap sampai keputusan, tanpa hari "
+    "libur nasional, cuti bersama, dan hari ketika jam layanan dihentikan (menunggu pemohon). "
+    "Tepat waktu: waktu proses <= standar layanan; persentase dari keputusan yang terukur. "
+    "Terbuka: belum selesai pada akhir periode; melewati standar bila hari kerjanya sudah lebih."
+)
 ZONE_FILL = {"hijau": "C6F6D5", "kuning": "FEFCBF", "merah": "FED7D7"}
 _NEXT = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
@@ -91,7 +98,7 @@ def _zones_text(report: dict[str, Any]) -> str:
     )
 
 
-_PDF_WIDTHS = (44, 22, 50, 16, 16, 14, 14, 14, 16, 16, 14, 18, 18, 15)
+_PDF_WIDTHS = (40, 22, 42, 16, 18, 14, 14, 14, 16, 16, 14, 18, 18, 15)
 
 
 def to_pdf(report: dict[str, Any], now: dt.datetime | None = None) -> bytes:
@@ -117,13 +124,14 @@ def to_pdf(report: dict[str, Any], now: dt.datetime | None = None) -> bytes:
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 7, "Tren per bulan (semua unit)", **_NEXT)
     pdf.image(io.BytesIO(_printable(trend_chart(report)).encode()), x=10, w=200)
+    pdf.set_font("Helvetica", size=8)
+    pdf.multi_cell(0, 4, RULES, **_NEXT)
     return bytes(pdf.output())
 
 
 def _pdf_row(pdf: FPDF, cells: list[str], *, bold: bool = False, zone: str | None = None) -> None:
-    size = 7 if bold else 8
-    pdf.set_font("Helvetica", "B" if bold else "", size)
-    height = 9 if bold else 6
+    pdf.set_font("Helvetica", "B" if bold else "", 7 if bold else 8)
+    height = 10.5 if bold else 6
     if pdf.will_page_break(height):
         pdf.add_page()
     for i, (text, width) in enumerate(zip(cells, _PDF_WIDTHS, strict=True)):
@@ -132,8 +140,8 @@ def _pdf_row(pdf: FPDF, cells: list[str], *, bold: bool = False, zone: str | Non
             pdf.set_fill_color(*bytes.fromhex(ZONE_FILL[zone]))
         text = _latin1(text)
         if bold:
-            pdf.multi_cell(width, height / 2, text, border=1, fill=fill, new_x=XPos.RIGHT,
-                           new_y=YPos.TOP, max_line_height=height / 2)  # fmt: skip
+            pdf.multi_cell(width, height, text, border=1, fill=fill, align="L", new_x=XPos.RIGHT,
+                           new_y=YPos.TOP, max_line_height=3.5)  # fmt: skip
         else:
             pdf.cell(width, height, _fit(pdf, text, width), border=1, fill=fill)
     pdf.ln(height)
