@@ -24,7 +24,7 @@ from ..audit.heads import HeadPublisher
 from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
-from . import audit_reads, citizens, health, identity, page, permits, security, services
+from . import audit_reads, citizens, health, identity, page, permits, security, services, sla
 
 
 def _read_store(store: Store) -> Store:
@@ -92,7 +92,8 @@ def create_api(
     api.state.audit = audit
     api.state.tokens = tokens
     security.install(api, settings.auth)
-    for resource in (health, citizens, permits, services, identity, audit_reads, page):
+    # sla before permits: /permits/sla-board is no /permits/{permit_id}
+    for resource in (health, citizens, sla, permits, services, identity, audit_reads, page):
         api.include_router(resource.router)
     return api
 
