@@ -11,14 +11,15 @@ from typing import Annotated, Any, Literal
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from schemas.registry import RegistryError
 
 from .. import reviews
-from ..access import AccessDenied
+from ..access import AccessDenied, Caller
 from ..commands import KINDS, review_command
 from . import scope
-from .dependencies import AuditTrail, CurrentCaller, ReadSession
+from .dependencies import Audit, AuditTrail, CurrentCaller, ReadSession
 from .errors import ITEM
 
 router = APIRouter(responses=ITEM)
@@ -46,6 +47,12 @@ def queue(
 ) -> dict[str, Any]:
     """Open reviews, oldest first: both records' fields and each field's comparison level and
     weight."""
+    return read_queue(s, who, audit, limit)
+
+
+def read_queue(s: Session, who: Caller, audit: Audit, limit: int) -> dict[str, Any]:
+    """The one read of the review queue, for the API and the review page: refused to an agency
+    administrator, masked for the caller, one audit entry per person shown."""
     scope.not_agency_bound(who, "review identities across agencies")
     items = reviews.open_reviews(s, who, limit)
     shown = {(r or {}).get("person_id") for item in items for r in item["records"]}
@@ -58,6 +65,15 @@ async def decide(
     body: ReviewDecision, request: Request, s: ReadSession, who: CurrentCaller, audit: AuditTrail
 ) -> dict[str, Any]:
     """Send a supervisor's decision to the resolver (supervisors only); 202 once Kafka has it."""
+    return await send_decision(body, request, s, who, audit)
+
+
+async def send_decision(
+    body: ReviewDecision, request: Request, s: Session, who: Caller, audit: Audit
+) -> dict[str, Any]:
+    """The one path of a review decision, for the API and the review page: checked, sent to
+    Kafka as a command, its note kept, audited. AccessDenied (not a supervisor) or
+    HTTPException 422 (a record against itself), 404 (no such record), 503 (not sent)."""
     if not who.role.decides_reviews:
         raise AccessDenied(f"only a {SUPERVISOR} decides identity reviews")
     if body.record_id == body.other_record_id:
