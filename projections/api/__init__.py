@@ -25,6 +25,7 @@ from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
 from . import audit_reads, citizens, health, identity, page, permits, security, services, sla
+from .reports import router as compliance_reports
 
 
 def _read_store(store: Store) -> Store:
@@ -95,6 +96,7 @@ def create_api(
     # sla before permits: /permits/sla-board is no /permits/{permit_id}
     for resource in (health, citizens, sla, permits, services, identity, audit_reads, page):
         api.include_router(resource.router)
+    api.include_router(compliance_reports)
     return api
 
 
