@@ -36,6 +36,7 @@ label {{ display: block; margin: .6rem 0; }} input {{ font-size: 1rem; width: 10
 <body><h1>MPP Hub &mdash; masuk</h1>{message}
 <form method="post" action="/login">
 <input type="hidden" name="csrf_token" value="{csrf}">
+<input type="hidden" name="next" value="{next}">
 <label>Nama pengguna <input name="username" autocomplete="username" required></label>
 <label>Kata sandi <input name="password" type="password" autocomplete="current-password"
  required></label>
@@ -52,11 +53,22 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def login_form(request: Request, message: str = "", status: int = 200) -> HTMLResponse:
-    """The login page with a fresh CSRF token in the form and in its cookie."""
+def back_to(target: str | None) -> str:
+    """Where to go after logging in: a path on this site (never another site), else /."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def login_form(
+    request: Request, message: str = "", status: int = 200, next: str | None = None
+) -> HTMLResponse:
+    """The login page with a fresh CSRF token in the form and in its cookie; after logging in,
+    on to `next` (a path on this site)."""
     csrf = secrets.token_urlsafe(32)
     note = f'<p class="error">{escape(message)}</p>' if message else ""
-    r = HTMLResponse(PAGE.format(message=note, csrf=csrf), status_code=status)
+    page = PAGE.format(message=note, csrf=csrf, next=escape(back_to(next)))
+    r = HTMLResponse(page, status_code=status)
     r.set_cookie(
         LOGIN_CSRF_COOKIE,
         csrf,
@@ -70,9 +82,9 @@ def login_form(request: Request, message: str = "", status: int = 200) -> HTMLRe
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    """The login form."""
-    return login_form(request)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    """The login form (then on to `next`)."""
+    return login_form(request, next=next)
 
 
 @router.post(
@@ -92,6 +104,7 @@ def login(
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     """Log in with a built-in account: 303 to the page with a session cookie, or 401 with the
     form again. Limited per user name and per client address (429 with Retry-After)."""
@@ -104,9 +117,9 @@ def login(
     try:
         user = auth.accounts.verify(username, password)
     except LoginRefused as e:
-        return login_form(request, str(e), status=401)
+        return login_form(request, str(e), status=401, next=next)
     token, _csrf = auth.accounts.open_session(user.username)
-    r = RedirectResponse("/", status_code=303)
+    r = RedirectResponse(back_to(next), status_code=303)
     r.set_cookie(
         SESSION_COOKIE,
         token,

@@ -74,6 +74,17 @@ class Authenticator:
         token = request.cookies.get(SESSION_COOKIE)
         return self.accounts.session_user(token) if token else None
 
+    def session_caller(self, request: Request) -> tuple[Caller, str] | None:
+        """The caller of this request's session cookie and the session's CSRF token, or None
+        (no live session). For the pages: a page's form sends its CSRF token as a form field,
+        which the page checks itself."""
+        found = self.session_csrf(request)
+        if found is None:
+            return None
+        user, csrf = found
+        client = request.client.host if request.client else None
+        return _caller(user.username, user.role, user.agency, client, "session"), csrf
+
     def _token_caller(self, token: str, client: str | None) -> Caller:
         if self.oidc is None:
             raise Unauthenticated("bearer tokens are not accepted: no OIDC provider configured")
