@@ -60,6 +60,18 @@ def find_by_nik(session: Session, nik: str) -> Found | None:
     return Found(by_nik) if by_nik is not None else None
 
 
+def find_by_kk(session: Session, kk_number: str) -> list[Citizen]:
+    """The citizens of one family card (KK number), at most SEARCH_LIMIT, by name."""
+    return list(
+        session.scalars(
+            select(Citizen)
+            .where(Citizen.kk_number == kk_number)
+            .order_by(Citizen.name, Citizen.person_id)
+            .limit(SEARCH_LIMIT)
+        )
+    )
+
+
 def citizen_view(session: Session, found: Found, caller: Caller) -> dict[str, Any]:
     """The golden record with its source records and permits, masked for the caller; `alias`
     names the merged id the caller asked for."""

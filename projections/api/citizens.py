@@ -1,6 +1,7 @@
 """A citizen's record: by NIK with POST /citizens/lookup (a NIK never goes in a URL, where
 access logs and browser histories keep it), by opaque person id with GET /citizens/{person_id};
-a search by name with POST /citizens/search (a name is personal data too).
+a search by name with POST /citizens/search (a name is personal data too), the members of a
+family card with POST /citizens/kk.
 
 All are reads of personal data: masked by the caller's role, and every person shown is an audit
 entry written before the answer leaves.
@@ -30,6 +31,14 @@ class NikLookup(BaseModel):
     nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
 
 
+class KkLookup(BaseModel):
+    """A family card (KK) number to look up, in the request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kk_number: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
+
+
 class NameSearch(BaseModel):
     """Part of a name to search for, in the request body."""
 
@@ -51,6 +60,21 @@ def lookup(
     view = scope.citizen(who, reads.citizen_view(s, found, who), "no citizen with this NIK")
     audit.record("citizen.lookup", person_id=found.citizen.person_id, nik=found.citizen.nik)
     return view
+
+
+@router.post("/citizens/kk", dependencies=[SearchLimit])
+def kk_lookup(
+    body: KkLookup, s: ReadSession, who: CurrentCaller, audit: AuditTrail
+) -> dict[str, Any]:
+    """The members of one family card, masked as a search is (open one by person id). Each
+    person listed is an audit entry; a KK number that finds nobody is audited too (as its
+    keyed token)."""
+    found = scope.people(s, who, reads.find_by_kk(s, body.kk_number))
+    if not found:
+        audit.record("citizen.kk_lookup", nik=body.kk_number)
+    else:
+        audit.shown("citizen.kk_lookup", [(c.person_id, c.nik) for c in found])
+    return {"results": reads.search_view(found), "limit": reads.SEARCH_LIMIT}
 
 
 @router.post("/citizens/search", dependencies=[SearchLimit])

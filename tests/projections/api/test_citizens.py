@@ -81,6 +81,29 @@ def test_search_result_person_id_opens_the_citizen(client):
     assert body["name"] == "WA ODE SITI"
 
 
+def test_kk_lookup_lists_the_family_masked_and_audits_each_member_and_a_miss(client):
+    kk = "7413010101900003"  # RESIDENT_A's family card
+    r = client.post("/citizens/kk", json={"kk_number": kk}, headers=OFFICER)
+    assert r.status_code == 200, r.text
+    (member,) = r.json()["results"]
+    assert member["person_id"] == f.P_A and member["nik"] == MASKED_A
+    assert kk not in r.text
+    missing = "7413010101900099"
+    assert client.post("/citizens/kk", json={"kk_number": missing}, headers=OFFICER).json() == {
+        "results": [],
+        "limit": 50,
+    }
+    found, miss = audit_entries(client)
+    assert (found.action, found.person_id) == ("citizen.kk_lookup", f.P_A)
+    assert (miss.action, miss.person_id, miss.person_token) == (
+        "citizen.kk_lookup",
+        None,
+        TOKENS.nik(missing),
+    )
+    bad = client.post("/citizens/kk", json={"kk_number": "74130101"}, headers=OFFICER)
+    assert bad.status_code == 422 and "74130101" not in bad.text
+
+
 def test_short_search_is_refused(client):
     search = {"headers": OFFICER}
     assert client.post("/citizens/search", json={"name": "wa"}, **search).status_code == 422
