@@ -227,6 +227,29 @@ class ReviewNote(Base):
     __table_args__ = (Index("ix_review_note_pair", "record_a", "record_b"),)
 
 
+class Finding(Base):
+    """A data-quality finding of one source record (projections/findings.py): open while the
+    record's latest version still fails the rule, resolved (kept, for the trend) when a later
+    version no longer does or the record is deleted. Keyed by the record's token, never a NIK;
+    `record_ref` is the key as the agency's system shows it (a NIK key masked)."""
+
+    __tablename__ = "dq_finding"
+
+    agency: Mapped[str] = mapped_column(String, primary_key=True)
+    source_table: Mapped[str] = mapped_column(String, primary_key=True)
+    record_token: Mapped[str] = mapped_column(String, primary_key=True)
+    rule_code: Mapped[str] = mapped_column(String, primary_key=True)
+    record_ref: Mapped[str] = mapped_column(String)
+    field: Mapped[str | None] = mapped_column(String)
+    severity: Mapped[str | None] = mapped_column(String)
+    detail: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime)  # version that first failed
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)  # latest version checked
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # None: open
+
+    __table_args__ = (Index("ix_dq_finding_agency_open", "agency", "resolved_at"),)
+
+
 # Tables a rebuild drops and replays; review notes are a record of decisions, not a projection.
 PROJECTION_TABLES = (
     Citizen.__table__,
@@ -237,5 +260,6 @@ PROJECTION_TABLES = (
     Service.__table__,
     Permit.__table__,
     PermitTimeline.__table__,
+    Finding.__table__,
     Checkpoint.__table__,
 )

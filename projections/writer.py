@@ -31,6 +31,7 @@ from .facts import (
     ProjectionTopics,
     utc_naive,
 )
+from .findings import apply_findings
 from .identity import apply_decisions
 from .models import Checkpoint
 from .permit import Observation, apply_service_events, project_permits
@@ -113,6 +114,7 @@ def _apply(
     # the same batch. Facts before decisions: a decision then finds its record's row.
     services = apply_service_events(session, by_kind[SERVICE])
     people = apply_person_facts(session, by_kind[PERSON])
+    apply_findings(session, by_kind[PERSON])
     identity = apply_decisions(session, by_kind[IDENTITY])
     people.update(identity)
     recompute_citizens(session, people.person_ids)

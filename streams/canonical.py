@@ -71,6 +71,9 @@ class PersonFact(Canonical):
     source_ts: dt.datetime | None = None
     phone: str | None = None
     record_key: str = ""
+    # {"record_ref": str, "issues": [{rule_code, detail, field, severity}]}: this version's
+    # findings, all of them (an empty list clears earlier ones); None on a DELETE.
+    quality: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:

@@ -4,6 +4,7 @@ is the identity resolver's to decide (streams/identity.py), not the mapping's.""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,6 @@ def person_facts(change: RawChange, spec: PersonSpec) -> list[Canonical]:
     }
     if change.is_delete:
         return [PersonFact(op=DELETE, **common)]
-    out: list[Canonical] = [PersonFact(op=UPSERT, **common, **spec.constants, **values)]
     record_key = mask_nik(record_id) if spec.record_id_is_nik else record_id
     issues: list[Issue] = []
     if not identity.valid:
@@ -84,6 +84,16 @@ def person_facts(change: RawChange, spec: PersonSpec) -> list[Canonical]:
         issues.append(Issue(identity.rule_code, spec.nik, identity.detail, severity))
     for check in spec.checks:
         issues.extend(check(row))
+    # The fact states all of this version's findings (none: the record is clean now), so the
+    # findings projection can clear what a correction fixed; the findings topic keeps the log.
+    quality = {
+        "record_ref": record_key,
+        "issues": [dataclasses.asdict(i) for i in issues],
+        "checked_at": change.finding_ts,
+    }
+    out: list[Canonical] = [
+        PersonFact(op=UPSERT, **common, **spec.constants, **values, quality=quality)
+    ]
     out.extend(
         DataQualityFinding(
             agency=change.agency,

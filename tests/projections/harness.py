@@ -24,6 +24,7 @@ from projections.models import (
     Checkpoint,
     Citizen,
     CitizenSourceRecord,
+    Finding,
     IdentityReview,
     Permit,
     PermitTimeline,
@@ -50,6 +51,7 @@ COMPARED = (
     Service,
     Permit,
     PermitTimeline,
+    Finding,
 )
 
 

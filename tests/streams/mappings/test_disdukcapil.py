@@ -40,6 +40,8 @@ def test_biodata_wni_row_is_a_full_person_fact() -> None:
             deceased=False,
             death_date=None,
             source_ts=TS,
+            # A clean record says so: no findings (a correction clears earlier ones).
+            quality={"record_ref": "741301**********", "issues": [], "checked_at": TS},
         )
     ]
     # Keyed by normalize, by a token of the source record: never the NIK.
@@ -66,6 +68,19 @@ def test_biodata_wni_malformed_nik_keeps_the_record_with_a_finding() -> None:
     # No personal data in the finding: the record key (a NIK) is masked.
     assert finding.record_key == "741301********"
     assert bad not in finding.detail + finding.record_key + finding.key
+    # The fact states the version's findings, with the same masked reference.
+    assert fact.quality == {
+        "record_ref": "741301********",
+        "issues": [
+            {
+                "rule_code": "NIK_MALFORMED",
+                "field": "NIK",
+                "detail": finding.detail,
+                "severity": "ERROR",
+            }
+        ],
+        "checked_at": TS,
+    }
     assert_encodes(events)
 
 
@@ -190,6 +205,7 @@ def test_a_move_is_a_partial_fact_with_only_the_new_address() -> None:
             kecamatan_code="741304",
             kelurahan_code="7413042003",
             source_ts=TS,
+            quality={"record_ref": "741304202508180000001", "issues": [], "checked_at": TS},
         )
     ]
     assert_encodes(events)

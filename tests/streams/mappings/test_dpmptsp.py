@@ -43,6 +43,7 @@ def test_an_applicant_is_a_person_fact_with_the_nik_as_typed() -> None:
             address="DUSUN II, Kec. Sawerigadi",
             phone="081234567890",
             source_ts=TS,
+            quality={"record_ref": "42", "issues": [], "checked_at": TS},
         )
     ]
     assert events[0].keyed(TOKENS).key == TOKENS.record("dpmptsp", "tmpemohon", "42")
