@@ -177,6 +177,23 @@ def search_view(found: list[Citizen]) -> list[dict[str, Any]]:
     ]
 
 
+def find_permits(session: Session, number: str) -> list[Permit]:
+    """The permits an application number names (the agency's registration number, or the hub's
+    permit id), newest first; deleted ones left out."""
+    number = number.strip()
+    return list(
+        session.scalars(
+            select(Permit)
+            .where(
+                (Permit.registration_no == number) | (Permit.permit_id == number),
+                Permit.deleted.is_(False),
+            )
+            .order_by(Permit.received_date.desc(), Permit.permit_id)
+            .limit(SEARCH_LIMIT)
+        )
+    )
+
+
 def permit_view(session: Session, permit: Permit, caller: Caller) -> dict[str, Any]:
     """A permit with its timeline and applicant link, masked for the caller."""
     out = permit_summary(permit)

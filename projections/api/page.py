@@ -1,8 +1,12 @@
-"""GET /: the front office's home page, now a server-rendered page of projections/web (the
-counter view: search, citizen, permit tracking); this module keeps its place in create_api."""
+"""The counter's pages (projections/web): the home page and search at /, the citizen page, and
+permit tracking with its status slip; this module keeps their place in create_api."""
 
 from __future__ import annotations
 
-from ..web.counter import router
+from fastapi import APIRouter
 
-__all__ = ["router"]
+from ..web import counter, tracking
+
+router = APIRouter()
+router.include_router(counter.router)
+router.include_router(tracking.router)

@@ -29,6 +29,26 @@ ROLE_LABELS = {
     "agency_admin": "Admin instansi",
 }
 
+# What the counter says for a permit's SLA state and status (domain.workdays, domain.permits).
+SLA_LABELS = {
+    "on_track": "Sesuai jadwal",
+    "at_risk": "Berisiko terlambat",
+    "breached": "Melewati batas waktu",
+}
+STATUS_LABELS = {
+    "RECEIVED": "Diterima",
+    "INCOMPLETE": "Berkas belum lengkap",
+    "FILE_COMPLETE": "Berkas lengkap",
+    "VERIFIED": "Diverifikasi",
+    "IN_PROCESS": "Diproses",
+    "CLOCK_STOPPED": "Menunggu pemohon (waktu layanan dihentikan)",
+    "CLOCK_RESUMED": "Dilanjutkan",
+    "APPROVED": "Disetujui",
+    "ISSUED": "Izin terbit",
+    "REJECTED": "Ditolak",
+    "CANCELLED": "Dibatalkan",
+}
+
 
 def tanggal(value: Any) -> str:
     """A date as '5 Juli 2026' (a datetime: its date); '-' for none; text as it is."""
@@ -71,7 +91,9 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 ENV.filters.update(tanggal=tanggal, waktu=waktu, angka=angka)
-ENV.globals.update(ROLE_LABELS=ROLE_LABELS, PURPOSES=PURPOSES)
+ENV.globals.update(
+    ROLE_LABELS=ROLE_LABELS, PURPOSES=PURPOSES, SLA_LABELS=SLA_LABELS, STATUS_LABELS=STATUS_LABELS
+)
 
 
 def render(

@@ -78,3 +78,85 @@ def test_static_css_ships_in_the_package(client):
     r = client.get("/static/hub.css")
     assert r.status_code == 200 and "text/css" in r.headers["content-type"]
     assert "@page" in client.get("/static/print.css").text
+
+
+def reader(client, login) -> dict[str, str]:
+    """Headers of a browser with `login`'s session and a purpose stated for it."""
+    purpose = state_purpose(client, login).cookies["mpphub_purpose"]
+    return {"Cookie": f"{login['Cookie']}; mpphub_purpose={purpose}", **HTML}
+
+
+def search(client, headers, login, way, q):
+    form = {"cara": way, "q": q, "csrf_token": login["X-CSRF-Token"]}
+    return client.post("/cari", data=form, headers=headers, follow_redirects=False)
+
+
+def test_counter_search_by_name_nik_and_kk_masked_and_audited(client):
+    from tests.projections import factories as f
+    from tests.projections.api.conftest import MASKED_A, audit_entries
+
+    h = reader(client, OFFICER)
+    by_name = search(client, h, OFFICER, "nama", "ode siti")
+    assert by_name.status_code == 200 and "2 warga ditemukan" in by_name.text
+    assert f'href="/warga/{f.P_A}"' in by_name.text and MASKED_A in by_name.text
+    by_nik = search(client, h, OFFICER, "nik", f.NIK_A)
+    assert by_nik.status_code == 303 and by_nik.headers["location"] == f"/warga/{f.P_A}"
+    by_kk = search(client, h, OFFICER, "kk", "7413010101900003")
+    assert "1 warga ditemukan" in by_kk.text and "7413010101900003" not in by_kk.text
+    page = client.get(by_nik.headers["location"], headers=h)
+    assert page.status_code == 200 and "WA ODE SITI" in page.text
+    for full in (f.NIK_A, f.NIK_B, "7413010101900003"):
+        assert full not in by_name.text + page.text
+    actions = [(e.action, e.person_id, e.purpose) for e in audit_entries(client)]
+    assert actions == [
+        ("citizen.search", f.P_B, "service_delivery"),
+        ("citizen.search", f.P_A, "service_delivery"),
+        ("citizen.lookup", f.P_A, "service_delivery"),
+        ("citizen.kk_lookup", f.P_A, "service_delivery"),
+        ("citizen.read", f.P_A, "service_delivery"),
+    ]
+
+
+def test_counter_search_bad_input_answers_on_the_page(client):
+    h = reader(client, OFFICER)
+    for way, q, message in [
+        ("nama", "  ", "Isi nama, NIK atau nomor KK"),
+        ("nama", "wa", "paling sedikit 3 huruf"),
+        ("nik", "12345", "NIK terdiri dari 16 angka"),
+        ("nik", "7413019999990009", "Tidak ada warga dengan NIK tersebut"),
+        ("kk", "7413019999990009", "Tidak ada warga dengan nomor KK tersebut"),
+        ("nama", "zzzz", "Tidak ada warga dengan nama tersebut"),
+    ]:
+        r = search(client, h, OFFICER, way, q)
+        assert message in r.text and "Traceback" not in r.text, (way, q)
+    forged = {"cara": "nama", "q": "ode", "csrf_token": "forged"}
+    assert client.post("/cari", data=forged, headers=h).status_code == 403
+    assert client.get("/warga/P00000000000000000000000099", headers=h).status_code == 404
+    assert "tidak ditemukan" in client.get("/warga/7413014507900001", headers=h).text
+
+
+def test_supervisor_sees_the_full_nik_on_the_citizen_page_but_not_on_the_slip(client):
+    from tests.projections import factories as f
+    from tests.projections.api.conftest import SUPERVISOR
+
+    h = reader(client, SUPERVISOR)
+    assert f.NIK_A in client.get(f"/warga/{f.P_A}", headers=h).text
+    slip = client.get("/permohonan/slip?no=REG/1", headers=h)
+    assert slip.status_code == 200 and "Slip status permohonan" in slip.text
+    assert f.NIK_A not in slip.text and f.NIK_A[:6] in slip.text
+
+
+def test_tracking_by_application_number_and_unknown_numbers(client):
+    from tests.projections import factories as f
+    from tests.projections.api.conftest import audit_entries
+
+    h = reader(client, OFFICER)
+    r = client.get("/permohonan?no=REG/4", headers=h)
+    assert r.status_code == 200 and "Melewati batas waktu" in r.text
+    assert "Berkas lengkap" in r.text and f.NIK_A not in r.text
+    assert [(e.action, e.person_id) for e in audit_entries(client)] == [("permit.read", f.P_A)]
+    unknown = client.get("/permohonan?no=REG/999", headers=h)
+    assert unknown.status_code == 404 and "REG/999 tidak ditemukan" in unknown.text
+    empty = client.get("/permohonan?no=", headers=h)
+    assert empty.status_code == 422 and "Isi nomor permohonan" in empty.text
+    assert client.get("/permohonan/slip?no=REG/999", headers=h).status_code == 404
