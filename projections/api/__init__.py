@@ -97,6 +97,12 @@ def create_api(
     for resource in (health, citizens, sla, permits, services, identity, audit_reads, page):
         api.include_router(resource.router)
     api.include_router(compliance_reports)
+    # Imported here: these pages import this package (its reads), so not at its top.
+    from ..web.reviews import router as review_page
+    from ..web.sla import router as sla_page
+
+    api.include_router(sla_page)
+    api.include_router(review_page)
     return api
 
 

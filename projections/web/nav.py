@@ -26,6 +26,8 @@ def item(path: str, label: str, *roles: str) -> NavItem:
 NAV: list[NavItem] = [
     item("/", "Cari warga", "officer", "supervisor"),
     item("/permohonan", "Lacak permohonan", "officer", "supervisor"),
+    item("/papan-sla", "Papan SLA", "supervisor", "agency_admin"),
+    item("/tinjauan-identitas", "Tinjauan identitas", "supervisor"),
 ]
 
 

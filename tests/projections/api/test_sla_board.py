@@ -129,11 +129,9 @@ def _open_permit(log, p: Open, n: int, agency_service: str) -> list:
 REFS = {"SIP_DOKTER": "dpmptsp:1", "ITR": "dpmptsp:2", "REKLAME": "dpmptsp:3", "PBG": "pupr:1"}
 
 
-@pytest.fixture
-def board(client):
-    """The conftest's API with this module's open permits, a closed one and a deleted one; the
-    board's clock on `client.app.state.clock` (set per test)."""
-    log = client.log
+def add_board_permits(store, log) -> None:
+    """Project this module's open permits (OPEN[1:]), their services, a closed and a deleted
+    permit into `store`, after the conftest's scenario (`log` its message log)."""
     reklame = f.service("dpmptsp:3", code="REKLAME", name="Izin Reklame", sla_days=5, position="v3")
     reklame["unit"] = BAPENDA
     messages = [
@@ -156,7 +154,14 @@ def board(client):
         log.permit(f.application("dpmptsp:21", position="d1", file_complete_date=D(2026, 7, 2))),
         log.permit(f.deleted("dpmptsp:21", position="d1.x")),
     ]
-    project(client.app.state.store, messages)
+    project(store, messages)
+
+
+@pytest.fixture
+def board(client):
+    """The conftest's API with this module's permits; the board's clock on
+    `client.app.state.clock` (set per request by _get)."""
+    add_board_permits(client.app.state.store, client.log)
     log_in(client.app, AUDITOR, ADMIN_PUPR, ADMIN_DPMPTSP)
     return client
 
