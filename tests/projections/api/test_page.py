@@ -160,3 +160,24 @@ def test_tracking_by_application_number_and_unknown_numbers(client):
     empty = client.get("/permohonan?no=", headers=h)
     assert empty.status_code == 422 and "Isi nomor permohonan" in empty.text
     assert client.get("/permohonan/slip?no=REG/999", headers=h).status_code == 404
+
+
+def test_a_server_fault_is_a_page_that_says_nothing_internal(client, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from projections import reads
+
+    h = reader(client, OFFICER)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("SELECT secret FROM permit: connection refused")
+
+    monkeypatch.setattr(reads, "find_permits", broken)
+    browser = TestClient(client.app, raise_server_exceptions=False)
+    r = browser.get("/permohonan?no=REG/1", headers=h)
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert "Terjadi kesalahan pada server" in r.text
+    for internal in ("SELECT", "secret", "RuntimeError", "Traceback", "reads.py"):
+        assert internal not in r.text, internal
+    api = browser.get("/permohonan?no=REG/1", headers={"Cookie": h["Cookie"]})
+    assert api.status_code == 500 and api.text == "Internal Server Error"
