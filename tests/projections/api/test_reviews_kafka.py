@@ -1,5 +1,6 @@
-"""POST /identity/reviews against the real broker and registry: the supervisor's decision is on
-the review topic, Avro-framed with a string key, read back as the resolver would read it."""
+"""POST /identity/reviews and the review page's form against the real broker and registry: the
+supervisor's decision is on the review topic, Avro-framed with a string key, read back as the
+resolver would read it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.connectors.harness import read_topic
 from tests.projections import factories as f
 from tests.projections.api.conftest import RESIDENT_A, RESIDENT_B, SUPERVISOR, Heads, project
 from tests.projections.api.logins import log_in
+from tests.projections.api.test_supervisor_pages import browser, review_form
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +57,18 @@ def test_a_supervisor_decision_reaches_the_review_topic(stack, store, audit, aut
         assert r.status_code == 202, r.text
         body["decision"] = "same"
         assert client.post("/identity/reviews", json=body, headers=SUPERVISOR).status_code == 202
+        # The review page's form goes the same way (its pair: the records in key order).
+        as_browser = browser(client, SUPERVISOR)
+        form = review_form(client.get("/tinjauan-identitas", headers=as_browser).text)
+        r = client.post(
+            "/tinjauan-identitas",
+            data={**form, "decision": "different"},
+            headers=as_browser,
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
     events = read_topic(stack, topic).events
-    assert [e.key for e in events] == [b, b]
+    assert [e.key for e in events] == [b, b, min(a, b)]
     first = events[0].value
     assert {k: first[k] for k in ("kind", "person_id", "record_id", "other_record_id")} == {
         "kind": "CANNOT_LINK",
@@ -68,3 +80,10 @@ def test_a_supervisor_decision_reaches_the_review_topic(stack, store, audit, aut
     assert (first["record"], first["evidence"], first["other_person_ids"]) == (None, None, [])
     assert "kembar" not in str(first)  # the note stays in the hub's database
     assert events[1].value["kind"] == "MUST_LINK"
+    from_page = events[2].value
+    assert {k: from_page[k] for k in ("kind", "record_id", "other_record_id", "reason")} == {
+        "kind": "CANNOT_LINK",
+        "record_id": min(a, b),
+        "other_record_id": max(a, b),
+        "reason": "kabid",
+    }

@@ -79,7 +79,8 @@ def test_page_loads_are_audited_like_the_api_reads(pages):
     assert _entries(pages, "identity.reviews") == sorted(page_queue * 2)
 
 
-def _form(page_text: str) -> dict[str, str]:
+def review_form(page_text: str) -> dict[str, str]:
+    """The hidden fields of the review page's first pair form (its pair, the CSRF token)."""
     fields = dict(re.findall(r'name="(record_id|other_record_id)" value="([^"]+)"', page_text))
     fields["csrf_token"] = re.search(r'name="csrf_token" value="([^"]+)"', page_text).group(1)
     return fields
@@ -87,7 +88,7 @@ def _form(page_text: str) -> dict[str, str]:
 
 def test_the_review_form_sends_the_apis_command(pages, commands):
     as_browser = browser(pages, SUPERVISOR)
-    form = _form(pages.get("/tinjauan-identitas", headers=as_browser).text)
+    form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     r = pages.post(
         "/tinjauan-identitas",
         data={**form, "decision": "different", "note": "beda tanggal lahir di KTP"},
@@ -110,7 +111,7 @@ def test_the_review_form_sends_the_apis_command(pages, commands):
 
 def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages, commands):
     as_browser = browser(pages, SUPERVISOR)
-    form = _form(pages.get("/tinjauan-identitas", headers=as_browser).text)
+    form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     for token in ("", "not-the-token"):
         r = pages.post(
             "/tinjauan-identitas",
@@ -132,7 +133,7 @@ def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages, comm
 )
 def test_a_bad_decision_is_said_on_the_page(pages, commands, change, status, message):
     as_browser = browser(pages, SUPERVISOR)
-    form = _form(pages.get("/tinjauan-identitas", headers=as_browser).text)
+    form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     r = pages.post(
         "/tinjauan-identitas", data={**form, "decision": "same", **change}, headers=as_browser
     )
