@@ -24,7 +24,18 @@ from ..audit.heads import HeadPublisher
 from ..commands import ReviewCommands
 from ..settings import ApiSettings
 from ..store import Store, open_store
-from . import audit_reads, citizens, health, identity, page, permits, security, services, sla
+from . import (
+    audit_reads,
+    citizens,
+    findings,
+    health,
+    identity,
+    page,
+    permits,
+    security,
+    services,
+    sla,
+)
 from .reports import router as compliance_reports
 
 
@@ -97,6 +108,7 @@ def create_api(
     for resource in (health, citizens, sla, permits, services, identity, audit_reads, page):
         api.include_router(resource.router)
     api.include_router(compliance_reports)
+    api.include_router(findings.router)
     # Imported here: these pages import this package (its reads), so not at its top.
     from ..web.reviews import router as review_page
     from ..web.sla import router as sla_page
