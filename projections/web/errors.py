@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,8 +76,9 @@ def install(api: FastAPI) -> None:
     json_unauthenticated = api.exception_handlers[Unauthenticated]
 
     async def unauthenticated(request: Request, e: Exception) -> Any:
-        if wants_html(request):
-            return redirect("/login")
+        if wants_html(request):  # a browser: to the login form, then back here
+            back = request.url.path if request.method == "GET" else "/"
+            return redirect("/login?next=" + quote(back, safe="/"))
         return await json_unauthenticated(request, e)
 
     api.exception_handler(PageRedirect)(_redirect)

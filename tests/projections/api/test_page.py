@@ -29,6 +29,10 @@ def test_without_a_session_the_page_sends_to_the_login_form_and_back(client):
     form = client.get("/login?next=/tujuan")
     assert form.status_code == 200 and 'name="csrf_token"' in form.text
     assert 'name="next" value="/tujuan"' in form.text
+    # A browser opening an API route without a session goes to the login form too.
+    me = client.get("/me", headers=HTML, follow_redirects=False)
+    assert me.status_code == 303 and me.headers["location"] == "/login?next=/me"
+    assert client.get("/me").status_code == 401  # an API client gets its 401
     # Never on to another site after the login.
     assert 'value="//evil.example"' not in client.get("/login?next=//evil.example").text
 
