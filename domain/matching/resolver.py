@@ -24,6 +24,7 @@ K = DecisionKind
 MAX_RESCORE = 50  # an updated record is re-scored against this many of its person's at most
 MAX_REVIEWS = 3  # REVIEW decisions per record at most: the strongest doubts, not every namesake
 MAX_CLASH_CHECK = 50  # records of a person checked for a conflict with a record at most
+MAX_RECHECK = 50  # records re-checked after an update took away what linked them, at most
 # A record above the link weight to two persons that cannot be one (each holds a NIK right for
 # its own record) links to the stronger only when it wins by this many bits (2^10: a thousand
 # times likelier); else both go to review. Namesakes born the same day in one kelurahan differ
@@ -216,25 +217,25 @@ class Resolver:
 
     def _update(self, rec: PersonRecord, ts_ms: int | None, out: list[Decision]) -> None:
         """A known record with new fields stays with its person when it still links to one of
-        its records (or is its only record), else it leaves and is placed afresh."""
+        its records (or is its only record), else it leaves and is placed afresh. Either way the
+        records that were linked to it are checked again (_recheck)."""
         rid = rec.record_id
         form, keys = self.state.form(rec)
         person = self.person_of(rid)
         assert person is not None  # a known record is in a person
+        neighbours = sorted(self.state.clusters.edges.get(rid, ()))  # before the update
         others = self.state.clusters.members[person] - {rid}
         must = sorted(self.state.must.get(rid, set()).intersection(others))
         stay: _Pair | None = _Pair(MUST, must[0]) if must else None
         if others and stay is None:
-            # Its linked neighbours first: in a very large person, a bounded re-score.
-            near = sorted(others.intersection(self.state.clusters.edges.get(rid, ())))
-            far = sorted(others.difference(near)) if len(near) < MAX_RESCORE else []
-            for other in (near + far)[:MAX_RESCORE]:
+            for other in self._rescored(rid, others):
                 pair = self._pair(form, other)
                 if _better(pair, stay):
                     stay = pair
             if stay is not None and not stay.weight >= self.model.link_weight:
                 self._emit(out, Decision(K.UNLINK, person, record_id=rid, reason="update"))
                 self._place(rec, ts_ms, out)
+                self._recheck(rid, neighbours, ts_ms, out)
                 return
         nothing = has_nothing_to_compare(rec)
         self._emit(out, Decision(
@@ -245,6 +246,47 @@ class Resolver:
         ))  # fmt: skip
         best = self._candidates(form, rid, keys)
         self._join_others(rec, form, best, self.state.blocked(rid), out)
+        self._recheck(rid, neighbours, ts_ms, out)
+
+    def _rescored(self, rid: str, others: set[str]) -> list[str]:
+        """The records of its person a record is re-scored against: its linked neighbours
+        first, then the rest (in a very large person, a bounded re-score)."""
+        near = sorted(others.intersection(self.state.clusters.edges.get(rid, ())))
+        far = sorted(others.difference(near)) if len(near) < MAX_RESCORE else []
+        return (near + far)[:MAX_RESCORE]
+
+    def _recheck(
+        self, updated: str, neighbours: list[str], ts_ms: int | None, out: list[Decision]
+    ) -> None:
+        """The records linked to `updated` before its update may have held to their person
+        through the fields it no longer has. Each that now links to no record of its person
+        leaves it and is placed afresh, as it would have been had it arrived after the update
+        (the persons do not depend on the arrival order); its own neighbours are checked in
+        turn. A deleted record's neighbours are not checked (forget): a deletion contradicts
+        nothing, and records linked through it stay one person (clusters.py)."""
+        todo, seen = list(neighbours), {updated}
+        while todo and len(seen) <= MAX_RECHECK:
+            rid = todo.pop(0)
+            person = self.person_of(rid)
+            if rid in seen or person is None:
+                continue
+            seen.add(rid)
+            others = self.state.clusters.members[person] - {rid}
+            if not others or self._holds(rid, others):
+                continue
+            former = sorted(self.state.clusters.edges.get(rid, ()))
+            rec = self.state.records[rid]
+            self._emit(out, Decision(K.UNLINK, person, record_id=rid, reason="update"))
+            self._place(rec, ts_ms, out)
+            todo.extend(former)
+
+    def _holds(self, rid: str, others: set[str]) -> bool:
+        """Whether a record is must-linked to, or links by the model to, one of `others`."""
+        if self.state.must.get(rid, set()).intersection(others):
+            return True
+        form = self.state.forms[rid]
+        link = self.model.link_weight
+        return any(self._pair(form, o).weight >= link for o in self._rescored(rid, others))
 
     def _join_others(
         self,
