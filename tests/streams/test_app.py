@@ -114,14 +114,16 @@ def test_run_worker_registers_normalize_identity_and_the_extras(
         return []
 
     class Worker:
-        def __init__(self, app, **kw) -> None:
+        def __init__(self, app, stop_timeout_s, **kw) -> None:
             seen["worker"] = (app, kw)
+            seen["stop_timeout_s"] = stop_timeout_s
 
         def execute_from_commandline(self) -> None:
             raise SystemExit(0)  # what faust's worker does on a clean stop
 
     monkeypatch.setattr(app_module, "ensure_topics", topics)
-    monkeypatch.setattr(app_module.faust, "Worker", Worker)
+    # run_worker's worker is BoundedStopWorker (a faust.Worker whose stop is bounded).
+    monkeypatch.setattr(app_module, "BoundedStopWorker", Worker)
 
     def extra(app) -> None:
         seen["extra"] = app
@@ -132,6 +134,7 @@ def test_run_worker_registers_normalize_identity_and_the_extras(
     assert seen["topics"] is SETTINGS
     assert {"mpphub.normalize", "mpphub.identity"} <= set(app.agents)
     assert kw["loglevel"] == "info"
+    assert seen["stop_timeout_s"] == SETTINGS.stop_timeout_s
     loop = app.loop
     asyncio.set_event_loop(None)
     loop.close()  # faust's real worker closes its loop when it stops
