@@ -7,19 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, for_code
 
+from .retry import retrying
 from .settings import KafkaSettings, unreachable_message
 from .topics import TopicConfig
 
 log = logging.getLogger(__name__)
 
 TOPIC_WAIT_S = 30.0
+T = TypeVar("T")
 
 
 class KafkaUnreachable(RuntimeError):
@@ -47,7 +50,10 @@ async def ensure_topics(
     reconcile: Iterable[str] | None = None,
 ) -> list[str]:
     """Create the topics of `wanted` (name -> config) that do not exist yet and wait until the
-    broker lists them all; the names created. A topic another process created first is fine.
+    broker lists them all; the names created (by this call). A topic another process created
+    first is fine, and so are the moments after while the new topic's metadata reaches every
+    broker (unknown topic, no leader yet): those are tried again with backoff for up to wait_s,
+    then one line names the topic.
     The existing ones of `reconcile` (default: all of `wanted`) get their config set back to
     the wanted one (other topic-level settings stay); leave out topics another stage owns.
 
@@ -58,23 +64,26 @@ async def ensure_topics(
     own = kafka.topics.partitions
     admin = await _admin(kafka)
     try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(
-                name,
-                num_partitions=own.get(name) or _count(name, partitions),
-                replication_factor=replication_factor,
-                topic_configs=dict(config),
-            )
-            for name, config in wanted.items()
-            if name not in existing
-        ]
-        if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker or connector won the race
-            log.info("created topics: %s", ", ".join(t.name for t in new))
+        created: list[str] = []
+
+        async def create() -> None:
+            existing = set(await admin.list_topics())
+            new = [
+                NewTopic(
+                    name,
+                    num_partitions=own.get(name) or _count(name, partitions),
+                    replication_factor=replication_factor,
+                    topic_configs=dict(config),
+                )
+                for name, config in wanted.items()
+                if name not in existing
+            ]
+            if new:
+                created.extend(_created(await admin.create_topics(new)))
+
+        await _settled(create, wait_s)
+        if created:
+            log.info("created topics: %s", ", ".join(created))
         deadline = time.monotonic() + wait_s
         while missing := set(wanted) - set(await admin.list_topics()):
             if time.monotonic() > deadline:
@@ -83,12 +92,65 @@ async def ensure_topics(
                     f" {', '.join(sorted(missing))}"
                 )
             await asyncio.sleep(0.2)  # polling the broker's metadata, not a fixed wait
-        await _warn_partition_counts(admin, own, [n for n in wanted if n in existing])
-        names = set(wanted if reconcile is None else reconcile) & existing
-        await reconcile_configs(admin, {n: wanted[n] for n in sorted(names)})
-        return [t.name for t in new]
+        existing = [n for n in wanted if n not in created]  # before us, or by a racing process
+        await _warn_partition_counts(admin, own, existing)
+        names = set(wanted if reconcile is None else reconcile) & set(existing)
+        ours = {n: wanted[n] for n in sorted(names)}
+        await _settled(lambda: reconcile_configs(admin, ours), wait_s)
+        return created
     finally:
         await admin.close()
+
+
+class TopicError(RuntimeError):
+    """The broker answered a topic request with an error code; the message names the topic."""
+
+    def __init__(self, topic: str, what: str, code: int, message: str | None) -> None:
+        name = for_code(code).__name__.removesuffix("Error")
+        super().__init__(f"topic {topic}: {what}: {message or name} (Kafka error {code})")
+        self.code = code
+
+
+# What a cluster answers in the moment after a topic is created (here or by another process)
+# while its metadata has not reached every broker: unknown topic, no leader yet, not the
+# controller, timed out. Tried again until it settles.
+SETTLING_CODES = frozenset({3, 5, 7, 41})
+TOPIC_ALREADY_EXISTS = 36
+
+
+def _created(response: Any) -> list[str]:
+    """The topics a CreateTopics response says were created; one another process created first
+    is fine, any other error raises naming the topic."""
+    done = []
+    for name, code, *message in response.topic_errors:
+        if code == 0:
+            done.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:
+            raise TopicError(name, "not created", code, message[0] if message else None)
+    return done
+
+
+def _settling(error: BaseException) -> bool:
+    if isinstance(error, TopicError):
+        return error.code in SETTLING_CODES
+    return isinstance(error, KafkaError) and error.retriable
+
+
+async def _settled(attempt: Callable[[], Awaitable[T]], wait_s: float) -> T:
+    """attempt() again with backoff while the cluster is settling; after wait_s the last
+    error, one line naming the topic."""
+
+    def report(error: BaseException, delay: float) -> None:
+        log.info("%s; trying again in %.1fs", error, delay)
+
+    try:
+        return await retrying(
+            attempt, transient=_settling, on_retry=report, first_s=0.1, max_s=2.0, give_up_s=wait_s
+        )
+    except (TopicError, KafkaError) as e:
+        if not _settling(e):
+            raise
+        raise RuntimeError(f"{e}; still so after {wait_s:.0f}s") from e
 
 
 def _count(topic: str, partitions: int | Mapping[str, int]) -> int:
@@ -117,7 +179,7 @@ async def reconcile_configs(
     for response in await admin.alter_configs(resources):
         for code, message, _type, name in response.resources:
             if code:
-                raise RuntimeError(f"topic {name}: config not changed: {message or code}")
+                raise TopicError(name, "config not changed", code, message)
     for name, diff in changes.items():
         log.info("topic %s: config set to %s", name, diff)
     return changes
@@ -134,7 +196,7 @@ async def topic_configs(
     for response in await admin.describe_configs(resources):
         for code, message, _type, name, entries in response.resources:
             if code:
-                raise RuntimeError(f"topic {name}: config not readable: {message or code}")
+                raise TopicError(name, "config not readable", code, message)
             values = {e[0]: e[1] for e in entries}
             # v0 says is_default, later versions the source (1: set on the topic).
             dynamic = {

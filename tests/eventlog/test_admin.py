@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,9 +26,10 @@ class FakeAdmin:
     async def list_topics(self) -> list[str]:
         return list(self.topics)
 
-    async def create_topics(self, new: list[Any]) -> None:
+    async def create_topics(self, new: list[Any]) -> Any:
         for t in new:
             self.topics[t.name] = self.created[t.name] = t.num_partitions
+        return SimpleNamespace(topic_errors=[(t.name, 0, None) for t in new])
 
     async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
         return [
@@ -117,3 +119,54 @@ def test_existing_topics_are_reconciled_unless_another_stage_owns_them(fake: Fak
     ensure(wanted, 3, reconcile=[topics.DEADLETTER_TOPIC, "new"])
     # A new topic is created with its config; the raw topic's config is its connector's.
     assert fake.reconciled == {topics.DEADLETTER_TOPIC: topics.DELETE}
+
+
+class RacingAdmin(FakeAdmin):
+    """Another process creates the topics between our list and our create, and the broker we
+    ask for configs has not seen them yet: `unknown` answers of error 3 first."""
+
+    def __init__(self, unknown: int) -> None:
+        super().__init__({})
+        self.unknown = unknown
+
+    async def create_topics(self, new: list[Any]) -> Any:
+        for t in new:
+            self.topics[t.name] = t.num_partitions
+        return SimpleNamespace(topic_errors=[(t.name, 36, "exists") for t in new])
+
+
+def racing(monkeypatch: pytest.MonkeyPatch, unknown: int) -> RacingAdmin:
+    client = RacingAdmin(unknown)
+
+    async def connect(_: KafkaSettings) -> RacingAdmin:
+        return client
+
+    async def reconcile(_: RacingAdmin, wanted: dict[str, Any]) -> None:
+        if client.unknown:
+            client.unknown -= 1
+            raise admin.TopicError(next(iter(wanted)), "config not readable", 3, None)
+        client.reconciled.update(wanted)
+
+    monkeypatch.setattr(admin, "_admin", connect)
+    monkeypatch.setattr(admin, "reconcile_configs", reconcile)
+    return client
+
+
+def test_a_topic_another_process_created_is_reconciled_once_the_cluster_knows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = racing(monkeypatch, unknown=3)
+    assert ensure({"mpp.a.raw": topics.DELETE}, 1) == []  # not ours: the other one made it
+    assert client.reconciled == {"mpp.a.raw": topics.DELETE} and client.unknown == 0
+
+
+def test_a_topic_that_never_settles_fails_in_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    racing(monkeypatch, unknown=1000)
+    with pytest.raises(RuntimeError) as failed:
+        ensure({"mpp.a.raw": topics.DELETE}, 1, wait_s=1.0)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith("topic mpp.a.raw: config not readable: UnknownTopicOrPartition")
+    assert "(Kafka error 3); still so after 1s" in message

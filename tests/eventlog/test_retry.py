@@ -54,3 +54,32 @@ def test_an_error_that_is_not_transient_raises_at_once() -> None:
             )
         )
     assert calls == 1
+
+
+def test_a_bounded_retry_gives_up_with_the_last_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+
+    async def sleep(delay: float) -> None:
+        now[0] += delay
+
+    monkeypatch.setattr(retry.asyncio, "sleep", sleep)
+    monkeypatch.setattr(retry, "monotonic", lambda: now[0])
+    calls = 0
+
+    async def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        raise OSError(f"still down ({calls})")
+
+    with pytest.raises(OSError, match=r"still down \(4\)"):
+        asyncio.run(
+            retry.retrying(
+                attempt,
+                transient=lambda e: isinstance(e, OSError),
+                on_retry=lambda e, d: None,
+                first_s=1.0,
+                max_s=4.0,
+                give_up_s=8.0,
+            )
+        )
+    assert now[0] == 7.0  # slept 1 + 2 + 4; a fourth wait of 4 s would end past 8 s
