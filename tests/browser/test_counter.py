@@ -192,3 +192,14 @@ def test_bad_input_answers_on_the_page(page, counter):
     assert response.status == 404
     assert page.get_by_role("alert").inner_text() == "Data warga tidak ditemukan."
     assert "Traceback" not in page.content()
+
+
+def test_citizen_page_fits_a_tablet(page, counter):
+    base, _app = counter
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet held upright
+    log_in(page, base, "petugas1", PASSWORD)
+    page.goto(f"{base}/warga/{f.P_A}")
+    assert page.locator("#perbedaan").is_visible()
+    # Nothing wider than the screen: wide tables scroll inside their own box, not the page.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
