@@ -6,6 +6,10 @@ advances to it only once Kafka acknowledged the batch and the offset is stored, 
 any moment re-reads from there, never skips. Decoding emits whole transactions at their commit,
 so an offset never falls inside one; those committed before the offset are skipped on a re-read.
 While the captured tables are idle, heartbeat messages move the slot (it holds WAL back).
+
+The source server going away (restart, failover, a dropped connection) is not the end of
+capture: the mode reconnects and peeks again from the last stored offset, dropping whatever it
+had decoded but not handed over (the slot still holds it).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from .slot import (
 from .tables import CapturedTables, Transaction
 
 log = logging.getLogger(__name__)
+
+RECONNECT_WAIT_S = 1.0  # between attempts to reach a source server that went away
 
 
 @dataclass
@@ -115,18 +121,39 @@ class PostgresMode:
 
     def _advancer(self, lsn: int) -> Callable[[], Any]:
         async def advance() -> None:
-            await self.slot.advance(lsn)
+            # The offset is stored: from here on a re-read skips up to it, whatever the slot.
             self._done = max(self._done, lsn)
+            try:
+                await self.slot.advance(lsn)
+            except psycopg.OperationalError as e:  # the server went away: the next peek says so
+                log.warning(
+                    "slot %s not advanced (%s): on reconnect", self.slot_name, type(e).__name__
+                )
 
         return advance
 
     # --- streaming ----------------------------------------------------------------------------
     async def stream(self, resume: dict[str, Any] | None) -> AsyncIterator[Batch]:
-        """Peek, decode, yield one batch per peek; the slot advances once a batch is stored."""
+        """Peek, decode, yield one batch per peek; the slot advances once a batch is stored.
+        A lost connection is reopened, and capture goes on from the last stored offset."""
         start = await self._resume_at(resume)
         self._done = start
         async for batch in self.parked.restore((resume or {}).get("parked") or {}, start):
             yield batch
+        while True:
+            try:
+                async for batch in self._follow():
+                    yield batch
+            except psycopg.OperationalError as e:
+                log.warning(
+                    "source %s went away (%s): reconnecting, to resume from %s",
+                    self.where,
+                    type(e).__name__,
+                    format_lsn(self._done),
+                )
+                await self._reconnect()
+
+    async def _follow(self) -> AsyncIterator[Batch]:
         idle_since = time.monotonic()
         while True:
             rows = await self.slot.peek()
@@ -145,6 +172,24 @@ class PostgresMode:
                 self._heartbeats = await self.slot.emit_heartbeat()
                 idle_since = now
             await asyncio.sleep(self.cfg.source.poll_interval_s)
+
+    async def _reconnect(self) -> None:
+        """A new connection (waiting until the server answers), the slot brought up to the
+        stored offset: a server that crashed may have lost the slot's last advances."""
+        while True:
+            if self.conn is not None:
+                await asyncio.to_thread(close, self.conn)
+                self.conn = None
+            try:
+                self.conn = await asyncio.to_thread(
+                    connect, self.ctx.engine, self.cfg.connector_name
+                )
+                self.slot.conn = self.captured.conn = self.conn
+                await self._resume_at({"lsn": format_lsn(self._done)})
+                break
+            except psycopg.OperationalError:  # not up yet, or gone again
+                await asyncio.sleep(RECONNECT_WAIT_S)
+        log.info("source %s is back: capture resumes from %s", self.where, format_lsn(self._done))
 
     async def _resume_at(self, resume: dict[str, Any] | None) -> int:
         """The LSN to stream from: the stored offset's, with the slot brought up to it."""
