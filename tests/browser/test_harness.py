@@ -21,7 +21,8 @@ def server(tmp_path_factory):
 def test_officer_logs_in_states_a_purpose_and_lands_on_the_home_page(page, server):
     log_in(page, server, "petugas1", "correct horse battery staple")
     assert page.url == f"{server}/"
-    assert page.get_by_role("heading", name="Selamat datang, petugas1").is_visible()
+    assert page.get_by_role("heading", name="Cari warga").is_visible()
+    assert page.get_by_label("Nama, NIK atau nomor KK").is_visible()
     header = page.locator("header").inner_text()
     assert "Petugas loket" in header and "Pelayanan permohonan" in header
     assert page.get_by_role("navigation").get_by_role("link", name="Cari warga").is_visible()
