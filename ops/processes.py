@@ -210,11 +210,19 @@ class ChildProcess:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM, and SIGKILL to its process group after ``timeout``."""
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop() then waits): several children stop side by side."""
         if self.alive():
             assert self.proc is not None
-            stop_process(self.proc.pid, timeout=timeout, child=self.proc)
+            self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 20.0, *, signalled: bool = False) -> None:
+        """SIGTERM (unless terminate() already sent it: a second one may cut a clean shutdown
+        short), and SIGKILL to its process group after ``timeout``."""
+        if self.alive():
+            assert self.proc is not None
+            sig = 0 if signalled else signal.SIGTERM  # signal 0 sends nothing
+            stop_process(self.proc.pid, sig=sig, timeout=timeout, child=self.proc)
 
     def kill9(self) -> None:
         """SIGKILL, as a crash would: no clean shutdown, no offset commit."""
