@@ -73,8 +73,8 @@ def _same(value: Any) -> str:
 
 
 def disagreements(records: Sequence[CitizenSourceRecord], caller: Caller) -> list[dict[str, Any]]:
-    """[{field, values: [{value, sources: ["agency / table"]}]}] for each compared field on
-    which the live records state more than one value (blanks do not count); masked values."""
+    """[{field, values: [{value, sources: [{agency, table}]}]}] for each compared field on which
+    the live records state more than one value (blanks and case do not count); masked values."""
     live = [r for r in records if not r.deleted]
     out = []
     for name in COMPARED:
@@ -84,7 +84,7 @@ def disagreements(records: Sequence[CitizenSourceRecord], caller: Caller) -> lis
             if value is None or str(value).strip() == "":
                 continue
             entry = seen.setdefault(_same(value), {"value": _shown(name, value, caller)})
-            entry.setdefault("sources", []).append(f"{r.agency} / {r.source_table}")
+            entry.setdefault("sources", []).append({"agency": r.agency, "table": r.source_table})
         if len(seen) > 1:
             out.append({"field": name, "values": list(seen.values())})
     return out

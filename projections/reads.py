@@ -17,6 +17,7 @@ from domain.compliance import ombudsman_zone
 from domain.nik import mask_nik
 from domain.permits import FINAL_STATUSES
 
+from . import linkage
 from .access import Caller, mask_data, mask_id, mask_provenance, mask_text
 from .facts import IDENTITY_FIELDS
 from .models import Citizen, CitizenSourceRecord, Permit, PermitTimeline, PersonAlias
@@ -73,8 +74,9 @@ def find_by_kk(session: Session, kk_number: str) -> list[Citizen]:
 
 
 def citizen_view(session: Session, found: Found, caller: Caller) -> dict[str, Any]:
-    """The golden record with its source records and permits, masked for the caller; `alias`
-    names the merged id the caller asked for."""
+    """The golden record with its source records (each with its match confidence) and permits,
+    the fields on which the records disagree, masked for the caller; `alias` names the merged id
+    the caller asked for."""
     citizen = found.citizen
     out: dict[str, Any] = {
         "person_id": citizen.person_id,
@@ -89,15 +91,18 @@ def citizen_view(session: Session, found: Found, caller: Caller) -> dict[str, An
     out["deceased"] = citizen.deceased
     out["death_date"] = citizen.death_date
     out["provenance"] = mask_provenance(citizen.provenance, caller)
-    records = session.scalars(
-        select(CitizenSourceRecord)
-        .where(CitizenSourceRecord.person_id == citizen.person_id)
-        .order_by(
-            CitizenSourceRecord.agency,
-            CitizenSourceRecord.source_table,
-            CitizenSourceRecord.source_record_id,
+    records = list(
+        session.scalars(
+            select(CitizenSourceRecord)
+            .where(CitizenSourceRecord.person_id == citizen.person_id)
+            .order_by(
+                CitizenSourceRecord.agency,
+                CitizenSourceRecord.source_table,
+                CitizenSourceRecord.source_record_id,
+            )
         )
     )
+    confidence = linkage.confidences(records)
     out["sources"] = [
         {
             "record_id": r.record_key,
@@ -110,9 +115,11 @@ def citizen_view(session: Session, found: Found, caller: Caller) -> dict[str, An
             "deleted": r.deleted,
             "source_position": mask_text(r.source_position, caller),
             "source_ts": r.source_ts,
+            "match_confidence": confidence.get(r.ref),
         }
         for r in records
     ]
+    out["disagreements"] = linkage.disagreements(records, caller)
     permits = session.scalars(
         select(Permit)
         .where(Permit.applicant_person_id == citizen.person_id, Permit.deleted.is_(False))

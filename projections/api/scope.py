@@ -35,6 +35,21 @@ def citizen(caller: Caller, view: dict[str, Any], not_found: str) -> dict[str, A
             out[field_name] = None  # a fact only another agency holds
             del provenance[field_name]
     out["provenance"] = provenance
+    out["disagreements"] = _own_disagreements(caller, view.get("disagreements") or [])
+    return out
+
+
+def _own_disagreements(caller: Caller, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The disagreements among the caller's own agency's records only."""
+    out = []
+    for d in found:
+        values = [
+            dict(v, sources=mine)
+            for v in d["values"]
+            if (mine := [s for s in v["sources"] if caller.may_see_agency(s["agency"])])
+        ]
+        if len(values) > 1:
+            out.append(dict(d, values=values))
     return out
 
 

@@ -15,14 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import linkage, reads
+from .. import reads
 from ..access import AccessDenied, Caller
 from ..api import scope
 from ..api.dependencies import Audit
-from ..models import CitizenSourceRecord, Permit
+from ..models import Permit
 from .deps import PageCaller, PageReader, PageRedirect, redirect, stated_purpose
 from .render import render
 
@@ -156,41 +155,19 @@ def citizen(request: Request, person_id: str, caller: PageReader) -> Response:
                 request, "error.html", caller=caller, code=404, message=NOT_FOUND, status=404
             )
         view = scope.citizen(caller, reads.citizen_view(s, found, caller), NOT_FOUND)
-        records = [
-            r for r in _records(s, found.citizen.person_id) if caller.may_see_agency(r.agency)
-        ]
-        confidence = linkage.confidences(records)
-        conflicts = linkage.disagreements(records, caller)
         permits = [
             reads.permit_view(s, s.get(Permit, p["permit_id"]), caller) for p in view["permits"]
         ]
         audit_of(request, caller).record(
             "citizen.read", person_id=found.citizen.person_id, nik=found.citizen.nik
         )
-    ref_of = {r.record_key: r.ref for r in records}
-    for src in view["sources"]:
-        src["confidence"] = confidence.get(ref_of.get(src["record_id"]))
     return render(
         request,
         "counter_citizen.html",
         caller=caller,
         c=view,
         fields=FIELDS,
-        conflicts=conflicts,
-        conflicted={d["field"] for d in conflicts},
+        conflicts=view["disagreements"],
+        conflicted={d["field"] for d in view["disagreements"]},
         permits=permits,
-    )
-
-
-def _records(s: Session, person_id: str) -> list[CitizenSourceRecord]:
-    return list(
-        s.scalars(
-            select(CitizenSourceRecord)
-            .where(CitizenSourceRecord.person_id == person_id)
-            .order_by(
-                CitizenSourceRecord.agency,
-                CitizenSourceRecord.source_table,
-                CitizenSourceRecord.source_record_id,
-            )
-        )
     )

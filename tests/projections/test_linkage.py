@@ -34,8 +34,11 @@ def test_a_field_with_two_values_is_a_disagreement_with_its_sources_masked_by_ro
     found = disagreements([SIAK, PERMITS], OFFICER)
     assert [d["field"] for d in found] == ["nik"]  # name differs in case and spaces only
     (siak, permits) = found[0]["values"]
-    assert siak == {"value": "741301**********", "sources": ["disdukcapil / BIODATA_WNI"]}
-    assert permits["sources"] == ["dpmptsp / tmpemohon"]
+    assert siak == {
+        "value": "741301**********",
+        "sources": [{"agency": "disdukcapil", "table": "BIODATA_WNI"}],
+    }
+    assert permits["sources"] == [{"agency": "dpmptsp", "table": "tmpemohon"}]
     assert NIK in repr(disagreements([SIAK, PERMITS], SUPERVISOR))
 
 
@@ -52,3 +55,20 @@ def test_confidence_is_the_best_match_against_the_persons_other_records():
     assert scores[SIAK.ref] > 0.9 and scores[PERMITS.ref] > 0.9
     assert scores[stranger.ref] < 0.5
     assert confidences([SIAK]) == {SIAK.ref: None}
+
+
+def test_an_agency_administrator_sees_no_disagreement_with_another_agencys_records():
+    from projections.api import scope
+
+    view = {
+        "sources": [{"agency": "dpmptsp"}],
+        "permits": [],
+        "provenance": {},
+        "disagreements": disagreements([SIAK, PERMITS], OFFICER),
+    }
+    admin = Caller("admin", ROLES["agency_admin"], "data_quality", agency="dpmptsp")
+    assert scope.citizen(admin, view, "no")["disagreements"] == []
+    third = record("dpmptsp", "tmpemohon", "12", nik="7413014507900009")
+    view["disagreements"] = disagreements([SIAK, PERMITS, third], OFFICER)
+    (own,) = scope.citizen(admin, view, "no")["disagreements"]
+    assert [s["agency"] for v in own["values"] for s in v["sources"]] == ["dpmptsp", "dpmptsp"]

@@ -104,6 +104,17 @@ def test_kk_lookup_lists_the_family_masked_and_audits_each_member_and_a_miss(cli
     assert bad.status_code == 422 and "74130101" not in bad.text
 
 
+def test_citizen_read_says_how_well_each_record_matches_and_where_agencies_disagree(client):
+    body = client.get(f"/citizens/{f.P_A}", headers=OFFICER).json()
+    confidence = [s["match_confidence"] for s in body["sources"]]
+    assert len(confidence) == 2 and all(0.5 < c <= 1 for c in confidence)
+    assert body["disagreements"] == []  # the two records state no field differently
+    assert (
+        client.get(f"/citizens/{f.P_B}", headers=OFFICER).json()["sources"][0]["match_confidence"]
+        is None
+    )  # an only record
+
+
 def test_short_search_is_refused(client):
     search = {"headers": OFFICER}
     assert client.post("/citizens/search", json={"name": "wa"}, **search).status_code == 422
