@@ -55,6 +55,7 @@ def trend_chart(report: dict[str, Any]) -> str:
         unit=" %",
         target=report["zones"]["green_min_pct"],
         target_label="Batas zona hijau",
+        y_max=100,
     )
 
 

@@ -110,12 +110,14 @@ def create_api(
     api.include_router(compliance_reports)
     api.include_router(findings.router)
     # Imported here: these pages import this package (its reads), so not at its top.
+    from ..web.compliance import router as compliance_page
     from ..web.quality import router as quality_page
     from ..web.reviews import router as review_page
     from ..web.sla import router as sla_page
 
     api.include_router(sla_page)
     api.include_router(review_page)
+    api.include_router(compliance_page)
     api.include_router(quality_page)
     return api
 

@@ -26,6 +26,10 @@ router = APIRouter(responses=AUTHENTICATED)
 READERS = frozenset({"supervisor", "auditor"})
 # Read once at start: a wrong zones file stops the API with an error naming the key.
 ZONES = load_zones()
+# Checked by parse_period, not FastAPI, so that a bad date is a 400 in Bahasa Indonesia.
+DATE = {"format": "date"}
+FROM = "First day, YYYY-MM-DD (default 1 January of this year); after `to`: 400"
+TO = "Last day, YYYY-MM-DD (default today); the period is at most three years"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -49,8 +53,10 @@ def report_of(
     request: Request,
     s: ReadSession,
     who: Authenticated,
-    start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
-    end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")] = None,
+    start: Annotated[
+        str | None, Query(alias="from", description=FROM, json_schema_extra=DATE)
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", description=TO, json_schema_extra=DATE)] = None,
 ) -> dict[str, Any]:
     """The report as a dict; a bad period answers 400 with the reason (Bahasa Indonesia)."""
     may_read(who)

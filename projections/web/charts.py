@@ -100,12 +100,14 @@ def line_chart(
     unit: str = "",
     target: float | None = None,
     target_label: str = "Standar",
+    y_max: float | None = None,
     fmt: Formatter = number_text,
 ) -> str:
-    """A line over ordered labels (months); None leaves a gap; `target` draws a dashed line."""
+    """A line over ordered labels (months); None leaves a gap; `target` draws a dashed line;
+    `y_max` fixes the axis top (100 for percentages), else it fits the values."""
     present = [v for _, v in points if v is not None]
     _check_values(present)
-    top = _nice_max(max([*present, target or 0], default=0))
+    top = y_max or _nice_max(max([*present, target or 0], default=0))
     slot = _slot(len(points))
     parts: list[str] = []
     runs: list[list[str]] = [[]]

@@ -28,6 +28,7 @@ NAV: list[NavItem] = [
     item("/permohonan", "Lacak permohonan", "officer", "supervisor"),
     item("/papan-sla", "Papan SLA", "supervisor", "agency_admin"),
     item("/tinjauan-identitas", "Tinjauan identitas", "supervisor"),
+    item("/laporan/kepatuhan", "Laporan kepatuhan", "supervisor", "auditor"),
     item("/kualitas-data", "Kualitas data", "supervisor", "agency_admin"),
 ]
 

@@ -133,3 +133,11 @@ def test_numbers_are_written_the_indonesian_way():
     assert number_text(1234) == "1.234"
     assert number_text(1234.5) == "1.234,5"
     assert number_text(3.0) == "3"
+
+
+def test_a_fixed_axis_top_scales_the_points_to_it():
+    root = _root(line_chart("x", [("a", 50)], y_max=100))
+    (point,) = root.findall("s:circle", NS)
+    top_tick = [t.text for t in root.findall("s:text", NS)]
+    assert "100" in top_tick and "50" in top_tick
+    assert float(point.get("cy")) == pytest.approx((HEIGHT - 64 + 16) / 2)
