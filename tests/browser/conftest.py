@@ -15,9 +15,11 @@ VIEWPORT = {"width": 1366, "height": 768}  # the MPP's office PCs
 WAIT_MS = 10_000  # the longest a page waits for a condition (never a fixed sleep)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Debian's chromium, headless (no sandbox: the tests may run as root in a container)."""
+    """Debian's chromium, headless (no sandbox: the tests may run as root in a container).
+    One per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is started, and every later test calling asyncio.run() would fail."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's package with `apt-get install chromium`"
