@@ -5,19 +5,18 @@ board of their own agency, and an officer refused both pages with a clear page."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 
 import pytest
 
 from tests.browser.harness import add_user, live_server, log_in, make_app
 from tests.projections import factories as f
-from tests.projections.api.conftest import RESIDENT_B, project, project_scenario
-from tests.projections.api.test_sla_board import OPEN, add_board_permits, expected_state
+from tests.projections.api.test_sla_board import OPEN, expected_state
+from tests.projections.api.test_supervisor_pages import BOARD_DAY as TODAY
+from tests.projections.api.test_supervisor_pages import KEY_B, KEY_P, NIK_B_SWAPPED, seed
 
 pytestmark = pytest.mark.integration
 
-TODAY = dt.date(2026, 8, 20)  # the board's day: Independence Day (Mon 17 Aug) just behind it
 PASSWORD = "correct horse battery staple"
 STATE_LABELS = {
     "on_track": "Tepat waktu",
@@ -25,23 +24,6 @@ STATE_LABELS = {
     "breached": "Terlambat",
     "waiting": "Berkas belum lengkap",
 }
-P_C = f.pid(3)
-# A health-insurance record: resident B's NIK with two digits swapped, a name variant.
-NIK_B_SWAPPED = f.NIK_B[:6] + f.NIK_B[7] + f.NIK_B[6] + f.NIK_B[8:]
-PATIENT = f.person(
-    NIK_B_SWAPPED, agency="bpjs", table="peserta_jkn", record_id="5", position="j5", name="L. SITI"
-)
-KEY_B, KEY_P = RESIDENT_B["record_key"], PATIENT["record_key"]
-
-
-def seed(store) -> None:
-    """The API tests' scenario, the SLA board's permits, and one review pair waiting."""
-    log = project_scenario(store)
-    add_board_permits(store, log)
-    review = f.decision(
-        "REVIEW", P_C, KEY_P, other_record_id=KEY_B, evidence=f.evidence(), reason="score", at=3
-    )
-    project(store, [*log.linked(PATIENT, P_C, kind="NEW"), log.identity(review)])
 
 
 @pytest.fixture(scope="module")

@@ -8,40 +8,53 @@ import datetime as dt
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from projections.web.deps import PURPOSE_COOKIE
+from tests.browser.harness import make_app
 from tests.projections import factories as f
-from tests.projections.api.conftest import OFFICER, RESIDENT_B, SUPERVISOR, audit_entries, project
+from tests.projections.api.conftest import RESIDENT_B, audit_entries, project, project_scenario
 from tests.projections.api.logins import Login, log_in
 from tests.projections.api.test_sla_board import ADMIN_PUPR, add_board_permits
 
 HTML = {"Accept": "text/html"}
 P_C = f.pid(3)
+# A health-insurance record: resident B's NIK with two digits swapped, a name variant.
+NIK_B_SWAPPED = f.NIK_B[:6] + f.NIK_B[7] + f.NIK_B[6] + f.NIK_B[8:]
 PATIENT = f.person(
-    f.NIK_B[:6] + f.NIK_B[7] + f.NIK_B[6] + f.NIK_B[8:],
-    agency="bpjs",
-    table="peserta_jkn",
-    record_id="5",
-    position="j5",
-    name="L. SITI",
+    NIK_B_SWAPPED, agency="bpjs", table="peserta_jkn", record_id="5", position="j5", name="L. SITI"
 )
 KEY_B, KEY_P = RESIDENT_B["record_key"], PATIENT["record_key"]
+BOARD_DAY = dt.date(2026, 8, 20)  # a Thursday; Independence Day (Mon 17 Aug) just behind it
+# This module's own logins (one app for the whole module: its setup is the slow part).
+SUPERVISOR = Login("kabid", "supervisor", purpose="data_correction")
+OFFICER = Login("petugas1", "officer", purpose="service_delivery")
 AUDITOR = Login("inspektorat-pages", "auditor", purpose="complaint")
 
 
-@pytest.fixture
-def pages(client):
-    """The conftest's API with the SLA board's permits and one review pair waiting; the board
-    on Thu 20 Aug 2026."""
-    add_board_permits(client.app.state.store, client.log)
+def seed(store) -> None:
+    """The API tests' scenario, the SLA board's permits, and one review pair waiting."""
+    log = project_scenario(store)
+    add_board_permits(store, log)
     review = f.decision(
         "REVIEW", P_C, KEY_P, other_record_id=KEY_B, evidence=f.evidence(), reason="score", at=3
     )
-    log = client.log
-    project(client.app.state.store, [*log.linked(PATIENT, P_C, kind="NEW"), log.identity(review)])
-    client.app.state.clock = lambda: dt.date(2026, 8, 20)
-    log_in(client.app, ADMIN_PUPR, AUDITOR)
-    return client
+    project(store, [*log.linked(PATIENT, P_C, kind="NEW"), log.identity(review)])
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """One API and its pages for the module over `seed`; the board on BOARD_DAY; review
+    decisions recorded in `app.state.commands.sent`."""
+    app = make_app(tmp_path_factory.mktemp("supervisor-pages"), seed)
+    app.state.clock = lambda: BOARD_DAY
+    log_in(app, SUPERVISOR, OFFICER, AUDITOR, ADMIN_PUPR)
+    with TestClient(app) as client:
+        yield client
+
+
+def sent(client) -> list[dict]:
+    return client.app.state.commands.sent
 
 
 def browser(client, login: Login) -> dict[str, str]:
@@ -58,25 +71,25 @@ def browser(client, login: Login) -> dict[str, str]:
     return {"Cookie": f"{cookie}; {PURPOSE_COOKIE}={r.cookies[PURPOSE_COOKIE]}", **HTML}
 
 
-def _entries(client, action: str) -> list[tuple[str | None, str, str]]:
-    return sorted(
-        (e.person_id, e.who, e.purpose) for e in audit_entries(client) if e.action == action
-    )
+def _entries(client, action: str) -> list[tuple[str | None, tuple[str, str]]]:
+    """(person id, (who, purpose)) of each audit entry of `action`, oldest first."""
+    return [(e.person_id, (e.who, e.purpose)) for e in audit_entries(client) if e.action == action]
 
 
 def test_page_loads_are_audited_like_the_api_reads(pages):
     as_browser = browser(pages, SUPERVISOR)
-    assert pages.get("/papan-sla", headers=as_browser).status_code == 200
-    page_board = _entries(pages, "permits.sla_board")
-    assert pages.get("/permits/sla-board", headers=SUPERVISOR).status_code == 200
-    assert _entries(pages, "permits.sla_board") == sorted(page_board * 2)
-    assert {p for p, _, _ in page_board} == {f.P_A, f.pid(7)}
-
-    assert pages.get("/tinjauan-identitas", headers=as_browser).status_code == 200
-    page_queue = _entries(pages, "identity.reviews")
-    assert page_queue == [(f.P_B, "kabid", "data_correction"), (P_C, "kabid", "data_correction")]
-    assert pages.get("/identity/reviews", headers=SUPERVISOR).status_code == 200
-    assert _entries(pages, "identity.reviews") == sorted(page_queue * 2)
+    for page, api, action, people in [
+        ("/papan-sla", "/permits/sla-board", "permits.sla_board", {f.P_A, f.pid(7)}),
+        ("/tinjauan-identitas", "/identity/reviews", "identity.reviews", {f.P_B, P_C}),
+    ]:
+        start = len(_entries(pages, action))
+        assert pages.get(page, headers=as_browser).status_code == 200
+        by_page = _entries(pages, action)[start:]
+        assert pages.get(api, headers=SUPERVISOR).status_code == 200
+        by_api = _entries(pages, action)[start + len(by_page) :]
+        assert by_page == by_api, action
+        assert {p for p, _ in by_page} == people
+        assert {who for _, who in by_page} == {("kabid", "data_correction")}
 
 
 def review_form(page_text: str) -> dict[str, str]:
@@ -86,7 +99,8 @@ def review_form(page_text: str) -> dict[str, str]:
     return fields
 
 
-def test_the_review_form_sends_the_apis_command(pages, commands):
+def test_the_review_form_sends_the_apis_command(pages):
+    before, decided = len(sent(pages)), len(_entries(pages, "identity.decide"))
     as_browser = browser(pages, SUPERVISOR)
     form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     r = pages.post(
@@ -96,7 +110,7 @@ def test_the_review_form_sends_the_apis_command(pages, commands):
         follow_redirects=False,
     )
     assert (r.status_code, r.headers["location"]) == (303, "/tinjauan-identitas?dikirim=different")
-    (command,) = commands.sent
+    (command,) = sent(pages)[before:]
     assert (command["kind"], command["record_id"], command["other_record_id"]) == (
         "CANNOT_LINK",
         min(KEY_B, KEY_P),
@@ -104,12 +118,15 @@ def test_the_review_form_sends_the_apis_command(pages, commands):
     )
     assert command["person_id"] == (P_C if KEY_P < KEY_B else f.P_B)
     assert command["reason"] == "kabid"
-    assert _entries(pages, "identity.decide")[0][1:] == ("kabid", "data_correction")
+    assert _entries(pages, "identity.decide")[decided:] == [
+        (command["person_id"], ("kabid", "data_correction"))
+    ]
     page = pages.get("/tinjauan-identitas?dikirim=different", headers=as_browser).text
     assert "berbeda (bukan orang yang sama)</strong> telah dikirim" in page
 
 
-def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages, commands):
+def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages):
+    before = len(sent(pages))
     as_browser = browser(pages, SUPERVISOR)
     form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     for token in ("", "not-the-token"):
@@ -120,7 +137,7 @@ def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages, comm
         )
         assert r.status_code == 403
         assert "kedaluwarsa" in r.text and "Traceback" not in r.text
-    assert commands.sent == []
+    assert len(sent(pages)) == before
 
 
 @pytest.mark.parametrize(
@@ -131,7 +148,8 @@ def test_a_review_form_without_the_sessions_csrf_token_sends_nothing(pages, comm
     ],
     ids=["bad-decision", "unknown-record"],
 )
-def test_a_bad_decision_is_said_on_the_page(pages, commands, change, status, message):
+def test_a_bad_decision_is_said_on_the_page(pages, change, status, message):
+    before = len(sent(pages))
     as_browser = browser(pages, SUPERVISOR)
     form = review_form(pages.get("/tinjauan-identitas", headers=as_browser).text)
     r = pages.post(
@@ -139,7 +157,7 @@ def test_a_bad_decision_is_said_on_the_page(pages, commands, change, status, mes
     )
     assert r.status_code == status
     assert message in r.text and "Antrean tinjauan identitas" in r.text
-    assert commands.sent == []
+    assert len(sent(pages)) == before
 
 
 @pytest.mark.parametrize(
@@ -154,11 +172,13 @@ def test_a_bad_decision_is_said_on_the_page(pages, commands, change, status, mes
     ids=["officer-board", "officer-queue", "auditor-board", "auditor-queue", "admin-queue"],
 )
 def test_roles_without_the_page_get_a_403_page_and_nothing_is_read(pages, login, path):
-    r = pages.get(path, headers=browser(pages, login))
+    as_browser = browser(pages, login)
+    before = len(audit_entries(pages))
+    r = pages.get(path, headers=as_browser)
     assert r.status_code == 403
     assert "Anda tidak berhak membuka halaman ini" in r.text
     assert "P0000" not in r.text and "Traceback" not in r.text
-    assert audit_entries(pages) == []
+    assert len(audit_entries(pages)) == before
 
 
 def test_an_agency_administrators_board_page_holds_their_agency_only(pages):
