@@ -30,7 +30,7 @@ from ops.agency_servers import AgencyServers, server_home
 from ops.chaos_fold import TableDiff, decided_twice, fold_diff
 from ops.databases import PostgresServer
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
-from ops.processes import ChildProcess, free_port, port_is_free, wait_for
+from ops.processes import ChildProcess, free_block, free_port, wait_for
 from ops.stack import Stack, StackConfig
 from projections.store import make_engine
 
@@ -53,18 +53,11 @@ SESSION_TIMEOUT_S = 10.0  # the worker's (streams/app.py)
 
 def _stack_config(state: Path) -> StackConfig:
     """Three brokers on a free block of loopback ports (port + 2i, controller + 2i)."""
-    rng = random.Random()
-    for _ in range(200):
-        first = rng.randrange(20000, 60000, 2)
-        if all(port_is_free(p) for p in range(first, first + 7)):
-            return StackConfig.from_env(
-                state_dir=state,
-                brokers=3,
-                kafka_port=first,
-                controller_port=first + 1,
-                registry_port=first + 6,
-            )
-    raise RuntimeError("no free block of loopback ports for the chaos stack")
+    first = free_block(7)
+    return StackConfig.from_env(
+        state_dir=state, brokers=3, kafka_port=first, controller_port=first + 1,
+        registry_port=first + 6,
+    )  # fmt: skip
 
 
 class NotRecovered(AssertionError):

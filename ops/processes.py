@@ -10,6 +10,7 @@ process started with die_with_parent also ends when we are killed -9.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,6 +28,27 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def free_block(n: int, rng: random.Random | None = None, host: str = LOOPBACK) -> int:
+    """The first of ``n`` consecutive free ports, below the kernel's ephemeral range: a server
+    restarted on its port (a broker killed -9 and started again) must not find it taken by an
+    outgoing connection, which the kernel gives ports from that range."""
+    rng = rng or random.Random()
+    low = _ephemeral_low()
+    top = low - n if low - n > 21000 else 65536 - n  # no room below it: anywhere, as before
+    for _ in range(500):
+        first = rng.randrange(20000, top)
+        if all(port_is_free(first + i, host) for i in range(n)):
+            return first
+    raise RuntimeError(f"no block of {n} free loopback ports")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def peak_rss_mb(pid: int) -> float | None:

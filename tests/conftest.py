@@ -8,13 +8,12 @@ directory and is deleted at the end.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ops.processes import port_is_free
+from ops.processes import free_block
 from ops.stack import Stack, StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,21 +27,18 @@ def test_stack_config(tmp: Path, brokers: int = 1, base: int = 0) -> StackConfig
     dist = Path(env.get("MPPHUB_DIST_DIR", REPO / ".mpphub" / "dist"))
     if env.get("MPPHUB_TEST_KAFKA_PORT"):
         return StackConfig(
-            state_dir=tmp, dist_dir=dist, brokers=brokers,
+            state_dir=tmp,
+            dist_dir=dist,
+            brokers=brokers,
             kafka_port=int(env["MPPHUB_TEST_KAFKA_PORT"]) + base,
             controller_port=int(env.get("MPPHUB_TEST_CONTROLLER_PORT", 29093)) + base,
             registry_port=int(env.get("MPPHUB_TEST_REGISTRY_PORT", 28081)) + base,
         )
-    rng = random.Random()
-    for _ in range(200):
-        first = rng.randrange(20000, 60000, 2)
-        ports = [first + i for i in range(2 * brokers)] + [first + 2 * brokers]
-        if all(port_is_free(p) for p in ports):
-            return StackConfig(
-                state_dir=tmp, dist_dir=dist, brokers=brokers, kafka_port=first,
-                controller_port=first + 1, registry_port=first + 2 * brokers,
-            )
-    raise RuntimeError("no free block of loopback ports for a test stack")
+    first = free_block(2 * brokers + 1)  # below the ephemeral range: restarts find it free
+    return StackConfig(
+        state_dir=tmp, dist_dir=dist, brokers=brokers, kafka_port=first,
+        controller_port=first + 1, registry_port=first + 2 * brokers,
+    )  # fmt: skip
 
 
 test_stack_config.__test__ = False  # a helper, not a test

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ops.processes import free_port, owned_pid, pid_alive, port_is_free, wait_for
+from ops.processes import free_block, free_port, owned_pid, pid_alive, port_is_free, wait_for
 from ops.samples.demo_agencies import NAMES as MORE_AGENCIES
 from tests.conftest import test_stack_config
 from tests.ops.demo_samples import sample_numbers
@@ -48,11 +48,7 @@ def officer_headers(text: str, lookup_url: str) -> dict[str, str]:
 
 def _free_block(n: int) -> int:
     """The first of n consecutive free loopback ports."""
-    for _ in range(100):
-        first = free_port()
-        if first + n < 65536 and all(port_is_free(first + i) for i in range(n)):
-            return first
-    raise RuntimeError(f"no {n} consecutive free ports")
+    return free_block(n)
 
 
 def _processes_under(directory: Path) -> list[int]:
