@@ -185,3 +185,20 @@ def test_a_server_fault_is_a_page_that_says_nothing_internal(client, monkeypatch
         assert internal not in r.text, internal
     api = browser.get("/permohonan?no=REG/1", headers={"Cookie": h["Cookie"]})
     assert api.status_code == 500 and api.text == "Internal Server Error"
+
+
+def test_the_counter_is_refused_to_roles_that_do_not_serve_at_it(client):
+    from tests.projections import factories as f
+    from tests.projections.api.conftest import audit_entries
+    from tests.projections.api.logins import Login, log_in
+
+    admin = Login("admin-dpmptsp", "agency_admin", purpose="data_quality", agency="dpmptsp")
+    log_in(client.app, admin)
+    home = client.get("/", headers={"Cookie": admin["Cookie"], **HTML})
+    assert home.status_code == 200 and "Selamat datang" in home.text
+    assert 'action="/cari"' not in home.text and 'href="/permohonan"' not in home.text
+    h = reader(client, admin)
+    assert search(client, h, admin, "nama", "ode siti").status_code == 403
+    assert client.get(f"/warga/{f.P_A}", headers=h).status_code == 403
+    assert client.get("/permohonan?no=REG/1", headers=h).status_code == 403
+    assert audit_entries(client) == []
