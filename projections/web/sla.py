@@ -13,6 +13,7 @@ from .. import sla
 from ..api.dependencies import Audit, ReadSession
 from ..api.sla import board_today, may_open
 from .charts import Series, stacked_bar_chart
+from .counter import COUNTER_ROLES
 from .deps import PageCaller, page_reader
 from .render import render
 
@@ -49,6 +50,7 @@ def sla_page(request: Request, caller: PageCaller, s: ReadSession) -> Response:
         caller=reader,
         board=view,
         labels=STATE_LABELS,
+        citizen_links=reader.role.name in COUNTER_ROLES,  # who may open /warga/{person_id}
         chart=Markup(state_chart(view["services"])) if view["services"] else None,
     )
 

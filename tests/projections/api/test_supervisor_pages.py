@@ -30,6 +30,7 @@ BOARD_DAY = dt.date(2026, 8, 20)  # a Thursday; Independence Day (Mon 17 Aug) ju
 SUPERVISOR = Login("kabid", "supervisor", purpose="data_correction")
 OFFICER = Login("petugas1", "officer", purpose="service_delivery")
 AUDITOR = Login("inspektorat-pages", "auditor", purpose="complaint")
+ADMIN_BPN = Login("admin-bpn", "agency_admin", purpose="data_quality", agency="bpn")
 
 
 def seed(store) -> None:
@@ -48,7 +49,7 @@ def pages(tmp_path_factory):
     decisions recorded in `app.state.commands.sent`."""
     app = make_app(tmp_path_factory.mktemp("supervisor-pages"), seed)
     app.state.clock = lambda: BOARD_DAY
-    log_in(app, SUPERVISOR, OFFICER, AUDITOR, ADMIN_PUPR)
+    log_in(app, SUPERVISOR, OFFICER, AUDITOR, ADMIN_PUPR, ADMIN_BPN)
     with TestClient(app) as client:
         yield client
 
@@ -185,6 +186,19 @@ def test_an_agency_administrators_board_page_holds_their_agency_only(pages):
     r = pages.get("/papan-sla", headers=browser(pages, ADMIN_PUPR))
     assert r.status_code == 200
     assert set(re.findall(r'data-permit="([^"]+)"', r.text)) == {"pupr:1", "pupr:2"}
+    # The applicant is a person id, not a link: the citizen page is the counter's.
+    assert "/warga/" not in r.text and f.pid(7) in r.text
+    empty = pages.get("/papan-sla", headers=browser(pages, ADMIN_BPN))
+    assert empty.status_code == 200
+    assert (
+        "Tidak ada permohonan terbuka saat ini." in empty.text and "data-permit" not in empty.text
+    )
+
+
+def test_a_supervisor_goes_from_the_board_to_the_applicants_citizen_page(pages):
+    r = pages.get("/papan-sla", headers=browser(pages, SUPERVISOR))
+    links = set(re.findall(r'href="/warga/([^"]+)"', r.text))
+    assert links == {f.P_A, f.pid(7)}
 
 
 def test_without_a_purpose_the_board_asks_for_one_first(pages):
