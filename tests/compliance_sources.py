@@ -1,7 +1,8 @@
-"""The compliance report computed straight from a SiCantik-like permits database (its own SQL and
-plain Python, never the hub's projection or report code): what GET /reports/compliance must
-answer once the pipeline has projected that database. Working days come from domain.workdays,
-the calendar the service standards are defined in; the zone bounds from the shipped YAML file.
+"""The compliance report computed straight from the SiCantik- and SIMBG-like permits databases
+(their own SQL and plain Python, never the hub's projection or report code): what
+GET /reports/compliance must answer once the pipeline has projected them (assert_report_matches
+compares). Working days come from domain.workdays, the calendar the service standards are
+defined in; the zone bounds from the shipped YAML file.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.orm import Session
 
-from domain.compliance import ZONES_FILE
+from domain.compliance import ZONES_FILE, load_zones
+from domain.compliance_report import Period
+from domain.services import service
 from domain.workdays import working_days_between
+from projections.compliance import FIGURES, read_report, report_json
 
 # SiCantik's codes: trstspermohonan_log.c_status and tmpermohonan.c_izin_selesai.
 BERKAS_LENGKAP, STOPPED, RESUMED = 3, 5, 6
@@ -70,6 +75,76 @@ def source_permits(sicantik: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
             }
         )  # fmt: skip
     return out
+
+
+_SIMBG = sa.text(
+    """
+    SELECT p.id, p.tgl_pengajuan, p.tgl_dokumen_lengkap, p.tgl_selesai, p.status_akhir, j.kode
+    FROM permohonan p JOIN ref_jenis_layanan j ON j.id = p.jenis_layanan_id
+    """
+)
+_SIMBG_LOG = sa.text(
+    "SELECT permohonan_id, kode_status, waktu, id FROM riwayat_status ORDER BY waktu, id"
+)
+
+
+def simbg_permits(simbg: sa.Engine, today: dt.date) -> list[dict[str, Any]]:
+    """The same facts from a SIMBG-like database; its services' SLA and unit are the MPP's
+    published standard (domain/services.py), SIMBG has no column for them."""
+    with simbg.connect() as c:
+        logs: dict[int, list] = defaultdict(list)
+        for r in c.execute(_SIMBG_LOG):
+            logs[r.permohonan_id].append((r.kode_status, _day(r.waktu)))
+        apps = list(c.execute(_SIMBG).mappings())
+    out = []
+    for a in apps:
+        final = a["status_akhir"] in ("TERBIT", "DITOLAK", "DIBATALKAN")
+        finished = _day(a["tgl_selesai"]) if final else None
+        complete = _day(a["tgl_dokumen_lengkap"]) or next(
+            (day for code, day in logs[a["id"]] if code == "DOKUMEN_LENGKAP"), None
+        )
+        stops = _stops(logs[a["id"]], "MENUNGGU_PERBAIKAN", "PERBAIKAN_DITERIMA", finished, today)
+        standard = service(a["kode"])
+        used = None
+        if complete is not None and final and finished >= complete:
+            used = working_days_between(complete, finished, stops)
+        out.append(
+            {
+                "id": f"pupr:{a['id']}", "unit": standard.unit, "code": a["kode"],
+                "sla": standard.sla_days, "received": _day(a["tgl_pengajuan"]),
+                "complete": complete, "finished": finished,
+                "decision": a["status_akhir"] in ("TERBIT", "DITOLAK"), "used": used,
+                "stops": stops,
+            }
+        )  # fmt: skip
+    return out
+
+
+def _stops(log, stop: str, resume: str, finished: dt.date | None, today: dt.date) -> list:
+    stops, stopped_on = [], None
+    for code, day in log:
+        if code == stop and stopped_on is None:
+            stopped_on = day
+        elif code == resume and stopped_on is not None:
+            stops.append((stopped_on, day))
+            stopped_on = None
+    if stopped_on is not None:
+        stops.append((stopped_on, max(stopped_on, finished or today)))
+    return stops
+
+
+def assert_report_matches(
+    engine: sa.Engine, permits: list, start: dt.date, end: dt.date, today: dt.date
+) -> dict:
+    """The hub's report over the projection in `engine` equals expected_report (returned)."""
+    want = expected_report(permits, start, end)
+    with Session(engine) as s:
+        got = report_json(read_report(s, Period(start, end), load_zones(), today))
+    lines = {(ln["unit"], ln["service_code"]): {f: ln[f] for f in FIGURES} for ln in got["lines"]}
+    assert lines == want["lines"], (start, end)
+    assert got["total"] == want["total"], (start, end)
+    assert {m["month"]: {f: m[f] for f in FIGURES} for m in got["trend"]} == want["trend"]
+    return want
 
 
 def expected_report(permits: list[dict[str, Any]], start: dt.date, end: dt.date) -> dict:

@@ -44,6 +44,7 @@ from projections.store import make_engine
 from schemas import catalog
 from streams.mappings import AGENCIES
 from streams.resolution import NOTHING_TO_COMPARE_RULE
+from tests.compliance_sources import assert_report_matches, simbg_permits, source_permits
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector, read_topic
 from tests.test_pipeline import (
@@ -379,3 +380,19 @@ def test_agency_status_counts_what_each_table_caused(four: Four) -> None:
     findings = [e for e in four.check_events if e.get("agency") == "bpjs" and "rule_code" in e]
     assert row.findings == len(findings) > 0  # a member without NIK at least
     assert row.dead_letters == 0
+
+
+def test_compliance_report_equals_a_direct_computation_from_both_permit_systems(
+    four: Four,
+) -> None:
+    # SiCantik's units and SLAs are its own columns; SIMBG's come from the MPP's standard.
+    assert _matches(four)
+    today = wita_today()
+    permits = source_permits(four.sicantik, today) + simbg_permits(four.simbg, today)
+    first = min(p["received"] for p in permits)
+    whole = assert_report_matches(four.engine, permits, first, today, today)
+    assert any(unit == "Dinas Pekerjaan Umum dan Penataan Ruang" for unit, _ in whole["lines"])
+    assert whole["total"]["decided"] > 5
+    middle = first + (today - first) / 2
+    assert_report_matches(four.engine, permits, first, middle, today)
+    assert_report_matches(four.engine, permits, middle, today, today)
