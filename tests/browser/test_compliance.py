@@ -85,3 +85,23 @@ def test_an_officer_is_refused(page, server):
     response = page.goto(f"{base}/laporan/kepatuhan")
     assert response.status == 403
     assert "Laporan kepatuhan" not in page.get_by_role("navigation").inner_text()
+
+
+def test_on_a_tablet_the_page_fits_and_the_table_scrolls_inside_it(page, server):
+    base, password = server
+    page.set_viewport_size({"width": 768, "height": 1024})
+    log_in(page, base, "inspektur", password)
+    page.goto(f"{base}/laporan/kepatuhan?{JULY}")
+    assert page.locator("#laporan tbody tr").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    chart = page.get_by_role("img", name="Persentase diputus tepat waktu per bulan")
+    assert chart.bounding_box()["width"] <= 768
+    # Keyboard only: from the last date field, Tab reaches the button and Enter submits.
+    page.get_by_label("Sampai tanggal").fill("2026-07-15")
+    for _ in range(4):  # a date field's day, month and year parts are Tab stops of their own
+        if page.evaluate("document.activeElement.tagName") == "BUTTON":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent").strip() == "Tampilkan"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**to=2026-07-15")
