@@ -72,6 +72,9 @@ class Recovery:
     detail: str
     seconds: float | None  # None: not recovered in time
     diff: dict[str, TableDiff] = field(default_factory=dict)
+    # Not in time but later: the seconds it took in all (slow, not lost); None when it never did.
+    late_s: float | None = None
+    report: str = ""  # why it did not recover in time, with the end of every process's log
 
 
 @dataclass
@@ -86,6 +89,8 @@ class ChaosOptions:
     registry_down_s: float = 30.0
     stop_past_session_s: float = 20.0  # a stopped worker stays stopped this long beyond it
     recover_timeout_s: float = 180.0
+    # After recover_timeout_s, how much longer to wait to tell a slow recovery from a loss.
+    late_timeout_s: float = 120.0
     seed: int = 11
 
 
@@ -411,11 +416,27 @@ class ChaosReport:
             "lost": self.lost,
             "doubled": self.doubled,
             "not_recovered": sum(r.seconds is None for r in self.recoveries),
+            "late_s": [round(r.late_s, 1) for r in self.recoveries if r.late_s is not None],
             "recover_s": {
                 "max": round(max(times), 1) if times else None,
                 "by_kind": by_kind,
             },
         }
+
+
+def _late(hub: ChaosHub, kind: str, detail: str, report: str) -> Recovery:
+    """A fault not recovered from in time: wait late_timeout_s more, so that the report tells
+    a slow recovery (late_s) from rows that never come (lost, in the diff)."""
+    started = time.monotonic() - hub.opts.recover_timeout_s
+    try:
+        _, diff = hub.wait_recovered(hub.opts.late_timeout_s)
+    except NotRecovered:
+        try:
+            diff = hub.diff()
+        except sa.exc.DBAPIError:
+            diff = {}
+        return Recovery(kind, detail, None, diff, report=report)
+    return Recovery(kind, detail, None, diff, time.monotonic() - started, report)
 
 
 def run_faults(
@@ -435,9 +456,8 @@ def run_faults(
         report.faults[kind] += 1
         try:
             seconds, diff = hub.wait_recovered()
-        except NotRecovered:
-            diff = hub.diff()
-            recovery = Recovery(kind, detail, None, diff)
+        except NotRecovered as e:
+            recovery = _late(hub, kind, detail, str(e))
         else:
             recovery = Recovery(kind, detail, seconds, diff)
         report.recoveries.append(recovery)

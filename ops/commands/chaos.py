@@ -53,6 +53,8 @@ def chaos(minutes: float, workers: int, seed: int | None, state: Path | None) ->
 
                 def shown(r: Recovery) -> None:
                     took = "NOT recovered" if r.seconds is None else f"{r.seconds:.0f}s"
+                    if r.late_s is not None:
+                        took += f" in time (late: {r.late_s:.0f}s)"
                     bar.console.print(f"{r.kind} ({r.detail}): {took}")
                     bar.update(task, completed=min(time.monotonic() - started, minutes * 60))
 
