@@ -5,7 +5,9 @@ permits themselves, oldest first.
 States are derived again as of `today` (domain.permits.derive_permit over the stored application
 and status log), not read from the permit rows: those are refreshed on a timer, and a board that
 says "on track" on the morning a permit breaches would be wrong all day. An open permit whose
-file is not complete yet (berkas belum lengkap) has no SLA clock: it counts as `waiting`.
+file is not complete yet (berkas belum lengkap) has no SLA clock: it counts as `waiting`. The
+standard is the one its service states (as the compliance report measures it; an agency without
+an SLA column takes the MPP's in its mapping); a service stating none: `no_standard`.
 
 Who may open it (can_open): a supervisor, every agency; an agency administrator, their own
 agency's permits only. Officers work one citizen or one application at a time (the counter
@@ -32,7 +34,10 @@ from .models import Permit, PermitTimeline, Service
 from .rows import chunks
 
 WAITING = "waiting"  # open, the file not complete yet: the SLA clock has not started
-STATES = (SlaState.ON_TRACK.value, SlaState.AT_RISK.value, SlaState.BREACHED.value, WAITING)
+NO_STANDARD = "no_standard"  # neither the agency's service nor the MPP states its standard
+STATES = (
+    SlaState.ON_TRACK.value, SlaState.AT_RISK.value, SlaState.BREACHED.value, WAITING, NO_STANDARD
+)  # fmt: skip
 BOARD_ROLES = frozenset({"supervisor", "agency_admin"})
 LIST_LIMIT = 500
 
@@ -128,8 +133,8 @@ def _units(session: Session, refs: Iterable[str]) -> dict[str, str | None]:
 def _open_permit(
     p: Permit, timeline: list[dict[str, Any]], units: dict[str, str | None], today: dt.date
 ) -> OpenPermit:
-    view = derive_permit(p.application, timeline, p.sla_days, today)
     standard = BY_CODE.get(p.service_code or "")
+    view = derive_permit(p.application, timeline, p.sla_days, today)
     unit = units.get(p.service_ref or "") or (standard.unit if standard else None)
     return OpenPermit(
         permit_id=p.permit_id,
@@ -143,11 +148,17 @@ def _open_permit(
         working_days_used=view.working_days_used,
         sla_days=view.sla_days,
         due_date=view.due_date,
-        state=view.sla_state.value if view.sla_state is not None else WAITING,
+        state=_state(view.sla_state, view.file_complete_date, p.sla_days),
         status=view.status,
         clock_stopped=view.clock_stopped,
         applicant_person_id=p.applicant_person_id,
     )
+
+
+def _state(state: SlaState | None, file_complete: dt.date | None, sla_days: int | None) -> str:
+    if state is not None:
+        return state.value
+    return NO_STANDARD if file_complete is not None and sla_days is None else WAITING
 
 
 def _age_order(p: OpenPermit) -> tuple[dt.date, str]:

@@ -26,12 +26,14 @@ STATE_LABELS = {
     "at_risk": "Berisiko",
     "breached": "Terlambat",
     "waiting": "Berkas belum lengkap",
+    "no_standard": "Tanpa standar",  # shown only when some service states no standard
 }
 STATE_COLORS = {
     "on_track": "#38a169",
     "at_risk": "#d69e2e",
     "breached": "#e53e3e",
     "waiting": "#718096",
+    "no_standard": "#a0aec0",
 }
 
 
@@ -44,24 +46,29 @@ def sla_page(request: Request, caller: PageCaller, s: ReadSession) -> Response:
     Audit(request.app.state.audit, reader).shown(
         "permits.sla_board", [(p, None) for p in sla.applicants(view)]
     )
+    labels = {
+        state: label
+        for state, label in STATE_LABELS.items()
+        if state != sla.NO_STANDARD or view["totals"][state]
+    }
     return render(
         request,
         "sla.html",
         caller=reader,
         board=view,
-        labels=STATE_LABELS,
+        labels=labels,
         citizen_links=reader.role.name in COUNTER_ROLES,  # who may open /warga/{person_id}
-        chart=Markup(state_chart(view["services"])) if view["services"] else None,
+        chart=Markup(state_chart(view["services"], labels)) if view["services"] else None,
     )
 
 
-def state_chart(services: list[dict]) -> str:
+def state_chart(services: list[dict], labels: dict[str, str]) -> str:
     """A stacked bar per service of its open permits by state (charts.py escapes the labels)."""
     return stacked_bar_chart(
         "Permohonan terbuka per layanan menurut status SLA",
         [s["service_code"] for s in services],
         [
             Series(label, [s[state] for s in services], STATE_COLORS[state])
-            for state, label in STATE_LABELS.items()
+            for state, label in labels.items()
         ],
     )

@@ -23,6 +23,7 @@ STATE_LABELS = {
     "at_risk": "Berisiko",
     "breached": "Terlambat",
     "waiting": "Berkas belum lengkap",
+    "no_standard": "Tanpa standar",
 }
 
 

@@ -39,7 +39,7 @@ class Open:
     permit_id: str
     service: str
     unit: str
-    sla: int
+    sla: int | None  # None: the service states no standard
     start: D | None  # berkas lengkap (None: not complete yet)
     received: D | None = None
     stops: tuple[tuple[D, D], ...] = ()
@@ -65,6 +65,8 @@ OPEN = [
     Open("dpmptsp:13", "ITR", PUPR_UNIT, 7, D(2026, 8, 10), received=D(2026, 8, 10)),
     Open("dpmptsp:14", "REKLAME", BAPENDA, 5, D(2026, 8, 12), received=D(2026, 8, 12)),
     Open("dpmptsp:15", "SIP_DOKTER", HEALTH, 9, None, received=D(2026, 8, 18)),  # waiting
+    # The agency's service row states no standard: measured against none.
+    Open("dpmptsp:16", "SLF", PUPR_UNIT, None, D(2026, 8, 11), received=D(2026, 8, 11)),
     Open("pupr:1", "PBG", PUPR_UNIT, 28, D(2026, 7, 1), received=D(2026, 6, 30), person=P_PUPR),
     Open("pupr:2", "PBG", PUPR_UNIT, 28, D(2026, 8, 3), received=D(2026, 8, 3), person=P_PUPR),
 ]
@@ -90,6 +92,8 @@ def expected_state(p: Open, today: D) -> str:
     """Breached past the standard; at risk from 80% of it or on its last day; else on track."""
     if p.start is None:
         return "waiting"
+    if p.sla is None:
+        return "no_standard"
     used = working_days(p.start, today, p.stops)
     if used > p.sla:
         return "breached"
@@ -131,7 +135,14 @@ def _open_permit(log, p: Open, n: int, agency_service: str) -> list:
     return out
 
 
-REFS = {"SIP_DOKTER": "dpmptsp:1", "ITR": "dpmptsp:2", "REKLAME": "dpmptsp:3", "PBG": "pupr:1"}
+REFS = {
+    "SIP_DOKTER": "dpmptsp:1",
+    "ITR": "dpmptsp:2",
+    "REKLAME": "dpmptsp:3",
+    "SLF": "dpmptsp:4",
+    "PBG": "pupr:1",
+}
+STATES = ("on_track", "at_risk", "breached", "waiting", "no_standard")
 
 
 def add_board_permits(store, log) -> None:
@@ -142,6 +153,11 @@ def add_board_permits(store, log) -> None:
     messages = [
         *log.linked(APPLICANT_PUPR, P_PUPR, kind="NEW"),
         log.service(reklame),
+        log.service(
+            f.service(
+                "dpmptsp:4", code="SLF", name="Sertifikat Laik Fungsi", sla_days=None, position="v5"
+            )
+        ),
         log.service(
             f.service(
                 "pupr:1", code="PBG", name="Persetujuan Bangunan Gedung", sla_days=28, position="v4"
@@ -196,7 +212,7 @@ def test_the_board_counts_the_states_computed_from_dates_and_standards(board, to
     assert body["as_of"] == today.isoformat()
     totals = Counter(want.values())
     assert body["totals"] == {
-        **{s: totals[s] for s in ("on_track", "at_risk", "breached", "waiting")},
+        **{s: totals[s] for s in STATES},
         "open": len(OPEN),
     }
     by_service = {s["service_code"]: s for s in body["services"]}
@@ -209,11 +225,10 @@ def test_the_board_counts_the_states_computed_from_dates_and_standards(board, to
     assert set(by_unit) == {HEALTH, PUPR_UNIT, BAPENDA}
     for unit, row in by_unit.items():
         mine = Counter(want[p.permit_id] for p in OPEN if p.unit == unit)
-        assert {s: row[s] for s in ("on_track", "at_risk", "breached", "waiting")} == {
-            s: mine[s] for s in ("on_track", "at_risk", "breached", "waiting")
-        }
-    # ITR (dpmptsp's desk) and PBG (pupr's own system) are one unit: Dinas PUPR.
-    assert by_unit[PUPR_UNIT]["services"] == ["ITR", "PBG"]
+        assert {s: row[s] for s in STATES} == {s: mine[s] for s in STATES}
+    # ITR and SLF (dpmptsp's desk) and PBG (pupr's own system) are one unit: Dinas PUPR.
+    assert by_unit[PUPR_UNIT]["services"] == ["ITR", "PBG", "SLF"]
+    assert (by_service["SLF"]["sla_days"], by_service["SLF"]["no_standard"]) == (None, 1)
 
 
 def test_days_used_and_the_clock_stop_on_the_list(board):
