@@ -24,7 +24,7 @@ _BOTH = ("stream", "projection")
 
 # Environment variable -> the settings it sets (dotted paths into HubSettings).
 ENV_VARS: dict[str, tuple[str, ...]] = {
-    "MPPHUB_APP_ID": tuple(f"{s}.app_id" for s in _BOTH),
+    "MPPHUB_APP_ID": (*(f"{s}.app_id" for s in _BOTH), "api.worker_app_id"),
     # Before the other Kafka variables: a check across the client's fields names this one.
     "MPPHUB_KAFKA_SECURITY_PROTOCOL": tuple(f"{k}.security_protocol" for k in _KAFKA),
     "MPPHUB_KAFKA_BOOTSTRAP": tuple(f"{k}.bootstrap" for k in _KAFKA),
@@ -56,6 +56,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_METRICS_ADDR": ("metrics_addr",),
     "MPPHUB_API_HOST": ("api.host",),
     "MPPHUB_API_PORT": ("api.port",),
+    # Comma-separated Prometheus endpoints the pipeline health page links to.
+    "MPPHUB_METRICS_URLS": ("api.metrics_urls",),
     "MPPHUB_LOG_LEVEL": tuple(f"{s}.log_level" for s in (*_BOTH, "api")),
     "MPPHUB_SECRET_FILE": ("stream.secret_file", "api.secret_file"),
     "MPPHUB_AUDIT_DB_URL": ("api.audit_db_url",),
@@ -97,7 +99,7 @@ class HubSettings(BaseModel):
             if var not in values:
                 continue
             value = values[var]
-            if var == "MPPHUB_RAW_TOPICS" and isinstance(value, str):
+            if var in ("MPPHUB_RAW_TOPICS", "MPPHUB_METRICS_URLS") and isinstance(value, str):
                 value = tuple(t.strip() for t in value.split(",") if t.strip())
             for path in paths:
                 _put(data, path, value)

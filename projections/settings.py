@@ -64,3 +64,7 @@ class ApiSettings(BaseModel):
     secret_file: Path = Path(".mpphub/secret")
     # Who may call it: built-in accounts (their own database), OIDC tokens, rate limits.
     auth: AuthSettings = AuthSettings()
+    # Pipeline health (projections/pipeline.py): the worker's app id (its consumer group: the lag
+    # on the source tables), and the Prometheus metrics endpoints the page links to.
+    worker_app_id: str = "mpphub-worker"
+    metrics_urls: tuple[str, ...] = ()

@@ -32,6 +32,7 @@ from . import (
     identity,
     page,
     permits,
+    pipeline,
     security,
     services,
     sla,
@@ -103,14 +104,17 @@ def create_api(
     api.state.commands = commands
     api.state.audit = audit
     api.state.tokens = tokens
+    api.state.settings = settings
     security.install(api, settings.auth)
     # sla before permits: /permits/sla-board is no /permits/{permit_id}
     for resource in (health, citizens, sla, permits, services, identity, audit_reads, page):
         api.include_router(resource.router)
     api.include_router(compliance_reports)
     api.include_router(findings.router)
+    api.include_router(pipeline.router)
     # Imported here: these pages import this package (its reads), so not at its top.
     from ..web.compliance import router as compliance_page
+    from ..web.health import router as pipeline_page
     from ..web.quality import router as quality_page
     from ..web.reviews import router as review_page
     from ..web.sla import router as sla_page
@@ -119,6 +123,7 @@ def create_api(
     api.include_router(review_page)
     api.include_router(compliance_page)
     api.include_router(quality_page)
+    api.include_router(pipeline_page)
     return api
 
 

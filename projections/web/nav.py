@@ -30,6 +30,7 @@ NAV: list[NavItem] = [
     item("/tinjauan-identitas", "Tinjauan identitas", "supervisor"),
     item("/laporan/kepatuhan", "Laporan kepatuhan", "supervisor", "auditor"),
     item("/kualitas-data", "Kualitas data", "supervisor", "agency_admin"),
+    item("/kesehatan-pipeline", "Kesehatan pipeline", "supervisor"),
 ]
 
 

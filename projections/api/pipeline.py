@@ -1,0 +1,63 @@
+"""GET /pipeline/health: per source table the changes captured, the worker's lag and the last
+change seen; dead letters by reason; how far the projections are (projections/pipeline.py).
+For supervisors (the MPP's operations are run by its supervisors; there is no separate
+operations role): other roles get 403. No personal data: agencies, tables, counts, reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ..access import AccessDenied, Caller
+from ..pipeline import PipelineHealth, pipeline_health
+from .dependencies import Authenticated, ReadSession
+from .errors import AUTHENTICATED
+
+router = APIRouter(responses=AUTHENTICATED)
+
+
+def may_see_pipeline(caller: Caller) -> None:
+    """403 for any role but supervisor."""
+    if caller.role.name != "supervisor":
+        raise AccessDenied("pipeline health is for supervisors")
+
+
+def read_pipeline(request: Request, session: Any) -> PipelineHealth:
+    """The health read now with the API's Kafka and registry settings."""
+    s = request.app.state.settings
+    return pipeline_health(s.kafka, s.registry_url, s.registry_auth, session, s.worker_app_id)
+
+
+def health_json(health: PipelineHealth, now: dt.datetime) -> dict[str, Any]:
+    """The JSON form: tables with the age of their last change in seconds (freshness)."""
+    tables = []
+    for t in health.tables:
+        row = asdict(t)
+        row["age_s"] = (
+            None if t.last_change is None else round((now - t.last_change).total_seconds())
+        )
+        row["last_change"] = t.last_change.isoformat() if t.last_change else None
+        tables.append(row)
+    return {
+        "tables": tables,
+        "dead_letters": [
+            asdict(d) | {"last": d.last.isoformat() if d.last else None} for d in health.letters
+        ],
+        "unreadable_dead_letters": health.unreadable_letters,
+        "projection": [
+            {"topic": t, "end": end, "applied": applied, "lag": max(end - applied, 0)}
+            for t, (end, applied) in sorted(health.projection.items())
+        ],
+    }
+
+
+@router.get("/pipeline/health")
+def pipeline(request: Request, s: ReadSession, who: Authenticated) -> dict[str, Any]:
+    """Lag and last change per source table, dead letters by reason, projection progress."""
+    may_see_pipeline(who)
+    return health_json(read_pipeline(request, s), dt.datetime.now(dt.UTC)) | {
+        "metrics": list(request.app.state.settings.metrics_urls)
+    }

@@ -1,0 +1,182 @@
+"""Pipeline health for operations, read from Kafka by the API process (eventlog helpers only;
+the same figures `mpphub agency status` and `mpphub deadletter` give, without importing ops):
+per source table (a raw change topic mpp.<agency>.<table>) the changes captured, the worker's
+lag on them and when the last change was captured; the dead letters by agency, table and
+reason; and how far the projections have applied the canonical topics (checkpoints in the
+projection database against the topics' end offsets)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.orm import Session
+
+from eventlog import KafkaSettings
+from eventlog.admin import topic_partitions
+from eventlog.reading import read_to_end
+from schemas import catalog
+from schemas.codec import CodecError, Deserializer
+from schemas.registry import RegistryAuth, RegistryClient
+
+from .facts import CONSUMER
+from .writer import read_checkpoints
+
+LAST_RECORD_WAIT_MS = 3000
+HUB_NAMESPACES = frozenset({"hub", "canonical"})  # mpp.hub.deadletter, mpp.canonical.person
+REASON_MAX = 160  # characters of a dead letter's reason shown (they group by it)
+
+
+@dataclass(frozen=True)
+class TableHealth:
+    """One source table: captured changes, the worker's lag on them, the last change seen."""
+
+    agency: str
+    table: str
+    topic: str
+    captured: int
+    lag: int | None  # None: the worker's group never committed on this topic
+    last_change: dt.datetime | None  # when the newest change was written (UTC)
+
+
+@dataclass(frozen=True)
+class Letters:
+    """Dead letters of one agency, table and reason."""
+
+    agency: str
+    table: str
+    reason: str
+    count: int
+    last: dt.datetime | None
+
+
+@dataclass
+class PipelineHealth:
+    """What the pipeline health page shows."""
+
+    tables: list[TableHealth] = field(default_factory=list)
+    letters: list[Letters] = field(default_factory=list)
+    unreadable_letters: int = 0
+    projection: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> end, applied
+
+
+async def table_health(kafka: KafkaSettings, group: str) -> list[TableHealth]:
+    """Every raw change topic of this hub with its end, the worker group's lag and last time."""
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        raw = sorted(t for t in await consumer.topics() if _is_source(kafka, t))
+        # topics() reads a metadata snapshot the consumer keeps no partitions of: ask the admin.
+        partitions = await topic_partitions(kafka, raw)
+        out = []
+        for topic in raw:
+            tps = [tp for tp in partitions if tp.topic == topic]
+            ends = await consumer.end_offsets(tps) if tps else {}
+            committed = [await consumer.committed(tp) for tp in tps]
+            lag = None
+            if any(c is not None for c in committed):
+                lag = sum(max(ends[tp] - (c or 0), 0) for tp, c in zip(tps, committed, strict=True))
+            last = [await _last_time(consumer, tp, ends[tp]) for tp in tps]
+            agency, table = kafka.topics.agency_table(topic)
+            newest = max((t for t in last if t is not None), default=None)
+            out.append(
+                TableHealth(agency or "", table or "", topic, sum(ends.values()), lag, newest)
+            )
+        return out
+    finally:
+        await consumer.stop()
+
+
+def _is_source(kafka: KafkaSettings, topic: str) -> bool:
+    """A source table's change topic: mpp.<agency>.<table>, not the hub's own mpp.hub.* and
+    mpp.canonical.* (named in the same namespace)."""
+    agency, _ = kafka.topics.agency_table(topic)
+    return agency is not None and agency not in HUB_NAMESPACES
+
+
+async def _last_time(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
+) -> dt.datetime | None:
+    if end == 0:
+        return None
+    consumer.assign([tp])
+    consumer.seek(tp, end - 1)
+    batch = await consumer.getmany(tp, timeout_ms=LAST_RECORD_WAIT_MS, max_records=1)
+    records = batch.get(tp, [])
+    return dt.datetime.fromtimestamp(records[-1].timestamp / 1000, dt.UTC) if records else None
+
+
+async def dead_letters(
+    kafka: KafkaSettings, registry_url: str, auth: RegistryAuth
+) -> tuple[list[Letters], int]:
+    """The dead letters counted by agency, table and reason (most first), and how many could
+    not be read at all."""
+    values = [m.value async for b in read_to_end(kafka, kafka.topics.deadletter) for m in b]
+    counts: Counter[tuple[str, str, str]] = Counter()
+    last: dict[tuple[str, str, str], dt.datetime] = {}
+    bad = 0
+    if not values:
+        return [], 0
+    with RegistryClient(registry_url, **auth.options()) as registry:
+        decode = Deserializer(registry, reader_schema=catalog.get("dead_letter").schema)
+        for value in values:
+            try:
+                d = decode(value)
+            except (CodecError, TypeError):
+                bad += 1
+                continue
+            key = (d.get("agency") or "-", d.get("source_table") or "-", _reason(d))
+            counts[key] += 1
+            ts = d.get("ts")
+            if isinstance(ts, dt.datetime) and (key not in last or ts > last[key]):
+                last[key] = ts
+    letters = [Letters(*k, n, last.get(k)) for k, n in counts.most_common()]
+    return letters, bad
+
+
+def _reason(d: dict) -> str:
+    text = str(d.get("reason") or d.get("error_type") or "-")
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
+
+
+async def projection_progress(
+    kafka: KafkaSettings, session: Session, consumer: str = CONSUMER
+) -> dict[str, tuple[int, int]]:
+    """Per canonical topic: its end offsets and the offsets the projection has applied."""
+    done = read_checkpoints(session, consumer)
+    topics = sorted({t for t, _ in done})
+    if not topics:
+        return {}
+    probe = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
+    await probe.start()
+    try:
+        tps = [TopicPartition(t, p) for t, p in sorted(done)]
+        ends = await probe.end_offsets(tps)
+    finally:
+        await probe.stop()
+    out: dict[str, tuple[int, int]] = {}
+    for tp in tps:
+        end, applied = out.get(tp.topic, (0, 0))
+        out[tp.topic] = (end + ends[tp], applied + done[(tp.topic, tp.partition)] + 1)
+    return out
+
+
+def pipeline_health(
+    kafka: KafkaSettings,
+    registry_url: str,
+    auth: RegistryAuth,
+    session: Session,
+    worker_group: str,
+) -> PipelineHealth:
+    """Everything the page shows, read now (blocking: run it off the event loop)."""
+
+    async def read() -> PipelineHealth:
+        tables = await table_health(kafka, kafka.topics.group(worker_group))
+        letters, bad = await dead_letters(kafka, registry_url, auth)
+        progress = await projection_progress(kafka, session)
+        return PipelineHealth(tables, letters, bad, progress)
+
+    return asyncio.run(read())
