@@ -84,6 +84,21 @@ def open_findings(
     ]
 
 
+def tables_of(session: Session, agency: str) -> list[str]:
+    """The source tables of the agency that ever had a finding."""
+    q = select(Finding.source_table).where(Finding.agency == agency.lower()).distinct()
+    return sorted(session.scalars(q))
+
+
+def findings_of_records(session: Session, agency: str, tokens: list[str]) -> list[FindingRow]:
+    """The agency's open findings of the records with these tokens (a lookup by record key)."""
+    if not tokens:
+        return []
+    rows = open_findings(session, agency)
+    wanted = set(tokens)
+    return [r for r in rows if r.record_token in wanted]
+
+
 def counts(session: Session, agency: str) -> dict[str, dict[str, int]]:
     """Open findings of the agency by rule and by table: {'by_rule': {...}, 'by_table': {...}}."""
     out: dict[str, dict[str, int]] = {}

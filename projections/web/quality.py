@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from ..access import AccessDenied, Caller
 from ..api.dependencies import ReadSession
 from ..api.findings import OWN_AGENCY_ONLY, findings_view, known_agency, may_read_findings
-from ..findings_report import agencies_with_findings
+from ..findings_report import agencies_with_findings, findings_of_records, tables_of
 from .charts import line_chart
 from .deps import PageCaller, redirect
 from .errors import error_page
@@ -71,6 +71,28 @@ def quality_page(
         chart=Markup(trend_chart(view["trend"]["points"], period)),
         xlsx=f"/agencies/{code}/findings.xlsx" + (f"?{query}" if query else ""),
     )
+
+
+@router.post(PATH + "/{agency}/rekaman")
+def record_lookup(
+    request: Request,
+    agency: str,
+    caller: PageCaller,
+    s: ReadSession,
+    kunci: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """The open findings of one record, found by its key as the agency's system shows it (a
+    NIK for SIAK): a POST, so the key never goes in a URL; the answer shows it masked only."""
+    try:
+        code = may_read_findings(caller, agency)
+    except AccessDenied as e:
+        return error_page(request, 403, _refusal(caller, e))
+    key = kunci.strip()
+    if not key:
+        return error_page(request, 422, "Isi kunci rekaman (mis. NIK) yang dicari.")
+    tokens = request.app.state.tokens
+    found = findings_of_records(s, code, [tokens.record(code, t, key) for t in tables_of(s, code)])
+    return render(request, "quality_record.html", caller=caller, agency=code, found=found)
 
 
 def _refusal(caller: Caller, e: AccessDenied) -> str:

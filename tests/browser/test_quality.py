@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from projections.writer import apply_batch
 from tests.browser.harness import add_user, live_server, log_in, make_app
 from tests.projections import factories as f
+from tests.projections.api.conftest import TOKENS
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,9 @@ def seed(store) -> None:
     SIAK record already corrected (its finding resolved, so not listed)."""
     log = f.Log()
     facts = [
-        f.person(record_id=f.NIK_A, position="q1", quality=quality(MASKED, "NIK_DATE_MISMATCH")),
+        # Keyed under the app's secret, as its normalize would: the NIK lookup finds it.
+        f.person(record_id=f.NIK_A, position="q1", quality=quality(MASKED, "NIK_DATE_MISMATCH"),
+                 record_key=TOKENS.record("disdukcapil", "BIODATA_WNI", f.NIK_A)),
         f.person(record_id="77", position="q2", quality=quality("77", "KK_MALFORMED")),
         f.person(record_id="88", position="q3", quality=quality("88", "NIK_MALFORMED")),
         f.person(record_id="88", position="q4", at=5, quality=quality("88", at=5)),
@@ -82,6 +85,18 @@ def test_the_agency_admin_sees_and_downloads_their_findings(page, server, tmp_pa
     sheet = list(load_workbook(path).active.values)
     assert sheet[0][:3] == ("Aturan", "Tabel", "Rujukan rekaman sumber")
     assert sorted((r[0], r[2]) for r in sheet[1:]) == shown
+
+
+def test_the_agency_admin_finds_a_nik_keyed_record_by_its_nik(page, server):
+    log_in(page, server, "admin-capil", PASSWORD)
+    page.goto(f"{server}/kualitas-data/disdukcapil")
+    page.get_by_label("Cari temuan satu rekaman menurut kuncinya (mis. NIK)").fill(f.NIK_A)
+    page.get_by_role("button", name="Cari rekaman").click()
+    page.wait_for_url(f"{server}/kualitas-data/disdukcapil/rekaman")  # a POST: no NIK in it
+    row = page.locator("#hasil-rekaman tbody tr")
+    assert row.count() == 1 and row.get_attribute("data-rule") == "NIK_DATE_MISMATCH"
+    assert MASKED in row.inner_text()
+    assert f.NIK_A not in page.content()
 
 
 def test_the_agency_admin_is_refused_another_agencys_page(page, server):
