@@ -9,14 +9,18 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, HTTPException, Request
+
+from schemas.registry import RegistryError
 
 from ..access import AccessDenied, Caller
 from ..pipeline import PipelineHealth, pipeline_health
 from .dependencies import Authenticated, ReadSession
-from .errors import AUTHENTICATED
+from .errors import ERRORS
 
-router = APIRouter(responses=AUTHENTICATED)
+router = APIRouter(responses=ERRORS.pick(400, 401, 403, 413, 422, 429, 503))
+UNREACHABLE = "Kafka or the schema registry is not reachable: no pipeline figures now"
 
 
 def may_see_pipeline(caller: Caller) -> None:
@@ -26,9 +30,13 @@ def may_see_pipeline(caller: Caller) -> None:
 
 
 def read_pipeline(request: Request, session: Any) -> PipelineHealth:
-    """The health read now with the API's Kafka and registry settings."""
+    """The health read now with the API's Kafka and registry settings; 503 when Kafka or the
+    registry cannot be reached (the page says so instead of a stack trace)."""
     s = request.app.state.settings
-    return pipeline_health(s.kafka, s.registry_url, s.registry_auth, session, s.worker_app_id)
+    try:
+        return pipeline_health(s.kafka, s.registry_url, s.registry_auth, session, s.worker_app_id)
+    except (KafkaError, RegistryError, OSError) as e:
+        raise HTTPException(503, f"{UNREACHABLE} ({type(e).__name__})") from None
 
 
 def health_json(health: PipelineHealth, now: dt.datetime) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -32,7 +32,13 @@ def health_page(request: Request, caller: PageCaller, s: ReadSession) -> Respons
         may_see_pipeline(caller)
     except AccessDenied:
         return error_page(request, 403, "Halaman kesehatan pipeline hanya untuk supervisor.")
-    view = health_json(read_pipeline(request, s), dt.datetime.now(dt.UTC))
+    try:
+        health = read_pipeline(request, s)
+    except HTTPException:
+        return error_page(
+            request, 503, "Kafka atau registry skema tidak dapat dihubungi. Coba lagi."
+        )
+    view = health_json(health, dt.datetime.now(dt.UTC))
     by_reason: dict[str, int] = {}
     for d in view["dead_letters"]:
         by_reason[d["reason"]] = by_reason.get(d["reason"], 0) + d["count"]
