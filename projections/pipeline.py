@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.orm import Session
 
 from eventlog import KafkaSettings
@@ -64,30 +65,60 @@ class PipelineHealth:
 
 
 async def table_health(kafka: KafkaSettings, group: str) -> list[TableHealth]:
-    """Every raw change topic of this hub with its end, the worker group's lag and last time."""
-    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
+    """Every raw change topic of this hub with its end, the worker group's lag and last time.
+    A few calls for all partitions at once (a cluster holds many source tables)."""
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         raw = sorted(t for t in await consumer.topics() if _is_source(kafka, t))
         # topics() reads a metadata snapshot the consumer keeps no partitions of: ask the admin.
-        partitions = await topic_partitions(kafka, raw)
-        out = []
-        for topic in raw:
-            tps = [tp for tp in partitions if tp.topic == topic]
-            ends = await consumer.end_offsets(tps) if tps else {}
-            committed = [await consumer.committed(tp) for tp in tps]
-            lag = None
-            if any(c is not None for c in committed):
-                lag = sum(max(ends[tp] - (c or 0), 0) for tp, c in zip(tps, committed, strict=True))
-            last = [await _last_time(consumer, tp, ends[tp]) for tp in tps]
-            agency, table = kafka.topics.agency_table(topic)
-            newest = max((t for t in last if t is not None), default=None)
-            out.append(
-                TableHealth(agency or "", table or "", topic, sum(ends.values()), lag, newest)
-            )
-        return out
+        tps = await topic_partitions(kafka, raw)
+        ends = await consumer.end_offsets(tps) if tps else {}
+        committed = await _committed(kafka, group)
+        last = await _last_times(consumer, ends)
     finally:
         await consumer.stop()
+    out = []
+    for topic in raw:
+        mine = [tp for tp in tps if tp.topic == topic]
+        taken = [committed[tp] for tp in mine if tp in committed]
+        lag = sum(max(ends[tp] - committed.get(tp, 0), 0) for tp in mine) if taken else None
+        newest = max((last[tp] for tp in mine if tp in last), default=None)
+        agency, table = kafka.topics.agency_table(topic)
+        out.append(TableHealth(agency or "", table or "", topic,
+                               sum(ends[tp] for tp in mine), lag, newest))  # fmt: skip
+    return out
+
+
+async def _committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
+    """The group's committed offsets, all partitions in one call."""
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: m.offset for tp, m in found.items() if m is not None and m.offset >= 0}
+
+
+async def _last_times(
+    consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]
+) -> dict[TopicPartition, dt.datetime]:
+    """The time of the newest record of each non-empty partition (a tombstone counts)."""
+    wanted = {tp: end for tp, end in ends.items() if end > 0}
+    if not wanted:
+        return {}
+    consumer.assign(list(wanted))
+    for tp, end in wanted.items():
+        consumer.seek(tp, end - 1)
+    out: dict[TopicPartition, dt.datetime] = {}
+    deadline = asyncio.get_running_loop().time() + LAST_RECORD_WAIT_MS / 1000
+    while len(out) < len(wanted) and asyncio.get_running_loop().time() < deadline:
+        for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+            if records:
+                out[tp] = dt.datetime.fromtimestamp(records[-1].timestamp / 1000, dt.UTC)
+                consumer.pause(tp)
+    return out
 
 
 def _is_source(kafka: KafkaSettings, topic: str) -> bool:
@@ -95,18 +126,6 @@ def _is_source(kafka: KafkaSettings, topic: str) -> bool:
     mpp.canonical.* (named in the same namespace)."""
     agency, _ = kafka.topics.agency_table(topic)
     return agency is not None and agency not in HUB_NAMESPACES
-
-
-async def _last_time(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
-) -> dt.datetime | None:
-    if end == 0:
-        return None
-    consumer.assign([tp])
-    consumer.seek(tp, end - 1)
-    batch = await consumer.getmany(tp, timeout_ms=LAST_RECORD_WAIT_MS, max_records=1)
-    records = batch.get(tp, [])
-    return dt.datetime.fromtimestamp(records[-1].timestamp / 1000, dt.UTC) if records else None
 
 
 async def dead_letters(
