@@ -23,7 +23,11 @@ START_TIMEOUT_S = 30.0
 def live_server(app: FastAPI) -> Iterator[str]:
     """Serve `app` (its lifespan run) on 127.0.0.1 until the block ends; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # log_config=None: uvicorn's own would reconfigure the test process's loggers for good
+    # (uvicorn.access stops propagating), and later tests read those logs.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()
