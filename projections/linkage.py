@@ -16,23 +16,13 @@ from domain.matching.model import MatchModel
 from domain.matching.record import PersonRecord
 
 from .access import Caller, mask_id
+from .facts import IDENTITY_FIELDS
 from .models import CitizenSourceRecord
 
-# Identity fields compared across agencies, in the order the page lists them.
-COMPARED = (
-    "nik",
-    "kk_number",
-    "name",
-    "sex",
-    "birth_date",
-    "birth_place",
-    "address",
-    "kecamatan_code",
-    "kelurahan_code",
-    "religion",
-    "marital_status",
-    "occupation",
-)
+# Identity fields compared across agencies: the golden record's (facts.IDENTITY_FIELDS), the
+# two identity numbers first, as the page lists them.
+_NUMBERS = ("nik", "kk_number")
+COMPARED = (*_NUMBERS, *(f for f in IDENTITY_FIELDS if f not in _NUMBERS))
 # PersonRecord field -> the source record's data field, where the names differ.
 _RECORD_FIELDS = {"kelurahan": "kelurahan_code", "kecamatan": "kecamatan_code"}
 
