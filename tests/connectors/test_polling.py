@@ -177,7 +177,10 @@ def test_a_transaction_committing_after_a_later_one_is_not_lost(stack, pg_url: s
 
 def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Path) -> None:
     url, engine, table = _sqlite(tmp_path)
-    _insert(engine, table, range(1, 20001))
+    # Rows enough that a poll every 0.1 s sees the snapshot half-way: 20,000 were snapshotted
+    # between two polls once.
+    rows = 100_000
+    _insert(engine, table, range(1, rows + 1))
     cfg = connector_config(
         stack, "polling", [{"name": "penduduk", "timestamp_column": "tgl_ubah"}], url=url, **FAST
     )
@@ -186,7 +189,7 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Pat
     proc = SubprocessConnector(cfg, tmp_path)
     proc.start()
     try:
-        wait_until(lambda: 0 < topic_size(stack, topic) < 20000, 90, "snapshot half-way")
+        wait_until(lambda: 0 < topic_size(stack, topic) < rows, 90, "snapshot half-way")
         proc.kill9()
         proc.start()
         stop = threading.Event()
@@ -211,7 +214,7 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Pat
                 120,
                 "snapshot done after restart",
             )
-            wait_until(lambda: topic_size(stack, topic) > 20100, 60, "streaming under way")
+            wait_until(lambda: topic_size(stack, topic) > rows + 100, 60, "streaming under way")
             proc.kill9()
             proc.start()
         finally:
