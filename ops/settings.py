@@ -58,6 +58,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_API_PORT": ("api.port",),
     # Comma-separated Prometheus endpoints the pipeline health page links to.
     "MPPHUB_METRICS_URLS": ("api.metrics_urls",),
+    # The regency's IANA time zone: the pages show the hub's own (UTC) times in it.
+    "MPPHUB_TIME_ZONE": ("api.time_zone",),
     "MPPHUB_LOG_LEVEL": tuple(f"{s}.log_level" for s in (*_BOTH, "api")),
     "MPPHUB_SECRET_FILE": ("stream.secret_file", "api.secret_file"),
     "MPPHUB_AUDIT_DB_URL": ("api.audit_db_url",),

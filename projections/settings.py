@@ -3,10 +3,11 @@ objects handed down by ops/; nothing in projections/ reads the environment."""
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eventlog import KafkaSettings
 from schemas.registry import RegistryAuth
@@ -68,3 +69,19 @@ class ApiSettings(BaseModel):
     # on the source tables), and the Prometheus metrics endpoints the page links to.
     worker_app_id: str = "mpphub-worker"
     metrics_urls: tuple[str, ...] = ()
+    # The regency's time zone (IANA name): the pages show the hub's own times (stored in UTC:
+    # review queue, pipeline health, a slip's print time) in it, with its abbreviation (WITA).
+    # Agencies' times (a permit's status times, a record's change time) are their local times
+    # as the agency stored them and are shown as they are.
+    time_zone: str = "Asia/Makassar"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"not an IANA time zone: {value!r} (Asia/Jakarta, Asia/Makassar, Asia/Jayapura)"
+            ) from None
+        return value

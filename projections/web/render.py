@@ -4,12 +4,13 @@ agency's records is ever markup), with Indonesian date and number filters."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from domain.purposes import PURPOSES
 
@@ -76,6 +77,25 @@ def waktu(value: Any) -> str:
     return f"{tanggal(value)} {value:%H.%M}"
 
 
+@pass_context
+def waktu_hub(context: Any, value: Any) -> str:
+    """One of the hub's own times (stored as naive UTC, or aware) in the regency's time zone
+    (the page's `time_zone`), with its abbreviation: '5 Juli 2026 16.00 WITA'."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, dt.datetime):
+        return tanggal(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(context.get("time_zone") or dt.UTC)
+    return f"{waktu(local)} {local.tzname()}"
+
+
 def angka(value: Any, digits: int = 0) -> str:
     """A number the Indonesian way: '1.234' and '12,5'; '-' for none."""
     if value is None or value == "":
@@ -90,7 +110,7 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.filters.update(tanggal=tanggal, waktu=waktu, angka=angka)
+ENV.filters.update(tanggal=tanggal, waktu=waktu, waktu_hub=waktu_hub, angka=angka)
 ENV.globals.update(
     ROLE_LABELS=ROLE_LABELS, PURPOSES=PURPOSES, SLA_LABELS=SLA_LABELS, STATUS_LABELS=STATUS_LABELS
 )
@@ -114,6 +134,7 @@ def render(
         nav=visible(caller),
         csrf_token=csrf_token(request) if caller is not None else "",
         path=request.url.path,
+        time_zone=zoneinfo.ZoneInfo(request.app.state.settings.time_zone),
         **context,
     )
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})

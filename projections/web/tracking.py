@@ -86,5 +86,5 @@ def slip(request: Request, caller: PageReader, no: str = "") -> Response:
         caller=caller,
         no=number,
         permits=permits,
-        printed=dt.datetime.now(),
+        printed=dt.datetime.now(dt.UTC),
     )

@@ -71,6 +71,8 @@ def test_command_line_options_win_over_the_environment() -> None:
         ({"MPPHUB_TOPIC_PREFIX": "kotab"}, "MPPHUB_TOPIC_PREFIX"),
         ({"MPPHUB_RECORD_RETENTION_MS": "0"}, "MPPHUB_RECORD_RETENTION_MS"),
         ({"MPPHUB_RECORD_RETENTION_MS": "a week"}, "MPPHUB_RECORD_RETENTION_MS"),
+        ({"MPPHUB_TIME_ZONE": "WITA"}, "MPPHUB_TIME_ZONE"),
+        ({"MPPHUB_TIME_ZONE": "../../etc/passwd"}, "MPPHUB_TIME_ZONE"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_variable(env: dict[str, str], variable: str) -> None:
