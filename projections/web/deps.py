@@ -40,9 +40,14 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _back_here(request: Request) -> str:
-    # A GET page comes back to itself; a form POST to the home page (its body is not kept).
-    return request.url.path if request.method in SAFE_METHODS else "/"
+def back_here(request: Request) -> str:
+    # A GET page comes back to itself with its query (a permit number, a report's period: never
+    # personal data, which pages take in POST forms only); a form POST to the home page (its
+    # body is not kept).
+    if request.method not in SAFE_METHODS:
+        return "/"
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
 
 
 async def page_caller(request: Request) -> Caller:
@@ -50,7 +55,7 @@ async def page_caller(request: Request) -> Caller:
     CSRF token in its form (403 otherwise)."""
     found = request.app.state.auth.session_caller(request)
     if found is None:
-        raise PageRedirect("/login?next=" + quote(_back_here(request), safe="/"))
+        raise PageRedirect("/login?next=" + quote(back_here(request), safe="/"))
     caller, csrf = found
     if request.method not in SAFE_METHODS:
         form = await request.form()
@@ -112,11 +117,11 @@ def page_reader(request: Request, caller: PageCaller) -> Caller:
     """The caller reading personal data for the purpose stated for this session."""
     stated = stated_purpose(request)
     if stated is None:
-        raise PageRedirect("/tujuan?next=" + quote(_back_here(request), safe="/"))
+        raise PageRedirect("/tujuan?next=" + quote(back_here(request), safe="/"))
     try:
         return caller.stating(*stated)
     except AccessDenied:  # a purpose no longer in the list: state it again
-        raise PageRedirect("/tujuan?next=" + quote(_back_here(request), safe="/")) from None
+        raise PageRedirect("/tujuan?next=" + quote(back_here(request), safe="/")) from None
 
 
 PageReader = Annotated[Caller, Depends(page_reader)]

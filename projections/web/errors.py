@@ -77,6 +77,7 @@ def install(api: FastAPI) -> None:
 
     async def unauthenticated(request: Request, e: Exception) -> Any:
         if wants_html(request):  # a browser: to the login form, then back here
+            # Path only: an API route's query may hold a searched name, kept out of one more URL.
             back = request.url.path if request.method == "GET" else "/"
             return redirect("/login?next=" + quote(back, safe="/"))
         return await json_unauthenticated(request, e)

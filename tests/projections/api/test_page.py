@@ -33,6 +33,11 @@ def test_without_a_session_the_page_sends_to_the_login_form_and_back(client):
     me = client.get("/me", headers=HTML, follow_redirects=False)
     assert me.status_code == 303 and me.headers["location"] == "/login?next=/me"
     assert client.get("/me").status_code == 401  # an API client gets its 401
+    # A page's query (a permit number) survives the login, encoded as one `next` value.
+    r = client.get("/permohonan?no=503/IMB/2026", headers=HTML, follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/permohonan%3Fno%3D503/IMB/2026"
+    form = client.get(r.headers["location"])
+    assert 'name="next" value="/permohonan?no=503/IMB/2026"' in form.text
     # Never on to another site after the login.
     assert 'value="//evil.example"' not in client.get("/login?next=//evil.example").text
 
