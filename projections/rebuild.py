@@ -1,16 +1,26 @@
-"""`mpphub rebuild`: drop the projection tables and replay the canonical topics from their
-beginning through the same Projector/apply_batch as the live worker, so the result is the live
-projection row for row. Checkpoints are left at the end offsets the replay started with, so a
-worker started afterwards goes on from there.
+"""`mpphub rebuild`: the projection tables rebuilt from the canonical topics, read from their
+beginning, so that the result is the live projection row for row. Checkpoints are left at the
+end offsets the replay started with, so a worker started afterwards goes on from there.
 
-Stop the projection worker that writes into the same database first: the replay drops its
+Stop the projection worker that writes into the same database first: the replay replaces its
 tables. Review notes are kept; the audit of reads is in a database of its own.
+
+A bulk load: the log is read with a plain consumer, decoded by projections/replay_decoder.py
+(the Projector's records at half the cost), folded in memory to the final rows
+(projections/bulk_fold.py: the live worker's rules, each row written once), and written with one
+executemany per table into a new database that is then swapped in (projections/swap.py: an
+SQLite target is rebuilt in a new file, so readers see the old projection until the new one is
+complete). Should the database refuse a folded row (bad data the live worker would pass over),
+the rebuild starts again through the live worker's Projector/apply_batch in batches, which
+passes such a message over exactly as the worker does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +30,19 @@ from sqlalchemy.engine import make_url
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
+from .bulk_fold import BulkFold
 from .facts import CONSUMER, ProjectionTopics
-from .projector import Projector, RawMessage
+from .projector import Projector, RawMessage, bad_data, describe_error
+from .replay_decoder import ReplayDecoder
 from .settings import ProjectionSettings
-from .store import create_tables, drop_projection_tables, open_store
+from .store import Store, create_tables, drop_projection_tables, local_today, open_store
+from .swap import Staging, bulk_pragmas, staging_for
 from .writer import set_checkpoints
 
-# Events folded and written per transaction: a bulk load (the live worker's batches are 500).
+log = logging.getLogger(__name__)
+
+# Events handed to the fold at a time (one hand-over in flight while the next are fetched);
+# in the fallback, events per transaction (the live worker's batches are 500).
 REPLAY_BATCH = 20_000
 FETCH_RECORDS = 5000  # records per Kafka fetch
 
@@ -95,24 +111,73 @@ async def rebuild_async(
     topics = topics or ProjectionTopics.of(settings.kafka.topics)
     url = target_url or settings.db_url
     stats = RebuildStats(target=make_url(url).render_as_string(hide_password=True))
-    store = open_store(url, create=False)
-    _no_sync(store.engine)
+    staging = staging_for(url)
+    started = time.perf_counter()
     try:
-        drop_projection_tables(store.engine)
-        create_tables(store.engine)
-        projector = Projector(settings, topics=topics, consumer=consumer, store=store)
-        started = time.perf_counter()
-        ends = await _replay(settings, topics, projector, stats, progress, batch_size)
-        with store.sessions() as session:
-            set_checkpoints(session, {k: v - 1 for k, v in ends.items() if v > 0}, consumer)
-        stats.seconds = time.perf_counter() - started
-    finally:
-        store.close()
+        await _replay_into(staging, settings, topics, consumer, stats, progress, batch_size)
+        staging.swap()
+    except BaseException:
+        staging.discard()
+        raise
+    stats.seconds = time.perf_counter() - started
     return stats
 
 
+async def _replay_into(
+    staging: Staging,
+    settings: ProjectionSettings,
+    topics: ProjectionTopics,
+    consumer: str,
+    stats: RebuildStats,
+    progress: bool,
+    batch_size: int,
+) -> dict[tuple[str, int], int]:
+    """Fresh projection tables in the staging database, the log folded into them, and the
+    checkpoints at the end offsets replayed."""
+    store = open_store(staging.url, create=False)
+    if staging.fresh:
+        bulk_pragmas(store.engine)
+    else:
+        _no_sync(store.engine)
+    try:
+        _fresh_tables(store)
+        projector = Projector(settings, topics=topics, consumer=consumer, store=store)
+        decode = ReplayDecoder(projector.decoder.registry, projector.decode)
+        fold = BulkFold(topics)
+        ends = await _replay(
+            settings, topics, lambda raw: fold.add(map(decode, raw)), stats, progress, batch_size
+        )
+        try:
+            with store.sessions() as session:
+                fold.write(session, local_today())
+                set_checkpoints(session, _checkpoints(ends), consumer)  # commits
+        except Exception as e:
+            if not bad_data(e):
+                raise
+            log.warning("bulk load refused (%s): replaying in batches", describe_error(e))
+            del fold
+            _fresh_tables(store)
+            stats.events = 0
+            ends = await _replay(settings, topics, projector.apply, stats, progress, batch_size)
+            with store.sessions() as session:
+                set_checkpoints(session, _checkpoints(ends), consumer)
+    finally:
+        store.close()
+    return ends
+
+
+def _fresh_tables(store: Store) -> None:
+    drop_projection_tables(store.engine)
+    create_tables(store.engine)
+
+
+def _checkpoints(ends: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """The last offset replayed of each partition that has any."""
+    return {k: v - 1 for k, v in ends.items() if v > 0}
+
+
 def _no_sync(engine: Engine) -> None:
-    """An SQLite target is written without fsync while it is rebuilt (PRAGMA synchronous=OFF,
+    """An SQLite target rebuilt in place is written without fsync (PRAGMA synchronous=OFF,
     this engine's connections only): a rebuild cut short is run again from the start anyway."""
     if engine.dialect.name == "sqlite":
         event.listen(
@@ -123,12 +188,13 @@ def _no_sync(engine: Engine) -> None:
 async def _replay(
     settings: ProjectionSettings,
     topics: ProjectionTopics,
-    projector: Projector,
+    consume: Callable[[list[RawMessage]], Any],
     stats: RebuildStats,
     progress: bool,
     batch_size: int,
 ) -> dict[tuple[str, int], int]:
-    """Apply every canonical event up to the current end; the end offsets replayed to."""
+    """Hand every canonical event up to the current end to `consume` (blocking, run in a
+    thread, in log order); the end offsets replayed to."""
     bounds: list[LogRange] = []
     with rate_progress("events", enabled=progress) as bar:
         task = bar.add_task("rebuild", total=None)
@@ -140,12 +206,11 @@ async def _replay(
             bar.update(task, total=log_range.total)
 
         async def apply(raw: list[RawMessage]) -> None:
-            await asyncio.to_thread(projector.apply, raw)
+            await asyncio.to_thread(consume, raw)
             stats.events += len(raw)
             bar.update(task, advance=len(raw))
 
-        # A bulk load: batches of `batch_size` events, each folded in memory and written with
-        # one executemany per table, while the next batch is fetched (one batch in flight).
+        # `batch_size` events at a time, while the next ones are fetched (one in flight).
         pending: asyncio.Task | None = None
         raw: list[RawMessage] = []
         async for fetched in read_to_end(
