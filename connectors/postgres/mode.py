@@ -1,5 +1,7 @@
 """PostgreSQL logical decoding with the pgoutput plugin (what Debezium's PostgreSQL connector
-does, over plain SQL): the capture mode, which peeks its slot, decodes and hands over batches.
+does): the capture mode, which streams its slot over the replication protocol
+(connectors/postgres/replication.py), decodes and hands over batches. Set-up, heartbeats and the
+parked tables' copies of the slot use a plain SQL connection (connectors/postgres/slot.py).
 
 The stored offset is `{"position", "lsn"}`, `lsn` the end of the last published commit; the slot
 advances to it only once Kafka acknowledged the batch and the offset is stored, so a kill -9 at
@@ -8,8 +10,8 @@ so an offset never falls inside one; those committed before the offset are skipp
 While the captured tables are idle, heartbeat messages move the slot (it holds WAL back).
 
 The source server going away (restart, failover, a dropped connection) is not the end of
-capture: the mode reconnects and peeks again from the last stored offset, dropping whatever it
-had decoded but not handed over (the slot still holds it).
+capture: the mode reconnects and streams again from the last stored offset, dropping whatever
+it had decoded but not handed over (the slot still holds it).
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ from .pgoutput import (
     Begin,
     Commit,
     LogicalMessage,
+    MessageReader,
     Relation,
     Row,
     Truncated,
     format_lsn,
-    messages,
     parse_lsn,
 )
 from .publication import ensure_publication, set_replica_identity
+from .replication import Gone, ReplicationStream, connect_kwargs
 from .slot import (
     HEARTBEAT_PREFIX,
     ReplicationError,
@@ -53,6 +56,7 @@ from .tables import CapturedTables, Transaction
 log = logging.getLogger(__name__)
 
 RECONNECT_WAIT_S = 1.0  # between attempts to reach a source server that went away
+BUFFERED_BATCHES = 4  # messages read ahead of the encoder, in batches (the server waits beyond)
 
 
 @dataclass
@@ -64,7 +68,7 @@ class _Pending:
 
 
 class PostgresMode:
-    """pgoutput logical decoding through a replication slot, read with SQL."""
+    """pgoutput logical decoding through a replication slot, streamed."""
 
     name = "postgres"
     sql_snapshot = True
@@ -80,6 +84,9 @@ class PostgresMode:
         self.conn: psycopg.Connection | None = None
         self.created_at: int | None = None  # slot position when this run created the slot
         self._relations: dict[int, Relation] = {}
+        self._stream: ReplicationStream | None = None
+        self._reader = MessageReader(self._relations)
+        self._tx: Transaction | None = None  # open across pieces of the stream
         self._done = 0  # everything committed before this LSN is published and stored
         self._heartbeats = True
         # Set by start(), once the connection is open:
@@ -123,19 +130,15 @@ class PostgresMode:
         async def advance() -> None:
             # The offset is stored: from here on a re-read skips up to it, whatever the slot.
             self._done = max(self._done, lsn)
-            try:
-                await self.slot.advance(lsn)
-            except psycopg.OperationalError as e:  # the server went away: the next peek says so
-                log.warning(
-                    "slot %s not advanced (%s): on reconnect", self.slot_name, type(e).__name__
-                )
+            if self._stream is not None:  # none: reconnecting, which brings the slot up to it
+                self._stream.confirm(lsn)
 
         return advance
 
     # --- streaming ----------------------------------------------------------------------------
     async def stream(self, resume: dict[str, Any] | None) -> AsyncIterator[Batch]:
-        """Peek, decode, yield one batch per peek; the slot advances once a batch is stored.
-        A lost connection is reopened, and capture goes on from the last stored offset."""
+        """Stream, decode, yield batches; the slot advances once a batch is stored. A lost
+        connection is reopened, and capture goes on from the last stored offset."""
         start = await self._resume_at(resume)
         self._done = start
         async for batch in self.parked.restore((resume or {}).get("parked") or {}, start):
@@ -144,7 +147,7 @@ class PostgresMode:
             try:
                 async for batch in self._follow():
                     yield batch
-            except psycopg.OperationalError as e:
+            except (psycopg.OperationalError, *Gone) as e:
                 log.warning(
                     "source %s went away (%s): reconnecting, to resume from %s",
                     self.where,
@@ -154,24 +157,33 @@ class PostgresMode:
                 await self._reconnect()
 
     async def _follow(self) -> AsyncIterator[Batch]:
-        idle_since = time.monotonic()
-        while True:
-            rows = await self.slot.peek()
-            pending = _Pending()
-            async for batch in self._decode(rows, pending):
-                yield batch
-            if pending.changes or pending.upto is not None:
-                yield self._batch(pending)
-                idle_since = time.monotonic()
-            elif rows:  # only transactions published before: the slot lags the offset
-                await self.slot.advance(self._done)
-            if len(rows) >= self.cfg.batch_size:
-                continue
-            now = time.monotonic()
-            if self._heartbeats and now - idle_since >= self.cfg.source.heartbeat_interval_s:
-                self._heartbeats = await self.slot.emit_heartbeat()
-                idle_since = now
-            await asyncio.sleep(self.cfg.source.poll_interval_s)
+        kwargs = connect_kwargs(self.ctx.engine, self.cfg.connector_name)
+        size = self.cfg.batch_size
+        stream = ReplicationStream(
+            kwargs, self.slot_name, self.publication, self.where, BUFFERED_BATCHES * size
+        )
+        self._reader, self._tx = MessageReader(self._relations), None
+        await stream.open(self._done)
+        self._stream = stream
+        try:
+            idle_since = time.monotonic()
+            while True:
+                rows = await stream.take(size, self.cfg.source.poll_interval_s)
+                pending = _Pending()
+                async for batch in self._decode(rows, pending):
+                    yield batch
+                if pending.changes or pending.upto is not None:
+                    yield self._batch(pending)
+                    idle_since = time.monotonic()
+                elif rows and self._tx is None:  # only transactions published before
+                    stream.confirm(self._done)
+                now = time.monotonic()
+                if self._heartbeats and now - idle_since >= self.cfg.source.heartbeat_interval_s:
+                    self._heartbeats = await self.slot.emit_heartbeat()
+                    idle_since = now
+        finally:
+            self._stream = None
+            stream.close()
 
     async def _reconnect(self) -> None:
         """A new connection (waiting until the server answers), the slot brought up to the
@@ -227,18 +239,19 @@ class PostgresMode:
             offset["parked"] = self.parked.offset()
         return offset
 
-    async def _decode(self, rows: list[tuple[str, bytes]], pending: _Pending):
-        """Decode one peek; yields early only where what follows must see it published."""
+    async def _decode(self, rows: list[tuple[None, bytes]], pending: _Pending):
+        """Decode a piece of the stream; the transaction it ends in stays open (self._tx) for the
+        next piece. Yields early only where what follows must see it published."""
         captured = self.captured
-        tx: Transaction | None = None
-        for msg in messages(rows, self._relations):
+        tx = self._tx
+        for msg in self._reader.read(rows):
             if isinstance(msg, Begin):
-                tx = Transaction(msg, skip=msg.final_lsn < self._done)
+                tx = self._tx = Transaction(msg, skip=msg.final_lsn < self._done)
             elif isinstance(msg, Commit):
                 if tx is not None and not tx.skip:
                     pending.changes.extend(tx.changes)
                     pending.upto = msg.end_lsn
-                tx = None
+                tx = self._tx = None
             elif isinstance(msg, Relation):
                 table = captured.table_of(msg)
                 if table is not None and captured.shape_changed(table, msg):
@@ -277,7 +290,10 @@ class PostgresMode:
                         pending.upto = max(pending.upto or 0, msg.lsn + 1)
 
     async def stop(self) -> None:
-        """Close the connection; the slot stays (it keeps our place)."""
+        """Close the connections; the slot stays (it keeps our place)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self.conn is not None:
             await asyncio.to_thread(close, self.conn)
             self.conn = None

@@ -245,35 +245,49 @@ class Truncated:
 Message = Begin | Commit | Relation | Row | Truncated | LogicalMessage
 
 
-def messages(
-    rows: Iterable[tuple[str, bytes]], relations: dict[int, Relation]
-) -> Iterator[Message]:
-    """The messages of one peek: Begin, Commit, Relation (also kept in `relations`), Row,
-    Truncated and LogicalMessage, in order."""
-    begin: Begin | None = None
-    index = 0
-    for _lsn, data in rows:
-        msg = parse_message(bytes(data))
-        if isinstance(msg, Begin):
-            begin, index = msg, 0
-        elif isinstance(msg, Commit):
-            begin = None
-        elif isinstance(msg, Relation):
-            relations[msg.relid] = msg
-        elif isinstance(msg, RowChange | Truncate):
-            if begin is None:
-                continue  # not sent outside a transaction
-            index += 1
-            if isinstance(msg, Truncate):
-                rels = tuple(relations[r] for r in msg.relids if r in relations)
-                yield Truncated(begin, index, rels)
+class MessageReader:
+    """The messages of a stream read in pieces: Begin, Commit, Relation (also kept in
+    `relations`), Row, Truncated and LogicalMessage, in order. The open transaction carries over
+    from one piece to the next (the replication protocol may cut anywhere)."""
+
+    def __init__(self, relations: dict[int, Relation]):
+        self.relations = relations
+        self.begin: Begin | None = None
+        self.index = 0
+
+    def read(self, rows: Iterable[tuple[str | None, bytes]]) -> Iterator[Message]:
+        relations = self.relations
+        for _lsn, data in rows:
+            msg = parse_message(bytes(data))
+            if isinstance(msg, Begin):
+                self.begin, self.index = msg, 0
+            elif isinstance(msg, Commit):
+                self.begin = None
+            elif isinstance(msg, Relation):
+                relations[msg.relid] = msg
+            elif isinstance(msg, RowChange | Truncate):
+                if self.begin is None:
+                    continue  # not sent outside a transaction
+                self.index += 1
+                if isinstance(msg, Truncate):
+                    rels = tuple(relations[r] for r in msg.relids if r in relations)
+                    yield Truncated(self.begin, self.index, rels)
+                    continue
+                if msg.relid not in relations:
+                    raise ValueError(
+                        f"pgoutput: change of relation {msg.relid} before its Relation"
+                    )
+                yield Row(self.begin, self.index, relations[msg.relid], msg)
                 continue
-            if msg.relid not in relations:
-                raise ValueError(f"pgoutput: change of relation {msg.relid} before its Relation")
-            yield Row(begin, index, relations[msg.relid], msg)
-            continue
-        if msg is not None:
-            yield msg
+            if msg is not None:
+                yield msg
+
+
+def messages(
+    rows: Iterable[tuple[str | None, bytes]], relations: dict[int, Relation]
+) -> Iterator[Message]:
+    """The messages of one peek (whole transactions), in order."""
+    return MessageReader(relations).read(rows)
 
 
 # --- values -------------------------------------------------------------------------------------

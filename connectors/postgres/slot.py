@@ -1,10 +1,10 @@
-"""A logical replication slot read with SQL: the connection, the server checks, the slot's creation,
-peek and advance, and the copies that keep a paused table's place.
+"""A logical replication slot over SQL: the connection, the server checks, the slot's creation,
+its position, heartbeats, and the copies that keep a paused table's place (read by peeking).
 
-psycopg 3 does not speak the replication protocol, so changes are *peeked*
-(`pg_logical_slot_peek_binary_changes`), never *got*: get moves the slot as soon as the rows are
-read, and a crash before Kafka acknowledged them would lose them. The slot moves only by
-`advance`, which the mode calls once a batch is acknowledged and its offset stored.
+The main slot is streamed over the replication protocol (replication.py). Its copies are
+*peeked* (`pg_logical_slot_peek_binary_changes`), never *got*: get moves the slot as soon as the
+rows are read, and a crash before Kafka acknowledged them would lose them. A copy moves only by
+`advance`, called once a batch is acknowledged and its offset stored.
 """
 
 from __future__ import annotations
