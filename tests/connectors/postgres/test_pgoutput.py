@@ -14,6 +14,7 @@ from connectors.postgres.pgoutput import (
     Column,
     Commit,
     LogicalMessage,
+    MessageReader,
     Relation,
     Row,
     RowChange,
@@ -144,6 +145,20 @@ def test_changes_are_numbered_within_their_transaction() -> None:
     ]
     assert out[3] == Truncated(out[0], 2, (_PENDUDUK,))
     assert out[6] == LogicalMessage(False, 0x90, "hb", b"")
+
+
+def test_a_transaction_cut_between_two_reads_of_the_stream_carries_over() -> None:
+    # The replication protocol may hand a transaction over in pieces: its rows keep their
+    # transaction and numbering, as if read in one piece.
+    rel = _relation(5, "penduduk", [("id", 23, True), ("nama", 25, False)])
+    insert = b"I" + struct.pack("!I", 5) + b"N" + _tuple("1", "a")
+    stream = [_begin(0x50), rel, insert, insert, insert, _commit(0x50, 0x60)]
+    whole = list(messages([(None, m) for m in stream], {}))
+    reader = MessageReader({})
+    pieces = [list(reader.read([(None, m)])) for m in stream]  # one message per read
+    assert [m for piece in pieces for m in piece] == whole
+    assert [m.index for m in whole if isinstance(m, Row)] == [1, 2, 3]
+    assert {m.begin for m in whole if isinstance(m, Row)} == {whole[0]}
 
 
 def test_a_change_of_an_unknown_relation_is_an_error() -> None:
