@@ -37,6 +37,11 @@ FIELDS = tuple(LEVELS)
 # nothing about the NIK (the kk field counts it as the family's number instead).
 # A NIK one digit off in its date part says nothing the birth_date field does not (see nik_level).
 NEUTRAL = frozenset({("nik", "kk_in_nik"), ("nik", "date_digit")})
+# Levels that weigh as another level of their field: the same kind of error, too rare for EM to
+# estimate alone (it saw almost no adjacent NIK transpositions among its candidate pairs and
+# gave them m = 0, weight 0, so a NIK with two digits swapped counted for nothing). Two
+# neighbouring digits swapped is one keystroke error, as a digit typed wrong is.
+TIED = {("nik", "transposition"): "one_edit"}
 # Levels whose weight is adjusted by how common the agreeing value is.
 TF_LEVELS = {"name": (1, 2, 5), "prefix": (1,)}
 

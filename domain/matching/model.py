@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .blocking import SUGGESTED_CAPS, blocking_keys
-from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, kk_level, nik_level
+from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, TIED, kk_level, nik_level
 from .decisions import Evidence, FieldComparison
 from .prepared import Prepared, prepare
 from .record import PersonRecord
@@ -71,6 +71,8 @@ class MatchModel:
         self.params = {
             f: {lv: params.get(f, {}).get(lv, (0.5, 0.5)) for lv in LEVELS[f][1:]} for f in FIELDS
         }
+        for (f, lv), same in TIED.items():  # estimated together with a level of its kind
+            self.params[f][lv] = self.params[f][same]
         self.link_weight = float(link_weight)
         self.review_weight = float(review_weight)
         self.prior = float(prior)
@@ -246,6 +248,11 @@ class MatchModel:
         if level == NIK_ELSE or (level == NIK_NEXT_SERIAL and a.nik_proof and b.nik_proof):
             return True
         return level in NIK_SAME_DATE and kk_level(a, b) == KK_ELSE
+
+    def same_nik(self, a: Prepared, b: Prepared) -> bool:
+        """Whether two records hold one NIK that agrees with at least one of them (not a KK
+        number in the NIK field)."""
+        return nik_level(a, b) == NIK_EXACT
 
     def score(self, a: Prepared, b: Prepared, floor: float | None = None) -> float:
         """The pair's weight (sum of field weights, in bits); the fast path for the resolver.

@@ -24,6 +24,14 @@ _ADDRESS_WORDS = {"JALAN": "JL", "JLN": "JL", "JL": "JL", "GANG": "GG", "GG": "G
                   "KOMPLEK": "KOMP", "KOMPLEKS": "KOMP", "KOMP": "KOMP", "PERUM": "PERUM",
                   "PERUMAHAN": "PERUM", "BLOK": "BLOK", "BLK": "BLOK"}  # fmt: skip
 _ADDRESS_DROP = frozenset({"NO", "NOMOR", "NOMER", "NMR", "RT", "RW", "KEL", "KELURAHAN", "DESA"})
+# The neighbourhood units (RT/RW) and their numbers: agencies write them or leave them out
+# and often get them wrong (a household's RT changes when the village redraws them), so an
+# address is compared on its street or hamlet and house number alone.
+_NEIGHBOURHOOD = frozenset({"RT", "RW"})
+_NEIGHBOURHOOD_JOINED = re.compile(r"^(?:RT|RW)\d+$")
+# Hamlet numbers are written in Roman or Arabic numerals (DUSUN IV, DSN. 4): one number.
+_ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5", "VI": "6", "VII": "7",
+          "VIII": "8", "IX": "9", "X": "10"}  # fmt: skip
 _AREA_DROP = frozenset({"DESA", "DS", "KEL", "KELURAHAN", "KEC", "KECAMATAN"})
 _PLACE_DROP = frozenset({"KAB", "KABUPATEN", "KOTA", "KOTAMADYA", "KOT", "ADM"})
 DEFAULT_TOKEN_FREQUENCY = 1e-3  # a name word not in the frequency table
@@ -238,11 +246,15 @@ def _address(value: object) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    words = []
+    words: list[str] = []
+    unit = False  # the word before was RT or RW: this number is the unit's
     for w in _WORDS.split(ascii_upper(text)):
-        if not w or w in _ADDRESS_DROP:
+        after_unit, unit = unit, w in _NEIGHBOURHOOD
+        if not w or w in _ADDRESS_DROP or _NEIGHBOURHOOD_JOINED.match(w):
             continue
         if w.isdigit():
+            if after_unit:
+                continue
             w = w.lstrip("0") or "0"
-        words.append(_ADDRESS_WORDS.get(w, w))
+        words.append(_ROMAN.get(w) or _ADDRESS_WORDS.get(w, w))
     return " ".join(words) or None

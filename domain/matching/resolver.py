@@ -93,6 +93,8 @@ class Resolver:
         self._score = getattr(model, "score", None) if hasattr(model, "prepare") else None
         # Two records the model says are two people (MatchModel.conflict): never one person.
         self._conflict = getattr(model, "conflict", None) if self._score is not None else None
+        # Whether two records hold one NIK, right for one of them (MatchModel.same_nik).
+        self._same_nik = getattr(model, "same_nik", None) if self._score is not None else None
         self._floored = self._score is not None and "floor" in _parameters(self._score)
 
     # --- queries -------------------------------------------------------------------------
@@ -198,7 +200,7 @@ class Resolver:
             if p not in blocked and (pair.weight == MUST or not self._clashes(form, p))
         ]  # fmt: skip
         held: set[str] = set()
-        if self._ambiguous(linked):
+        if self._ambiguous(form, linked):
             held = {p for p, _ in linked}  # reviewed below, joined to none
             linked = []
         if linked:
@@ -375,13 +377,22 @@ class Resolver:
             if r in forms
         )
 
-    def _ambiguous(self, linked: list[tuple[str, _Pair]]) -> bool:
+    def _ambiguous(self, form: object, linked: list[tuple[str, _Pair]]) -> bool:
         """Whether the two strongest persons a record links to cannot be one person and the
-        stronger does not win by AMBIGUITY_MARGIN (a supervisor decides instead)."""
+        stronger does not win by AMBIGUITY_MARGIN (a supervisor decides instead). The stronger
+        wins outright when it holds the record's NIK exactly and the other does not: of two
+        namesakes born the same day, the one whose NIK the record carries (a date typo on the
+        record does not make the NIK less his; a key slipped onto the namesake's serial is
+        much rarer than a NIK typed right)."""
         if len(linked) < 2 or linked[0][1].weight == MUST:
             return False
         (first, a), (second, b) = linked[0], linked[1]
-        return a.weight - b.weight < AMBIGUITY_MARGIN and self._persons_clash(first, second)
+        if a.weight - b.weight >= AMBIGUITY_MARGIN or not self._persons_clash(first, second):
+            return False
+        same, forms = self._same_nik, self.state.forms
+        return same is None or not (
+            same(form, forms[a.record_id]) and not same(form, forms[b.record_id])
+        )
 
     def _candidates(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """Person -> its best pair with the record among the blocking candidates (persons other

@@ -217,3 +217,24 @@ def test_score_with_a_floor_drops_two_niks_each_right_for_their_record(model):
     assert model.score(a, b, model.review_weight) == float("-inf")
     same = model.prepare(registry(nik="7413015203850001"))
     assert model.score(a, same, model.review_weight) == model.score(a, same)
+
+
+def test_nik_with_two_year_digits_swapped_and_a_date_typo_links(model):
+    # 85 typed 58 in the NIK, and the 12th written the 13th: a NIK transposition that no
+    # NIK-encoded date can vouch for. It weighs as one typed digit does (compare.TIED), not 0.
+    permits = rec("permits", name="SITI NURHAYATI", birth_date=dt.date(1985, 3, 13), sex="P",
+                  nik="7413015203580001")  # fmt: skip
+    assert levels(model, permits, registry())["nik"] == "transposition"
+    nik = model.to_dict()["fields"]["nik"]
+    weights = {c.field: c.weight for c in model.compare(permits, registry()).comparisons}
+    assert nik["transposition"] == nik["one_edit"]
+    assert weights["nik"] == pytest.approx(nik["one_edit"]["weight"], abs=1e-3)
+    assert weights["nik"] > 10
+    assert model.compare(permits, registry()).weight >= model.link_weight
+
+
+def test_hamlet_in_arabic_numerals_with_rt_rw_is_the_same_address(model):
+    health = rec("puskesmas", name="SITI NURHAYATI", address="Dsn. 2 RT 006/RW 002")
+    assert levels(model, health, registry())["address"] == "exact"
+    other = rec("puskesmas", name="SITI NURHAYATI", address="DSN. 3 RT 006/RW 002")
+    assert levels(model, other, registry())["address"] != "exact"

@@ -153,6 +153,27 @@ def test_namesakes_with_consecutive_serials_are_asked_about_only_when_in_doubt()
     assert r.open_reviews() == []
 
 
+def test_a_record_carrying_one_namesakes_nik_joins_her_despite_a_date_typo() -> None:
+    # Two residents of one name, born the same day in one village (consecutive serials); a
+    # health-centre record holds the second one's NIK exactly but writes her birth date a day
+    # off. The typo makes the first as likely by name and date, not by NIK: she is the second.
+    r = resolver(real_model())
+    same = dict(sex="P", kelurahan="RAHA I", kecamatan="01", source="disdukcapil")
+    r.resolve(person("Ra", "WA ODE SITI", "1990-01-05", nik="7413014501900189",
+                     kk_number="7413010101080002", address="DUSUN I", **same), 1)  # fmt: skip
+    r.resolve(person("Rb", "WA ODE SITI", "1990-01-05", nik="7413014501900188",
+                     kk_number="7413010101080005", address="DUSUN II", **same), 2)  # fmt: skip
+    health = person("Rh", "Wa Ode Siti", "1990-01-06", nik="7413014501900188", sex="P",
+                    kelurahan="RAHA I", kecamatan="01", source="puskesmas")  # fmt: skip
+    decisions = r.resolve(health, 3)
+    assert decisions[0].kind == K.LINK and K.MERGE not in [d.kind for d in decisions]
+    assert r.person_of("Rh") == r.person_of("Rb") != r.person_of("Ra")
+    # Without a NIK the same record is an honest doubt between the two: joined to neither.
+    r.resolve(person("Rn", "Wa Ode Siti", "1990-01-06", sex="P", kelurahan="RAHA I",
+                     kecamatan="01", source="puskesmas"), 4)  # fmt: skip
+    assert r.person_of("Rn") not in (r.person_of("Ra"), r.person_of("Rb"))
+
+
 def test_a_record_without_nik_like_two_namesakes_joins_neither_and_merges_none() -> None:
     r = resolver(real_model())
     common = dict(sex="L", address="JL. SUKOWATI NO. 3", kelurahan="RAHA I", kecamatan="01")
