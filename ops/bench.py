@@ -5,15 +5,18 @@ run: a bare consumer (aiokafka getmany + fastavro decode + one batched SQL upser
 Faust, no normalization: ops/baseline.py) over the same raw topic. The ratio hub/baseline is what
 to compare across machines; absolute numbers move with the machine's load.
 
-Phases (each its own object in the JSON): `source`, a sample civil registry of N people in
-SQLite; `snapshot`, the connector's snapshot into Kafka; `end_to_end`, the worker catching up on
-that backlog into a fresh projection database; `freshness`, a steady offered rate of updates,
-p50/p95/p99 from the worker's own histogram; `rebuild`, the projections replayed from the log
-into a new database, checked equal to the live one (rows and a hash of the sorted rows);
-`baseline`. Every rate is timed from the first record to the last commit; the start-up before
-it (imports, group join) is reported apart. CPU seconds and peak memory (VmHWM) of every process,
-and the worker's CPU cost per event early and late in the catch-up (after 10% and after 90% of
-the rows are projected): how the cost grows with what is already projected.
+Phases (each its own object in the JSON): `source`, a sample civil registry of N people in a
+throwaway PostgreSQL server captured from its log (pgoutput; SQLite polled only when no
+PostgreSQL server is installed, said in one line; `capture` names which); `snapshot`, the
+connector's snapshot into Kafka; `end_to_end`, the worker catching up on that backlog into a
+fresh projection database; `freshness`, a steady offered rate of updates (committed in one
+transaction per 20 ms tick), p50/p95/p99 from the worker's own histogram; `rebuild`, the
+projections replayed from the log into a new database, checked equal to the live one (rows and
+a hash of the sorted rows); `baseline`. Every rate is timed from the first record to the last
+commit; the start-up before it (imports, group join) is reported apart. CPU seconds and peak
+memory (VmHWM) of every process, and the worker's CPU cost per event early and late in the
+catch-up (after 10% and after 90% of the rows are projected): how the cost grows with what is
+already projected.
 
 The bench watches with one long-lived Kafka client and one database connection, polled every
 `tick` seconds: its own load on the shared cores stays small.
@@ -40,6 +43,7 @@ from rich.progress import Progress
 from domain.tokens import load_secret
 from eventlog.topics import Topics
 
+from .agency_servers import AgencyServers, AgencySource
 from .processes import ChildProcess, peak_rss_mb
 from .stack import Stack, StackConfig, StackError
 
@@ -50,6 +54,8 @@ MAX_ROWS = 1_000_000
 # Where in the catch-up the worker's cost per event is taken: (from, to) fractions of the rows.
 EARLY, LATE = (0.1, 0.2), (0.9, 1.0)
 _TICKS = os.sysconf("SC_CLK_TCK")
+STEADY_TICK_S = 0.02  # the steady phase commits the updates due every tick in one transaction
+SIAK_TABLES = [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}]
 
 
 @dataclass
@@ -275,6 +281,7 @@ def run_bench(console: Console, opts: BenchOptions) -> dict:
         for p in run.procs:
             p.stop()
         run.close()
+        run.servers.stop()
         run.stack.down()
 
 
@@ -285,7 +292,9 @@ class _Run:
     opts: BenchOptions
     stack: Stack
     result: dict
+    servers: AgencyServers
     procs: list[_Proc] = field(default_factory=list)
+    source: AgencySource | None = None
     _offsets: _Offsets | None = None
     _projection: _Projection | None = None
 
@@ -294,8 +303,10 @@ class _Run:
         return self.result["phases"]
 
     @property
-    def siak_url(self) -> str:
-        return f"sqlite:///{(self.opts.dir / 'siak.db').resolve()}"
+    def siak(self) -> AgencySource:
+        """The sample civil registry's database, once `_create_source` made it."""
+        assert self.source is not None
+        return self.source
 
     @property
     def proj_url(self) -> str:
@@ -352,6 +363,8 @@ class _Run:
             self._offsets.close()
         if self._projection is not None:
             self._projection.close()
+        if self.source is not None:
+            self.source.engine.dispose()
 
 
 def _start_stack(console: Console, opts: BenchOptions) -> _Run:
@@ -366,32 +379,35 @@ def _start_stack(console: Console, opts: BenchOptions) -> _Run:
     stack = Stack(stack_cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
     stack.up()
     machine = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}
-    return _Run(opts, stack, {"rows": opts.rows, "machine": machine, "phases": {}})
+    servers = AgencyServers(opts.dir, say=lambda m: console.print(f"[yellow]{m}[/]"))
+    return _Run(opts, stack, {"rows": opts.rows, "machine": machine, "phases": {}}, servers)
 
 
 def _create_source(run: _Run) -> None:
-    """The sample civil registry of `rows` people."""
+    """The sample civil registry of `rows` people, in PostgreSQL (SQLite without a server)."""
     from ops.samples import create_siak
 
     t0 = time.monotonic()
-    create_siak(sa.create_engine(run.siak_url), n_people=run.opts.rows, seed=11)
-    run.phases["source"] = {"rows": run.opts.rows, "seconds": round(time.monotonic() - t0, 2)}
+    run.source = run.servers.source("postgres", "siak", SIAK_TABLES)
+    create_siak(run.source.engine, n_people=run.opts.rows, seed=11)
+    run.phases["source"] = {
+        "rows": run.opts.rows,
+        "seconds": round(time.monotonic() - t0, 2),
+        "capture": run.source.source["mode"],
+    }
 
 
 def _snapshot_phase(run: _Run) -> _Proc:
     """The connector's snapshot into Kafka, first record to last; the connector keeps
     running (it captures the freshness phase's updates)."""
+    source = dict(run.siak.source)
+    if source["mode"] == "polling":
+        source.update(poll_interval_s=0.2, safety_delay_s=0.5, diff_interval_s=3600)
     cfg = {
         "agency": "disdukcapil",
         "name": "bench-siak",
-        "source": {
-            "mode": "polling",
-            "url": run.siak_url,
-            "poll_interval_s": 0.2,
-            "safety_delay_s": 0.5,
-            "diff_interval_s": 3600,
-        },
-        "tables": [{"name": "BIODATA_WNI", "timestamp_column": "TGL_UBAH"}],
+        "source": source,
+        "tables": run.siak.tables,
         "kafka": {"bootstrap": run.stack.bootstrap, "topic_prefix": TOPICS.prefix},
         "registry": {"url": run.stack.registry_url},
         "snapshot": {"chunk_size": 2000},
@@ -462,7 +478,7 @@ def _freshness_phase(run: _Run) -> None:
     """A steady offered rate of updates; freshness p50/p95/p99 from the worker's histogram."""
     port, opts = run.opts.worker_metrics_port, run.opts
     before = _histogram(port, "mpphub_projection_freshness_seconds")
-    sent = _steady_updates(sa.create_engine(run.siak_url), opts, run.procs)
+    sent = _steady_updates(run.siak.engine, opts, run.procs)
     time.sleep(3)  # the last updates' safety delay + a poll, then read the histogram
     after = _histogram(port, "mpphub_projection_freshness_seconds")
     run.phases["freshness"] = {
@@ -525,22 +541,29 @@ def _baseline_phase(run: _Run) -> None:
 
 
 def _steady_updates(engine: sa.Engine, opts: BenchOptions, procs: list[_Proc]) -> int:
-    """Offer `rate` updates/s for `steady_s` seconds, each a real change of one row."""
+    """Offer `rate` updates/s for `steady_s` seconds, each a real change of one row; the updates
+    due are committed together every STEADY_TICK_S (one transaction per tick, as a busy
+    application commits), so a high rate is offered without one round trip per row."""
     with engine.connect() as c:
         niks = [r[0] for r in c.execute(sa.text('SELECT "NIK" FROM "BIODATA_WNI" LIMIT 5000'))]
-    interval, sent = 1.0 / opts.rate, 0
-    start = time.monotonic()
+    update = sa.text('UPDATE "BIODATA_WNI" SET "TGL_UBAH" = :now WHERE "NIK" = :nik')
+    sent, tick = 0, 0
+    start = checked = time.monotonic()
     while time.monotonic() - start < opts.steady_s:
-        due = start + sent * interval
+        tick += 1
+        due = start + tick * STEADY_TICK_S
         if time.monotonic() < due:
             time.sleep(due - time.monotonic())
+        count = min(int(tick * STEADY_TICK_S * opts.rate) - sent, len(niks))
+        if count <= 0:
+            continue
+        now = dt.datetime.now()
+        params = [{"now": now, "nik": niks[(sent + i) % len(niks)]} for i in range(count)]
         with engine.begin() as c:
-            c.execute(
-                sa.text('UPDATE "BIODATA_WNI" SET "TGL_UBAH" = :now WHERE "NIK" = :nik'),
-                {"now": dt.datetime.now(), "nik": niks[sent % len(niks)]},
-            )
-        sent += 1
-        if sent % 50 == 0:
+            c.execute(update, params)
+        sent += count
+        if time.monotonic() - checked >= 1.0:
+            checked = time.monotonic()
             for p in procs:
                 p.sample()
                 p.check()

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
+from ops.agency_servers import server_home
 from ops.bench import BenchOptions, cost_per_event, cpu_seconds, quantile, run_bench
 from ops.processes import free_port, owned_pid, port_is_free
 from tests.conftest import test_stack_config
@@ -82,6 +83,7 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert list(result["phases"]) == PHASES
     assert result["rows"] == 300
     phases = result["phases"]
+    assert phases["source"]["capture"] == "postgres"  # PostgreSQL is installed: its log, no polling
     snapshot, e2e = phases["snapshot"], phases["end_to_end"]
     assert snapshot["startup_s"] > 0 and snapshot["rows_per_s"] > 0
     assert e2e["startup_s"] > 0 and e2e["seconds"] > 0 and e2e["events_per_s"] > 0
@@ -95,7 +97,8 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
         engine.dispose()
     assert projected == 300  # every snapshot row went end to end, once
     fresh = phases["freshness"]
-    assert fresh["offered_rate_per_s"] == 20 and fresh["updates"] > 0
+    assert fresh["offered_rate_per_s"] == 20
+    assert fresh["updates"] == pytest.approx(20 * 3, abs=2)  # the offered rate, tick by tick
     assert 0 < fresh["p50_s"] <= fresh["p95_s"] <= fresh["p99_s"]
     rebuild = phases["rebuild"]
     assert rebuild["events_per_s"] > 0 and rebuild["events"] >= 600  # facts and decisions
@@ -107,5 +110,6 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert all(s > 0 for s in result["cpu_s"].values())
     # Nothing it started outlives it.
     assert _processes_under(opts.dir) == []
+    assert _processes_under(server_home(opts.dir)) == []  # the source PostgreSQL too
     assert all(port_is_free(p) for p in stack.ports().values())
     assert port_is_free(opts.worker_metrics_port)
