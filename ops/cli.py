@@ -354,18 +354,24 @@ def _hub_settings(**options):
     help="Projection database URL [env MPPHUB_PROJECTION_DB_URL; "
     "sqlite:///.mpphub/projections.db].",
 )
-def worker(metrics_port: int | None, db_url: str | None) -> None:
+@click.option(
+    "--projections",
+    "projections_mode",
+    type=click.Choice(["inline", "process"]),
+    default="inline",
+    envvar="MPPHUB_WORKER_PROJECTIONS",
+    help="Keep the projections in the worker's event loop, or in a child process on another "
+    "core [env MPPHUB_WORKER_PROJECTIONS; inline].",
+)
+def worker(metrics_port: int | None, db_url: str | None, projections_mode: str) -> None:
     """Run a Faust worker: normalize raw change events, keep the SQL projections.
 
     Settings come from MPPHUB_* variables (MPPHUB_KAFKA_BOOTSTRAP, MPPHUB_REGISTRY_URL, ...);
     start more workers with the same MPPHUB_APP_ID to scale out."""
     from .worker import run
 
-    sys.exit(
-        run(
-            _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
-        )
-    )
+    hub = _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
+    sys.exit(run(hub, mode=projections_mode))
 
 
 @main.command()

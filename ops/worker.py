@@ -27,12 +27,13 @@ def hub_tokens(hub: HubSettings) -> Tokens:
         ) from None
 
 
-def run(hub: HubSettings, *, projections: bool = True) -> int:
+def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> int:
     """Run normalize, identity resolution (+ projections) until Ctrl-C/SIGTERM; the exit code
-    of the worker."""
-    from projections.agent import register_projection
+    of the worker. `mode` "process" keeps the projections in a child process (on another core:
+    ops/projection_process.py) instead of in this process's event loop."""
     from streams.app import run_worker
 
+    from . import projection_process
     from .agency.check import refuse_unfit_mappings
 
     tokens = hub_tokens(hub)
@@ -40,7 +41,16 @@ def run(hub: HubSettings, *, projections: bool = True) -> int:
     refuse_unfit_mappings(hub.stream.registry_url, hub.stream.registry_auth)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     use_uvloop()
-    extra = [lambda app: register_projection(app, hub.projection)] if projections else []
+    if not projections or mode == "process":
+        child = projection_process.start(hub) if projections else None
+        try:
+            code = run_worker(hub.stream, tokens)
+        finally:
+            failed = child is not None and projection_process.stop(child)
+        return code or int(failed)
+    from projections.agent import register_projection
+
+    extra = [lambda app: register_projection(app, hub.projection)]
     return run_worker(hub.stream, tokens, extra=extra)
 
 

@@ -1,0 +1,117 @@
+"""`mpphub worker --projections process`: the projections in a child process of the worker, on
+the machine's other core, instead of in the worker's own event loop (and GIL) next to normalize
+and identity resolution.
+
+The child is the projection-only worker (projections/agent.py: consumer group
+`<app_id>-projections`, checkpoints in the same transactions as the rows, as inline). It ends
+with its parent, even a parent killed with SIGKILL (PR_SET_PDEATHSIG), and the parent's /metrics
+relays the child's hub metrics (`mpphub_*`), so that one scrape still sees the whole worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from prometheus_client.core import REGISTRY
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from .processes import free_port
+from .settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+MODES = ("inline", "process")
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+STOP_TIMEOUT_S = 20.0
+
+
+def start(hub: HubSettings) -> subprocess.Popen[bytes]:
+    """Start the projection child (a fresh interpreter: no Kafka client or thread crosses a
+    fork; its settings on its stdin) and relay its metrics on this process's /metrics."""
+    port = free_port()
+    code = f"from ops.projection_process import child_main; child_main({os.getpid()})"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    assert child.stdin is not None
+    settings = hub.model_copy(update={"metrics_port": port, "metrics_addr": "127.0.0.1"})
+    child.stdin.write(settings.model_dump_json().encode())
+    child.stdin.close()
+    if hub.metrics_port is not None:
+        REGISTRY.register(_Relay(f"http://127.0.0.1:{port}/metrics"))
+    threading.Thread(target=_watch, args=(child,), name="projections-watch", daemon=True).start()
+    log.info("projections: in child process %d", child.pid)
+    return child
+
+
+def _watch(child: subprocess.Popen[bytes]) -> None:
+    """A child that ends on its own (a crash) stops the worker too: no worker runs on without
+    its projections."""
+    code = child.wait()
+    if child not in _stopping:
+        log.critical("projections: child process ended (exit %s): stopping the worker", code)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_stopping: set[subprocess.Popen[bytes]] = set()
+
+
+def stop(child: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM (a graceful stop of its Faust worker), SIGKILL after STOP_TIMEOUT_S; whether
+    the child had ended on its own before (a failure)."""
+    _stopping.add(child)
+    failed = child.poll() is not None
+    if not failed:
+        child.terminate()
+        try:
+            child.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return failed
+
+
+def child_main(parent: int) -> None:
+    """The child: its settings from stdin, then the projection-only worker until stopped."""
+    _die_with(parent)
+    hub = HubSettings.model_validate_json(sys.stdin.read())
+    from .worker import run_projections_only
+
+    run_projections_only(hub)
+
+
+def _die_with(parent: int) -> None:
+    """SIGTERM this process when its parent ends, however it ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent ended before prctl: nobody would signal us
+        os._exit(1)
+
+
+class _Relay:
+    """A Prometheus collector yielding the child's hub metrics (nothing while it does not
+    answer: a scrape of the parent never fails because of the child)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def describe(self) -> list[Any]:
+        return []  # names unknown until the child answers; none is registered here
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            text = httpx.get(self.url, timeout=2.0).text
+        except httpx.HTTPError:
+            return
+        for family in text_string_to_metric_families(text):
+            if family.name.startswith("mpphub_"):
+                yield family

@@ -1,0 +1,115 @@
+"""`mpphub worker --projections process` without Kafka: the child ends with its parent (even a
+parent killed with SIGKILL), a child that fails stops the worker, and the parent's /metrics
+relays the child's hub metrics only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.exposition import generate_latest
+
+from ops.processes import free_port
+from ops.projection_process import _Relay
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A parent that starts a child which only arms its death signal and sleeps; prints its pid.
+PARENT = """
+import subprocess, sys, time
+code = "import time; from ops.projection_process import _die_with; _die_with(%d); time.sleep(60)"
+import os
+child = subprocess.Popen([sys.executable, "-c", code % os.getpid()])
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+# A worker's start/stop around a child that cannot reach Kafka (it fails at once): the parent
+# is sent SIGTERM by the watch thread, and stop() reports the failure.
+FAILING = """
+import signal, sys, threading
+from ops.settings import HubSettings
+from ops import projection_process
+got = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: got.set())
+hub = HubSettings.from_env()
+child = projection_process.start(hub)
+print("sigterm" if got.wait(60) else "no sigterm", projection_process.stop(child), flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+def test_the_child_ends_when_its_parent_is_killed() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        time.sleep(1.0)  # the child imports and arms PR_SET_PDEATHSIG
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "the projection child outlived its killed parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_failing_child_stops_the_worker(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MPPHUB_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "MPPHUB_PROJECTION_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "MPPHUB_WORKER_DATA_DIR": str(tmp_path / "worker"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", FAILING],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert out.stdout.split() == ["sigterm", "True"], out.stderr[-2000:]
+
+
+def test_the_relay_passes_on_the_childs_hub_metrics_only() -> None:
+    registry = CollectorRegistry()
+    Counter("mpphub_projection_events", "events", ["topic"], registry=registry).labels(
+        topic="mpp.canonical.person"
+    ).inc(7)
+    Counter("other_total", "not the hub's", registry=registry).inc()
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        relayed = CollectorRegistry()
+        relayed.register(_Relay(f"http://127.0.0.1:{port}/metrics"))
+        text = generate_latest(relayed).decode()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert 'mpphub_projection_events_total{topic="mpp.canonical.person"} 7.0' in text
+    assert "other_total" not in text
+
+
+def test_the_relay_yields_nothing_while_the_child_does_not_answer() -> None:
+    relayed = CollectorRegistry()
+    relayed.register(_Relay(f"http://127.0.0.1:{free_port()}/metrics"))
+    assert generate_latest(relayed) == b""
