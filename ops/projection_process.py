@@ -10,7 +10,6 @@ relays the child's hub metrics (`mpphub_*`), so that one scrape still sees the w
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -25,13 +24,12 @@ from prometheus_client.core import REGISTRY
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from .processes import free_port
+from .processes import die_with_parent, free_port
 from .settings import HubSettings
 
 log = logging.getLogger(__name__)
 
 MODES = ("inline", "process")
-_PR_SET_PDEATHSIG = 1  # prctl(2)
 STOP_TIMEOUT_S = 20.0
 
 
@@ -39,8 +37,7 @@ def start(hub: HubSettings) -> subprocess.Popen[bytes]:
     """Start the projection child (a fresh interpreter: no Kafka client or thread crosses a
     fork; its settings on its stdin) and relay its metrics on this process's /metrics."""
     port = free_port()
-    code = f"from ops.projection_process import child_main; child_main({os.getpid()})"
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    child = spawn("from ops.projection_process import child_main; child_main()")
     assert child.stdin is not None
     settings = hub.model_copy(update={"metrics_port": port, "metrics_addr": "127.0.0.1"})
     child.stdin.write(settings.model_dump_json().encode())
@@ -79,22 +76,23 @@ def stop(child: subprocess.Popen[bytes]) -> bool:
     return failed
 
 
-def child_main(parent: int) -> None:
+def spawn(code: str) -> subprocess.Popen[bytes]:
+    """`python -c code` as a child that gets SIGTERM when this process ends however it ends,
+    in a session of its own (a Ctrl-C reaches the parent, which stops the child in order)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),  # noqa: PLW1509 - ctypes looked up before the fork
+    )
+
+
+def child_main() -> None:
     """The child: its settings from stdin, then the projection-only worker until stopped."""
-    _die_with(parent)
     hub = HubSettings.model_validate_json(sys.stdin.read())
     from .worker import run_projections_only
 
     run_projections_only(hub)
-
-
-def _die_with(parent: int) -> None:
-    """SIGTERM this process when its parent ends, however it ends."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent:  # the parent ended before prctl: nobody would signal us
-        os._exit(1)
 
 
 class _Relay:

@@ -19,13 +19,11 @@ from ops.projection_process import _Relay
 
 REPO = Path(__file__).resolve().parents[2]
 
-# A parent that starts a child which only arms its death signal and sleeps; prints its pid.
+# A parent that spawns a child as the worker spawns its projections (one that only sleeps).
 PARENT = """
-import subprocess, sys, time
-code = "import time; from ops.projection_process import _die_with; _die_with(%d); time.sleep(60)"
-import os
-child = subprocess.Popen([sys.executable, "-c", code % os.getpid()])
-print(child.pid, flush=True)
+import time
+from ops.projection_process import spawn
+print(spawn("import time; time.sleep(60)").pid, flush=True)
 time.sleep(60)
 """
 
@@ -59,7 +57,6 @@ def test_the_child_ends_when_its_parent_is_killed() -> None:
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        time.sleep(1.0)  # the child imports and arms PR_SET_PDEATHSIG
         assert _alive(child)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
