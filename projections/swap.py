@@ -7,7 +7,11 @@ a batch that fails on bad data still rolls back before it is applied message by 
 - a target file: its projection tables are replaced by the new file's in one transaction
   (ATTACH, DROP, CREATE, INSERT ... SELECT, COMMIT), so a reader sees the old projection or the
   new one, never a mix, and the other tables (review notes, the access log) stay as they are.
-Any other database (PostgreSQL) is rebuilt in place, as before.
+A PostgreSQL target is rebuilt in a new schema (`mpphub_rebuild_<pid>`, the staging URL puts it
+first on the search path), whose projection tables then replace the target schema's in one
+transaction (DROP TABLE, ALTER TABLE ... SET SCHEMA, COMMIT): readers wait for the swap's locks
+for that moment and see the old projection or the new one. Any other database is rebuilt in
+place.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .models import PROJECTION_TABLES
-from .store import SQLITE_BUSY_TIMEOUT_MS
+from .store import SQLITE_BUSY_TIMEOUT_MS, create_tables, make_engine
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -43,6 +47,8 @@ def staging_for(url: str) -> Staging:
     """Where to rebuild the projection of `url`."""
     u = make_url(url)
     database = u.database or ""
+    if u.get_backend_name() == "postgresql":
+        return _postgres_staging(url)
     if u.get_backend_name() != "sqlite" or database in ("", ":memory:") or "file:" in database:
         return Staging(url, swap=lambda: None, discard=lambda: None, fresh=False)
     target = Path(database).expanduser()
@@ -85,6 +91,11 @@ def swap_sqlite(new: Path, target: Path) -> None:
         return
     copy_projection(new, target)
     _remove(new)
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        create_tables(engine)  # the review notes' table of a target that had none
+    finally:
+        engine.dispose()
 
 
 def copy_projection(source: Path, target: Path) -> None:
@@ -112,6 +123,56 @@ def copy_projection(source: Path, target: Path) -> None:
         conn.execute("DETACH DATABASE bulk")
     finally:
         conn.close()
+
+
+def _postgres_staging(url: str) -> Staging:
+    staging = f"mpphub_rebuild_{os.getpid()}"
+    engine = make_engine(url)
+    try:
+        quote = engine.dialect.identifier_preparer.quote
+        with engine.begin() as conn:
+            target = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote(staging)} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {quote(staging)}")
+    finally:
+        engine.dispose()
+    u = make_url(url)
+    options = " ".join(filter(None, [u.query.get("options"), f"-c search_path={staging}"]))
+    return Staging(
+        u.update_query_dict({"options": options}).render_as_string(hide_password=False),
+        swap=lambda: swap_postgres(url, staging, target),
+        discard=lambda: _drop_schema(url, staging),
+        fresh=False,
+    )
+
+
+def swap_postgres(url: str, staging: str, target: str) -> None:
+    """Move the projection tables of schema `staging` into `target` in place of its own, in
+    one transaction; the staging schema (its empty other tables) is dropped."""
+    engine = make_engine(url)
+    try:
+        quote = engine.dialect.identifier_preparer.quote
+        with engine.begin() as conn:
+            for table in PROJECTION_TABLES:
+                name = quote(table.name)
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(target)}.{name}")
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {quote(staging)}.{name} SET SCHEMA {quote(target)}"
+                )
+            conn.exec_driver_sql(f"DROP SCHEMA {quote(staging)} CASCADE")
+            create_tables(conn)  # the review notes' table of a target that had none
+    finally:
+        engine.dispose()
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            quoted = engine.dialect.identifier_preparer.quote(schema)
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quoted} CASCADE")
+    finally:
+        engine.dispose()
 
 
 def _remove(path: Path) -> None:

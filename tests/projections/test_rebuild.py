@@ -35,6 +35,13 @@ def test_rebuild_gives_identical_rows(live, second_db):
     rebuilt = make_engine(second_db)
     try:
         assert snapshot(rebuilt) == snapshot(live.engine)
+        with rebuilt.connect() as conn:  # built in a schema of its own, moved in, dropped
+            schemas = conn.exec_driver_sql("SELECT nspname FROM pg_namespace").scalars().all()
+            tables = conn.exec_driver_sql(
+                "SELECT DISTINCT schemaname FROM pg_tables WHERE tablename = 'citizen'"
+            )
+            assert tables.scalars().all() == ["public"]
+        assert not [s for s in schemas if s.startswith("mpphub_rebuild")]
     finally:
         rebuilt.dispose()
 
