@@ -1,7 +1,9 @@
 """`mpphub worker`: one Faust worker process running both stages that follow capture, normalize
 and identity resolution (streams/) and the SQL projections (projections/), each with its own
 settings. Scale out by starting more workers with the same MPPHUB_APP_ID: Kafka shares the
-partitions between them (identity resolution is one partition: one worker does it).
+partitions between them (identity resolution is one partition: one worker does it). With
+`--projections process` the projections run in a child process of the worker, on another core
+(ops/projection_process.py).
 
 The worker refuses to start without the hub's secret (MPPHUB_SECRET_FILE): a worker that made
 one up would give every record new keys and every person new ids."""
