@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -141,8 +141,11 @@ class BulkFold:
         else:
             self.links.apply(kind, d)
 
-    def write(self, session: Session, today: dt.date) -> None:
-        """Insert the final rows into empty projection tables (the caller commits)."""
+    def write(
+        self, session: Session, today: dt.date, done: Callable[[str], None] = lambda _: None
+    ) -> None:
+        """Insert the final rows into empty projection tables (the caller commits); `done` is
+        told each of the WRITE_STEPS as it ends (a progress bar)."""
         apply_service_events(session, self.services)
         persons: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in self.records.values():
@@ -153,12 +156,19 @@ class BulkFold:
         write_rows(session, CitizenSourceRecord, sorted_rows(self.records), [])
         findings = [row for found in self.findings.values() for row in found.values()]
         write_rows(session, Finding, findings, [])
+        done("source records")
         self.links.write(session)
         self.reviews.write(session)
+        done("identity")
         citizens = [golden_record(p, rows) for p, rows in sorted(persons.items())]
         write_rows(session, Citizen, [c for c in citizens if c is not None], [])
+        done("citizens")
         write_timeline(session, {}, self.timeline)
         derive_and_write_permits(session, {}, self.permits, self.timeline, today)
+        done("permits")
+
+
+WRITE_STEPS = 4
 
 
 def sorted_rows(rows: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:

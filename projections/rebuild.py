@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
-from .bulk_fold import BulkFold
+from .bulk_fold import WRITE_STEPS, BulkFold
 from .facts import CONSUMER, ProjectionTopics
 from .projector import Projector, RawMessage, bad_data, describe_error
 from .replay_decoder import ReplayDecoder
@@ -148,8 +148,9 @@ async def _replay_into(
             settings, topics, lambda raw: fold.add(map(decode, raw)), stats, progress, batch_size
         )
         try:
-            with store.sessions() as session:
-                fold.write(session, local_today())
+            with store.sessions() as session, rate_progress("steps", enabled=progress) as bar:
+                task = bar.add_task("write rows", total=WRITE_STEPS)
+                fold.write(session, local_today(), lambda _step: bar.advance(task))
                 set_checkpoints(session, _checkpoints(ends), consumer)  # commits
         except Exception as e:
             if not bad_data(e):
