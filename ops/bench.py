@@ -148,9 +148,56 @@ class _Offsets:
             tps += self._partitions[t]
         return sum(self._consumer.end_offsets(tps).values()) if tps else 0
 
+    def ends(self, topic: str) -> dict[Any, int]:
+        """End offset per partition of `topic`."""
+        self.total(topic)  # looks the partitions up once
+        return self._consumer.end_offsets(self._partitions[topic])
+
     def close(self) -> None:
         """Close the client."""
         self._consumer.close()
+
+
+def capture_latencies(bootstrap: str, registry_url: str, start: dict[Any, int]) -> list[float]:
+    """Seconds from each change's commit in the source (the envelope's source.ts_ms) to the
+    connector handing it to Kafka (the record's CreateTime), for the records of a topic after
+    `start` (offset per partition) up to its end now: the capture's share of freshness."""
+    from kafka import KafkaConsumer
+
+    from schemas import codec
+    from schemas.registry import RegistryClient
+
+    registry = RegistryClient(registry_url)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        ends = consumer.end_offsets(list(start))
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        left = {tp for tp in start if ends[tp] > start[tp]}
+        out: list[float] = []
+        deadline = time.monotonic() + 120
+        while left and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
+                for r in records:
+                    if r.value is None or r.offset >= ends[tp]:
+                        continue  # a tombstone, or past the phase
+                    ts_ms = codec.decode(registry, r.value)["source"]["ts_ms"]
+                    if ts_ms is not None:  # polling knows no commit time
+                        out.append(max(0.0, (r.timestamp - ts_ms) / 1000))
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    left.discard(tp)
+        return out
+    finally:
+        consumer.close()
+
+
+def exact_quantile(q: float, values: list[float]) -> float | None:
+    """The q-quantile of observed values (nearest rank), None without any."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 class _Projection:
@@ -478,13 +525,20 @@ def _freshness_phase(run: _Run) -> None:
     """A steady offered rate of updates; freshness p50/p95/p99 from the worker's histogram."""
     port, opts = run.opts.worker_metrics_port, run.opts
     before = _histogram(port, "mpphub_projection_freshness_seconds")
+    raw_start = run.offsets.ends(RAW_TOPIC)
     sent = _steady_updates(run.siak.engine, opts, run.procs)
     time.sleep(3)  # the last updates' safety delay + a poll, then read the histogram
     after = _histogram(port, "mpphub_projection_freshness_seconds")
+    captured = capture_latencies(run.stack.bootstrap, run.stack.registry_url, raw_start)
     run.phases["freshness"] = {
         "offered_rate_per_s": opts.rate,
         "updates": sent,
         **{f"p{int(q * 100)}_s": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
+        # Source commit to Kafka: what of the above the connector takes (the rest: the worker).
+        "capture": {
+            "events": len(captured),
+            **{f"p{int(q * 100)}_s": exact_quantile(q, captured) for q in (0.5, 0.95, 0.99)},
+        },
     }
 
 

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from ops.agency_servers import server_home
-from ops.bench import BenchOptions, cost_per_event, cpu_seconds, quantile, run_bench
+from ops.bench import (
+    BenchOptions,
+    cost_per_event,
+    cpu_seconds,
+    exact_quantile,
+    quantile,
+    run_bench,
+)
 from ops.processes import free_port, owned_pid, port_is_free
 from tests.conftest import test_stack_config
 
@@ -30,6 +37,14 @@ def test_quantile_interpolates_within_the_bucket_of_the_increase() -> None:
     assert quantile(0.25, before, after) == 0.3
     assert quantile(0.99, before, after) == 0.99
     assert quantile(0.5, after, after) is None  # nothing observed between the scrapes
+
+
+def test_exact_quantile_is_the_nearest_rank_of_the_observed_values() -> None:
+    values = [0.5, 0.1, 0.4, 0.2, 0.3, 0.9, 0.8, 0.7, 0.6, 1.0]
+    assert exact_quantile(0.5, values) == 0.6
+    assert exact_quantile(0.99, values) == 1.0
+    assert exact_quantile(0.0, values) == 0.1
+    assert exact_quantile(0.5, []) is None
 
 
 def test_cost_per_event_is_cpu_over_events_between_two_points_of_the_catch_up() -> None:
@@ -100,6 +115,9 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert fresh["offered_rate_per_s"] == 20
     assert fresh["updates"] == pytest.approx(20 * 3, abs=2)  # the offered rate, tick by tick
     assert 0 < fresh["p50_s"] <= fresh["p95_s"] <= fresh["p99_s"]
+    capture = fresh["capture"]  # every update's commit-to-Kafka time, from the topic itself
+    assert capture["events"] == fresh["updates"]
+    assert 0 <= capture["p50_s"] <= capture["p95_s"] <= capture["p99_s"] < 30
     rebuild = phases["rebuild"]
     assert rebuild["events_per_s"] > 0 and rebuild["events"] >= 600  # facts and decisions
     assert rebuild["identical_to_live"] is True
