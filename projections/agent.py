@@ -166,6 +166,8 @@ def projection_app(
         "topic_replication_factor": settings.replication_factor,
         "producer_acks": -1,
         "topic_disable_leader": True,
+        # Faust's 4,096 stops delivery while one batch commits; the worker's size (streams/app.py).
+        "stream_buffer_maxsize": 32768,
     }
     options.update(faust_options)
     # Committed records only: the identity log is written in transactions (a fenced or killed

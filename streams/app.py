@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Extra = Callable[[faust.App], Any]
+# Events each agent may have waiting (raw bytes: about 1 KB each).
+STREAM_BUFFER_MAXSIZE = 32768
 
 
 def output_topics(settings: StreamSettings) -> dict[str, TopicConfig]:
@@ -114,6 +116,9 @@ def create_app(settings: StreamSettings) -> faust.App:
         producer_linger=0.005,
         producer_compression_type="lz4",
         producer_max_batch_size=256 * 1024,
+        # Faust's 4,096: a full queue of one agent stops the one consumer's delivery to all of
+        # them (normalize, identity, the projection) until it drains; larger, they overlap.
+        stream_buffer_maxsize=STREAM_BUFFER_MAXSIZE,
         # Faust's 60 s default keeps a restarted worker (after a crash) idle for a minute
         # while the broker waits for the dead member's session to expire.
         broker_session_timeout=10.0,
