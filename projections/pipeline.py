@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 from sqlalchemy.orm import Session
 
 from eventlog import KafkaSettings
 from eventlog.admin import topic_partitions
 from eventlog.reading import read_to_end
+from eventlog.retry import retrying
 from schemas import catalog
 from schemas.codec import CodecError, Deserializer
 from schemas.registry import RegistryAuth, RegistryClient
@@ -27,6 +29,9 @@ from .facts import CONSUMER
 from .writer import read_checkpoints
 
 LAST_RECORD_WAIT_MS = 3000
+# A group's coordinator can be briefly unknown (the broker creating __consumer_offsets on a new
+# cluster, a coordinator moving after a broker restart): asked again for this long, then 503.
+COORDINATOR_WAIT_S = 5.0
 HUB_NAMESPACES = frozenset({"hub", "canonical"})  # mpp.hub.deadletter, mpp.canonical.person
 REASON_MAX = 160  # characters of a dead letter's reason shown (they group by it)
 
@@ -61,7 +66,8 @@ class PipelineHealth:
     tables: list[TableHealth] = field(default_factory=list)
     letters: list[Letters] = field(default_factory=list)
     unreadable_letters: int = 0
-    projection: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> end, applied
+    # topic -> end (None: not on the cluster), applied
+    projection: dict[str, tuple[int | None, int]] = field(default_factory=dict)
 
 
 async def table_health(kafka: KafkaSettings, group: str) -> list[TableHealth]:
@@ -95,7 +101,14 @@ async def _committed(kafka: KafkaSettings, group: str) -> dict[TopicPartition, i
     admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
-        found = await admin.list_consumer_group_offsets(group)
+        found = await retrying(
+            lambda: admin.list_consumer_group_offsets(group),
+            transient=lambda e: isinstance(e, CoordinatorNotAvailableError | NotCoordinatorError),
+            on_retry=lambda e, delay: None,
+            first_s=0.25,
+            max_s=1.0,
+            give_up_s=COORDINATOR_WAIT_S,
+        )
     finally:
         await admin.close()
     return {tp: m.offset for tp, m in found.items() if m is not None and m.offset >= 0}
@@ -163,23 +176,29 @@ def _reason(d: dict) -> str:
 
 async def projection_progress(
     kafka: KafkaSettings, session: Session, consumer: str = CONSUMER
-) -> dict[str, tuple[int, int]]:
-    """Per canonical topic: its end offsets and the offsets the projection has applied."""
+) -> dict[str, tuple[int | None, int]]:
+    """Per canonical topic: its end offset (None: the topic is not on this cluster any more, e.g.
+    deleted or renamed; asking its end would wait for metadata that never comes) and the
+    offsets the projection has applied."""
     done = read_checkpoints(session, consumer)
     topics = sorted({t for t, _ in done})
     if not topics:
         return {}
-    probe = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
-    await probe.start()
-    try:
-        tps = [TopicPartition(t, p) for t, p in sorted(done)]
-        ends = await probe.end_offsets(tps)
-    finally:
-        await probe.stop()
-    out: dict[str, tuple[int, int]] = {}
-    for tp in tps:
-        end, applied = out.get(tp.topic, (0, 0))
-        out[tp.topic] = (end + ends[tp], applied + done[(tp.topic, tp.partition)] + 1)
+    present = await topic_partitions(kafka, topics)
+    ends: dict[TopicPartition, int] = {}
+    if present:
+        probe = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
+        await probe.start()
+        try:
+            ends = await probe.end_offsets(present)
+        finally:
+            await probe.stop()
+    out: dict[str, tuple[int | None, int]] = {}
+    for (topic, partition), offset in sorted(done.items()):
+        end, applied = out.get(topic, (0, 0))
+        tp_end = ends.get(TopicPartition(topic, partition))
+        end = None if end is None or tp_end is None else end + tp_end
+        out[topic] = (end, applied + offset + 1)
     return out
 
 

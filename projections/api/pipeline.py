@@ -6,6 +6,9 @@ operations role): other roles get 403. No personal data: agencies, tables, count
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -29,12 +32,44 @@ def may_see_pipeline(caller: Caller) -> None:
         raise AccessDenied("pipeline health is for supervisors")
 
 
+# One read of the cluster (every source topic's ends, the group's offsets, the dead-letter
+# topic) serves every supervisor's page and API call for this long: a page left open and
+# refreshed by several supervisors does not read the whole cluster each time.
+CACHE_S = 10.0
+
+
+class HealthCache:
+    """The last successful health read and when it was made; one read at a time (concurrent
+    callers wait for it and share it). A failed read is not kept: the next call tries again."""
+
+    def __init__(self, ttl_s: float = CACHE_S, clock: Callable[[], float] = time.monotonic):
+        self.ttl_s, self.clock = ttl_s, clock
+        self._lock = threading.Lock()
+        self._kept: tuple[float, PipelineHealth] | None = None
+
+    def get(self, read: Callable[[], PipelineHealth]) -> PipelineHealth:
+        """The kept read while younger than ttl_s, else `read()` (kept if it returns)."""
+        with self._lock:
+            if self._kept is not None and self.clock() - self._kept[0] < self.ttl_s:
+                return self._kept[1]
+            health = read()
+            self._kept = (self.clock(), health)
+            return health
+
+
 def read_pipeline(request: Request, session: Any) -> PipelineHealth:
-    """The health read now with the API's Kafka and registry settings; 503 when Kafka or the
-    registry cannot be reached (the page says so instead of a stack trace)."""
+    """The health read with the API's Kafka and registry settings (at most CACHE_S old); 503
+    when Kafka or the registry cannot be reached (the page says so instead of a stack trace)."""
     s = request.app.state.settings
+    cache = getattr(request.app.state, "pipeline_cache", None)
+    if cache is None:
+        cache = request.app.state.pipeline_cache = HealthCache()
     try:
-        return pipeline_health(s.kafka, s.registry_url, s.registry_auth, session, s.worker_app_id)
+        return cache.get(
+            lambda: pipeline_health(
+                s.kafka, s.registry_url, s.registry_auth, session, s.worker_app_id
+            )
+        )
     except (KafkaError, RegistryError, OSError) as e:
         raise HTTPException(503, f"{UNREACHABLE} ({type(e).__name__})") from None
 
@@ -56,7 +91,12 @@ def health_json(health: PipelineHealth, now: dt.datetime) -> dict[str, Any]:
         ],
         "unreadable_dead_letters": health.unreadable_letters,
         "projection": [
-            {"topic": t, "end": end, "applied": applied, "lag": max(end - applied, 0)}
+            {
+                "topic": t,
+                "end": end,
+                "applied": applied,
+                "lag": None if end is None else max(end - applied, 0),
+            }
             for t, (end, applied) in sorted(health.projection.items())
         ],
     }
