@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 # What a bad event raises in the rules (a field of the wrong type, a missing one): the live
 # worker passes such a message over (Projector._apply_one_by_one); so does the fold.
 BAD_EVENT = (KeyError, TypeError, ValueError, AttributeError)
+INSERT_CHUNK = 10_000  # rows per executemany of the final write
 
 
 class FastLinks(_Links):
@@ -153,15 +155,16 @@ class BulkFold:
             row["person_id"] = self.links.person.get(key) if key else None
             if row["person_id"] is not None:
                 persons[row["person_id"]].append(row)
-        write_rows(session, CitizenSourceRecord, sorted_rows(self.records), [])
-        findings = [row for found in self.findings.values() for row in found.values()]
-        write_rows(session, Finding, findings, [])
+        insert(session, CitizenSourceRecord, (self.records[k] for k in sorted(self.records)))
+        insert(
+            session, Finding, (row for found in self.findings.values() for row in found.values())
+        )
         done("source records")
         self.links.write(session)
         self.reviews.write(session)
         done("identity")
-        citizens = [golden_record(p, rows) for p, rows in sorted(persons.items())]
-        write_rows(session, Citizen, [c for c in citizens if c is not None], [])
+        citizens = (golden_record(p, rows) for p, rows in sorted(persons.items()))
+        insert(session, Citizen, (c for c in citizens if c is not None))
         done("citizens")
         write_timeline(session, {}, self.timeline)
         derive_and_write_permits(session, {}, self.permits, self.timeline, today)
@@ -171,6 +174,9 @@ class BulkFold:
 WRITE_STEPS = 4
 
 
-def sorted_rows(rows: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows in key order (inserted as the live worker inserts them)."""
-    return [rows[k] for k in sorted(rows)]
+def insert(session: Session, model: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows INSERT_CHUNK at a time: the converted copies of a whole table at once (and
+    the golden records, made as they are written) would double the rebuild's peak memory."""
+    it = iter(rows)
+    while part := list(islice(it, INSERT_CHUNK)):
+        write_rows(session, model, part, [])

@@ -71,7 +71,7 @@ def bulk_pragmas(engine: Engine) -> None:
         for pragma in (
             "journal_mode=MEMORY",
             "synchronous=OFF",
-            "cache_size=-262144",  # KiB: 256 MiB
+            "cache_size=-65536",  # KiB: 64 MiB
             "temp_store=MEMORY",
             "locking_mode=EXCLUSIVE",
         ):
