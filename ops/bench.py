@@ -85,23 +85,48 @@ def cpu_seconds(pid: int) -> float | None:
     return sum(int(f) for f in fields[11:15]) / _TICKS
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live children of a process (the worker's projection child with --projections
+    process), from /proc (Linux 3.5+); none when the process is gone."""
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
 @dataclass
 class _Proc(ChildProcess):
-    """A child process whose peak memory and CPU time we keep reading while it lives."""
+    """A child process whose peak memory and CPU time we keep reading while it lives, its own
+    children's included: a worker running its projections in a child process is one cost."""
 
     peak_mb: float | None = None
     cpu_s: float = 0.0
+    # Live children's CPU and peak memory, by pid. A child that has ended is dropped: once
+    # reaped, its CPU is in its parent's cutime/cstime (counted by cpu_seconds).
+    _kids_cpu: dict[int, float] = field(default_factory=dict)
+    _kids_peak: dict[int, float] = field(default_factory=dict)
 
     def sample(self) -> None:
-        """Read the process's peak memory and CPU time so far."""
+        """Read the process's (and its live children's) peak memory and CPU time so far. The
+        peak is the sum of each process's own peak: an upper bound of the tree's."""
         if not self.proc:
             return
+        kids = child_pids(self.proc.pid)
+        for gone in set(self._kids_cpu) - set(kids):
+            del self._kids_cpu[gone]
+        for kid in kids:
+            cpu, peak = cpu_seconds(kid), peak_rss_mb(kid)
+            if cpu is not None:
+                self._kids_cpu[kid] = max(self._kids_cpu.get(kid, 0.0), cpu)
+            if peak is not None:
+                self._kids_peak[kid] = max(self._kids_peak.get(kid, 0.0), peak)
         peak = peak_rss_mb(self.proc.pid)
         if peak is not None:
-            self.peak_mb = max(self.peak_mb or 0, peak)
+            self.peak_mb = round(max(self.peak_mb or 0, peak + sum(self._kids_peak.values())), 1)
         cpu = cpu_seconds(self.proc.pid)
         if cpu is not None:
-            self.cpu_s = max(self.cpu_s, cpu)
+            self.cpu_s = max(self.cpu_s, cpu + sum(self._kids_cpu.values()))
 
     def check(self) -> None:
         """Raise if the process exited with an error."""
