@@ -319,9 +319,7 @@ def connect(config: Path, show_status: bool, no_progress: bool, metrics_port: in
     override the config's kafka.* and registry.* keys (as docker-compose does)."""
     from .connect import ENV_OVERRIDES, run_connect, show_connect_status
 
-    overrides = {
-        key: os.environ[var] for var, key in ENV_OVERRIDES.items() if os.environ.get(var)
-    }
+    overrides = {key: os.environ[var] for var, key in ENV_OVERRIDES.items() if os.environ.get(var)}
     if metrics_port is None and os.environ.get("MPPHUB_METRICS_PORT"):
         metrics_port = int(os.environ["MPPHUB_METRICS_PORT"])
     if metrics_port is not None:
@@ -410,9 +408,11 @@ def api(host: str | None, port: int | None, db_url: str | None, metrics_port: in
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def rebuild(db_url: str | None, no_progress: bool) -> None:
-    """Drop the projections and replay them from the canonical topics in Kafka.
+    """Rebuild the projections from the canonical topics in Kafka: fold the log in memory,
+    write it into a new database (SQLite file, PostgreSQL schema) and swap it in.
 
-    Stop the workers first when rebuilding the live database in place."""
+    Readers see the old projection or the new one, never a mix; review notes are kept. Stop
+    the workers first when rebuilding the live database in place."""
     from projections.rebuild import rebuild as do_rebuild
 
     stats = do_rebuild(_hub_settings().projection, target_url=db_url, progress=not no_progress)
