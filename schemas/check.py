@@ -144,8 +144,10 @@ def schemas_check_command(
     from rich.table import Table
 
     console = Console()
-    registry = None if offline or not registry_url else RegistryClient(
-        registry_url, retries=2, **(auth or RegistryAuth()).options()
+    registry = (
+        None
+        if offline or not registry_url
+        else RegistryClient(registry_url, retries=2, **(auth or RegistryAuth()).options())
     )
     try:
         if registry is not None:

@@ -268,9 +268,7 @@ class _Maker:
                 out.append(self._record(agency, i, self.people[i], kinds))
         n_out = min(len(self.outsiders), round(len(chosen) * agency.outsiders))
         for j in rng.sample(range(len(self.outsiders)), n_out):
-            out.append(
-                self._record(agency, first_outsider + j, self.outsiders[j], ["outsider"])
-            )
+            out.append(self._record(agency, first_outsider + j, self.outsiders[j], ["outsider"]))
         return out
 
     def _record(self, agency: Agency, truth: int, p: Person, kinds: list[str]) -> Labelled:
@@ -331,9 +329,7 @@ class _Maker:
     def _nik(self, agency: Agency, truth: int, p: Person, kinds: list[str]) -> str | None:
         rng = self.rng
         errors = agency.nik_errors
-        kind = rng.choices(
-            ["nik_valid", *errors], [1 - sum(errors.values()), *errors.values()]
-        )[0]
+        kind = rng.choices(["nik_valid", *errors], [1 - sum(errors.values()), *errors.values()])[0]
         if kind == "nik_valid":
             kinds.append(kind)
             return p.nik

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 # The layer contracts (pyproject.toml [tool.importlinter]): a wrong-way import fails here.
 .venv/bin/lint-imports --no-cache
 # The slowest tests are listed at the end: the suite has to stay under 25 minutes on 2 cores.

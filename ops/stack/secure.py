@@ -89,6 +89,8 @@ class StackSecrets:
             raise StackError("--secure needs openssl: sudo apt-get install -y openssl")
         d = self.dir
         ca_key = d / "ca.key"
+        # openssl's arguments in option/value pairs read better than one per line.
+        # fmt: off
         _openssl(
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
             "-subj", "/CN=mpphub local CA", "-keyout", str(ca_key), "-out", str(self.ca),
@@ -109,6 +111,7 @@ class StackSecrets:
             "-certfile", str(self.ca), "-name", "server", "-out", str(self.keystore),
             "-passout", f"file:{self.keystore_password}",
         )
+        # fmt: on
         for path in (ca_key, self.server_key, self.keystore):
             os.chmod(path, 0o600)
         csr.unlink()

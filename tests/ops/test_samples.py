@@ -275,7 +275,6 @@ def test_death(sim):
             assert family == [] and change.deleted["DATA_KELUARGA"] == (no_kk,)
 
 
-
 def test_a_death_is_registered_in_capil_mati(sim):
     changes = [sim.death() for _ in range(6)]
     registered = {r["NIK"]: r for r in rows(sim.siak_engine, siak.CAPIL_MATI)}
