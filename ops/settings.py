@@ -52,6 +52,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "MPPHUB_WORKER_DATA_DIR": tuple(f"{s}.data_dir" for s in _BOTH),
     "MPPHUB_WORKER_STOP_TIMEOUT_S": ("stream.stop_timeout_s",),
     "MPPHUB_BATCH_SIZE": tuple(f"{s}.batch_size" for s in _BOTH),
+    # Seconds a stage waits to fill a batch (> 0): lower for freshness, higher for throughput.
+    "MPPHUB_BATCH_WITHIN_S": tuple(f"{s}.batch_within_s" for s in _BOTH),
     "MPPHUB_METRICS_PORT": ("metrics_port",),
     "MPPHUB_METRICS_ADDR": ("metrics_addr",),
     "MPPHUB_API_HOST": ("api.host",),

@@ -49,6 +49,12 @@ def test_stage_only_variables_and_types() -> None:
     assert (hub.metrics_port, hub.api.port) == (9400, 8123)
 
 
+def test_the_batch_wait_reaches_both_stages_and_keeps_its_default_unset() -> None:
+    assert StreamSettings().batch_within_s == ProjectionSettings().batch_within_s == 0.2
+    hub = HubSettings.from_env({"MPPHUB_BATCH_WITHIN_S": "0.05"})
+    assert hub.stream.batch_within_s == hub.projection.batch_within_s == 0.05
+
+
 def test_command_line_options_win_over_the_environment() -> None:
     hub = HubSettings.from_env(
         {"MPPHUB_PROJECTION_DB_URL": "sqlite:///env.db", "MPPHUB_METRICS_PORT": "9400"},
@@ -63,6 +69,8 @@ def test_command_line_options_win_over_the_environment() -> None:
     [
         ({"MPPHUB_TOPIC_PARTITIONS": "0"}, "MPPHUB_TOPIC_PARTITIONS"),
         ({"MPPHUB_BATCH_SIZE": "many"}, "MPPHUB_BATCH_SIZE"),
+        ({"MPPHUB_BATCH_WITHIN_S": "0"}, "MPPHUB_BATCH_WITHIN_S"),
+        ({"MPPHUB_BATCH_WITHIN_S": "-0.1"}, "MPPHUB_BATCH_WITHIN_S"),
         ({"MPPHUB_METRICS_PORT": "70000"}, "MPPHUB_METRICS_PORT"),
         ({"MPPHUB_LOG_LEVEL": "loud"}, "MPPHUB_LOG_LEVEL"),
         ({"MPPHUB_KAFKA_BOOTSTRAP": "no-port"}, "MPPHUB_KAFKA_BOOTSTRAP"),
