@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from domain.regions import is_known_region
 
@@ -119,19 +120,10 @@ def prepare(record: PersonRecord, frequencies: Mapping[str, float] | None = None
 
 
 def _prepare_name(p: Prepared, raw: str | None, freq: Mapping[str, float]) -> None:
-    name = parse_name(raw) if raw else None
-    p.name = name
+    (p.name, p.folded, p.name_str, p.ordered_fold, p.sorted_fold, p.squashed, p.foldset,
+     p.initials, p.sounds) = _name_forms(raw) if raw else _NO_NAME  # fmt: skip
+    name = p.name
     tokens = name.tokens if name else ()
-    folded = tuple(fold(t) for t in tokens)
-    p.folded = folded
-    p.name_str = " ".join(tokens)
-    p.ordered_fold = " ".join(folded)
-    p.sorted_fold = " ".join(sorted(folded))
-    prefix = name.prefix.replace(" ", "") if name else ""
-    p.squashed = fold(prefix + "".join(tokens)) if tokens else ""
-    p.foldset = frozenset(folded)
-    p.initials = frozenset(t[0] for t in folded if t)
-    p.sounds = tuple(sorted(phonetic(t) for t in folded))
     u = 1.0
     for t in set(tokens):
         u *= freq.get(t, DEFAULT_TOKEN_FREQUENCY)
@@ -139,6 +131,30 @@ def _prepare_name(p: Prepared, raw: str | None, freq: Mapping[str, float]) -> No
     p.prefix = name.prefix if name else ""
     p.prefix_sex = name.prefix_sex if name else None
     p.prefix_u = freq.get(p.prefix, DEFAULT_TOKEN_FREQUENCY) if p.prefix else 1.0
+
+
+# A written name's forms, computed once per distinct spelling: a person's name recurs in every
+# agency's record of them, and common names across persons (all values immutable, shared).
+_NameForms = tuple[
+    Name | None, tuple[str, ...], str, str, str, str, frozenset[str], frozenset[str],
+    tuple[str, ...],
+]  # fmt: skip
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_forms(raw: str) -> _NameForms:
+    name = parse_name(raw)
+    tokens = name.tokens if name else ()
+    folded = tuple(fold(t) for t in tokens)
+    prefix = name.prefix.replace(" ", "") if name else ""
+    return (
+        name, folded, " ".join(tokens), " ".join(folded), " ".join(sorted(folded)),
+        fold(prefix + "".join(tokens)) if tokens else "", frozenset(folded),
+        frozenset(t[0] for t in folded if t), tuple(sorted(phonetic(t) for t in folded)),
+    )  # fmt: skip
+
+
+_NO_NAME: _NameForms = (None, (), "", "", "", "", frozenset(), frozenset(), ())
 
 
 def _text(value: object) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .clean import clean_record, has_nothing_to_compare
+from .clean import has_nothing_to_compare
 from .clusters import MUST
 from .decisions import Decision, DecisionKind, Evidence
 from .index import DEFAULT_MAX_BLOCK
@@ -138,7 +138,7 @@ class Resolver:
     def resolve(self, record: PersonRecord, ts_ms: int | None = None) -> list[Decision]:
         """Decide where one new or updated record belongs; [] when it is already resolved with
         these fields. `ts_ms` (the source time) dates a new person's id."""
-        rec = clean_record(record)
+        rec = self.state.clean(record)
         old = self.state.records.get(rec.record_id)
         if old == rec:
             return []

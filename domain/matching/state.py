@@ -48,8 +48,19 @@ class ResolverState:
         self._reviews_of: dict[str, set[tuple[str, str]]] = {}
         self.counts: Counter[str] = Counter()
         self._made: tuple[PersonRecord, Any, tuple[str, ...]] | None = None
+        self._clean: PersonRecord | None = None  # the last record clean_record left as it was
 
     # --- a record's form and keys --------------------------------------------------------
+
+    def clean(self, record: PersonRecord) -> PersonRecord:
+        """clean_record(record); the record resolve() has just cleaned is not checked again
+        when its decision is applied (a clean record is its own clean form)."""
+        if record is self._clean:
+            return record
+        rec = clean_record(record)
+        if rec is record:
+            self._clean = rec
+        return rec
 
     def form(self, rec: PersonRecord) -> tuple[Any, tuple[str, ...]]:
         """The record's comparable form and blocking keys (none when it has nothing to
@@ -112,7 +123,7 @@ class ResolverState:
         self.counts[d.kind.value] += 1
         a, b = d.record_id, d.other_record_id
         if d.kind in (K.NEW, K.LINK) and d.record is not None:
-            rec = clean_record(d.record)  # as resolve() saw it, whatever the log's decoding did
+            rec = self.clean(d.record)  # as resolve() saw it, whatever the log's decoding did
             self._put(rec, d.person_id)
             if b and c.person(b) == d.person_id:
                 c.link(rec.record_id, b, _weight(d))
