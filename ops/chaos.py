@@ -31,6 +31,7 @@ from ops.chaos_fold import TableDiff, decided_twice, fold_diff
 from ops.databases import PostgresServer
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.processes import ChildProcess, free_block, free_port, wait_for
+from ops.projection_process import signal_worker
 from ops.stack import Stack, StackConfig
 from projections.store import make_engine
 
@@ -203,7 +204,7 @@ class ChaosHub:
             self._thread.join(timeout=30)
         for p in self.workers:
             if p.alive() and p.proc is not None:
-                os.kill(p.proc.pid, signal.SIGCONT)
+                signal_worker(p.proc.pid, signal.SIGCONT)
         for p in self.connectors + self.workers:
             p.stop(timeout=20)
         for engine in (getattr(self, "projection", None),):
@@ -348,11 +349,11 @@ class ChaosHub:
         resolving = [w for w, n in zip(self.workers, decided, strict=True) if n > 0]
         victim = self.rng.choice(resolving or self.workers)
         assert victim.proc is not None
-        os.kill(victim.proc.pid, signal.SIGSTOP)
+        signal_worker(victim.proc.pid, signal.SIGSTOP)  # with its projection child, if any
         try:
             time.sleep(SESSION_TIMEOUT_S + self.opts.stop_past_session_s)
         finally:
-            os.kill(victim.proc.pid, signal.SIGCONT)
+            signal_worker(victim.proc.pid, signal.SIGCONT)
         return victim.name
 
     def _registry_stop(self) -> str:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,6 +75,25 @@ def stop(child: subprocess.Popen[bytes]) -> bool:
             child.kill()
             child.wait()
     return failed
+
+
+def signal_worker(pid: int, sig: int) -> None:
+    """Send `sig` to a worker and to its projection child (none inline): SIGSTOP freezes the
+    whole worker as a hung host would, not only its stream stages."""
+    for target in (pid, *_children(pid)):
+        try:
+            os.kill(target, sig)
+        except ProcessLookupError:
+            pass  # ended meanwhile
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of a process, from /proc (Linux 3.5+); none when it is gone."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
 
 
 def spawn(code: str) -> subprocess.Popen[bytes]:

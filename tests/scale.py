@@ -4,7 +4,6 @@ the outside: the log says when a worker holds its partitions, the metrics what i
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sys
@@ -16,6 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ops.processes import ChildProcess, free_port
+from ops.projection_process import signal_worker
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ class Group:
         """Stop every worker, continuing a stopped one first so that it can end cleanly."""
         for w in self.alive():
             assert w.process.proc is not None
-            os.kill(w.process.proc.pid, signal.SIGCONT)
+            signal_worker(w.process.proc.pid, signal.SIGCONT)
         for w in self.workers:
             w.process.stop(timeout=30)
 

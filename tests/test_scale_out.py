@@ -17,7 +17,6 @@ another module) writing to them would leak into this projection.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 import uuid
@@ -34,6 +33,7 @@ from domain.tokens import Tokens, load_secret
 from eventlog.topics import IDENTITY_TOPIC
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.processes import ChildProcess
+from ops.projection_process import signal_worker
 from ops.samples import Simulator, create_siak, create_sicantik
 from ops.samples import siak as siak_db
 from ops.samples import sicantik as sicantik_db
@@ -185,14 +185,14 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
         if fault == KILL:
             victim.process.kill9()
         else:
-            os.kill(victim.process.proc.pid, signal.SIGSTOP)
+            signal_worker(victim.process.proc.pid, signal.SIGSTOP)  # and its projection child
         at_kill = checkpointed(engine)
         if fault == STOP:
             # Past its session timeout (10 s) the group gives its partitions to the others;
             # its row locks go with its session (idle in a transaction, 30 s).
             changes(sim, sicantik, 1)
             wait_until(lambda: converged(survivors), 120, "the others' projection, one stopped")
-            os.kill(victim.process.proc.pid, signal.SIGCONT)
+            signal_worker(victim.process.proc.pid, signal.SIGCONT)
         changes(sim, sicantik, 2)
         finishers = group.workers if fault == STOP else survivors
         wait_until(lambda: converged(finishers), 120, "the projection equal to the sources", 0.5)

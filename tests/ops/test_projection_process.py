@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.exposition import generate_latest
 
 from ops.processes import free_port
-from ops.projection_process import _Relay
+from ops.projection_process import _Relay, signal_worker
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,6 +64,33 @@ def test_the_child_ends_when_its_parent_is_killed() -> None:
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(child), "the projection child outlived its killed parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _wait_state(pids: list[int], state: str) -> list[str]:
+    deadline = time.monotonic() + 10
+    while {_state(p) for p in pids} != {state} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [_state(p) for p in pids]
+
+
+def test_a_stopped_worker_is_stopped_with_its_projection_child() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        signal_worker(parent.pid, signal.SIGSTOP)
+        assert _wait_state([parent.pid, child], "T") == ["T", "T"]  # both frozen
+        signal_worker(parent.pid, signal.SIGCONT)
+        assert _wait_state([parent.pid, child], "S") == ["S", "S"]  # both sleeping again
     finally:
         parent.kill()
         parent.wait()
