@@ -332,6 +332,8 @@ class ChaosHub:
     def _worker_kill9(self) -> str:
         victim = self.rng.choice([w for w in self.workers if w.alive()])
         time.sleep(self.rng.uniform(0, 3))  # a random moment
+        assert victim.proc is not None
+        signal_worker(victim.proc.pid, signal.SIGKILL)  # with its projection child, if any
         victim.kill9()
         victim.start()
         return victim.name

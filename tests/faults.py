@@ -8,10 +8,12 @@ committed and a backlog is left, so the restarted worker must neither lose nor d
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import Protocol
 
 from ops.processes import wait_for
+from ops.projection_process import signal_worker
 
 
 class Killable(Protocol):
@@ -38,7 +40,16 @@ def kill_9_after_first_commit(
     if not wait_for(lambda: checkpointed() > 0 or not worker.alive(), timeout, 0.02):
         raise AssertionError(f"no first commit of the worker within {timeout:.0f}s")
     assert worker.alive(), worker.tail(80)
-    worker.kill9()
+    kill9_with_children(worker)
     if settled is not None:
         settled()
     return checkpointed()
+
+
+def kill9_with_children(worker: Killable) -> None:
+    """SIGKILL the worker and, in the same instant, its projection child (`--projections
+    process`): a crash of the host, not a child left to stop cleanly on its parent's death."""
+    proc = getattr(worker, "proc", None)
+    if proc is not None:
+        signal_worker(proc.pid, signal.SIGKILL)
+    worker.kill9()

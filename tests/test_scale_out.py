@@ -48,6 +48,7 @@ from streams.identity_records import decision_of
 from streams.resolution import INPUT_HEADER
 from tests.conftest import test_stack_config
 from tests.connectors.harness import SubprocessConnector
+from tests.faults import kill9_with_children
 from tests.scale import Group, Worker, behind, read_committed
 from tests.streams.test_identity_worker import new_resolver
 from tests.test_pipeline import (
@@ -183,7 +184,7 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
         survivors = [w for w in group.workers if w is not victim]
         assert victim.process.proc is not None
         if fault == KILL:
-            victim.process.kill9()
+            kill9_with_children(victim.process)
         else:
             signal_worker(victim.process.proc.pid, signal.SIGSTOP)  # and its projection child
         at_kill = checkpointed(engine)
