@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import re
 
 from .record import PersonRecord
@@ -44,13 +45,18 @@ def _date(value: object) -> dt.date | None:
     return None
 
 
-def _clean(value: object) -> bool:
-    return value is None or (
-        type(value) is str
-        and 0 < len(value) <= MAX_FIELD
-        and value == value.strip()
-        and not _BAD.search(value)
-    )
+_text_values = operator.attrgetter(*_TEXT_FIELDS)
+
+
+def _all_clean(values: tuple[object, ...]) -> bool:
+    """Whether every value is None or a stripped text of 1..MAX_FIELD characters without a
+    bad one: one search over all the texts (the pattern matches single characters, so joining
+    texts neither hides nor makes a match)."""
+    texts = [v for v in values if v is not None]
+    for v in texts:
+        if type(v) is not str or not 0 < len(v) <= MAX_FIELD or v != v.strip():
+            return False
+    return not _BAD.search("".join(texts))  # type: ignore[arg-type]
 
 
 def clean_record(record: PersonRecord) -> PersonRecord:
@@ -60,7 +66,7 @@ def clean_record(record: PersonRecord) -> PersonRecord:
     if (
         type(record.record_id) is str
         and (bd is None or type(bd) is dt.date)
-        and all(_clean(getattr(record, name)) for name in _TEXT_FIELDS)
+        and _all_clean(_text_values(record))
     ):
         return record
     rid = record.record_id

@@ -244,24 +244,33 @@ def _nik_date(dmy: tuple[int, int, int]) -> dt.date | None:
 
 def _place(value: object) -> str | None:
     text = _text(value)
-    if text is None:
-        return None
+    return None if text is None else _place_of(text)
+
+
+@lru_cache(maxsize=1 << 16)  # places, villages and household addresses repeat
+def _place_of(text: str) -> str | None:
     words = [w for w in _WORDS.split(ascii_upper(text)) if w and w not in _PLACE_DROP]
     return " ".join(words) or None
 
 
 def _area(value: object) -> str | None:
     text = _text(value)
-    if text is None:
-        return None
+    return None if text is None else _area_of(text)
+
+
+@lru_cache(maxsize=1 << 16)  # places, villages and household addresses repeat
+def _area_of(text: str) -> str | None:
     words = [w for w in _WORDS.split(ascii_upper(text)) if w and w not in _AREA_DROP]
     return ".".join(w.lstrip("0") or "0" for w in words) or None
 
 
 def _address(value: object) -> str | None:
     text = _text(value)
-    if text is None:
-        return None
+    return None if text is None else _address_of(text)
+
+
+@lru_cache(maxsize=1 << 16)  # places, villages and household addresses repeat
+def _address_of(text: str) -> str | None:
     words: list[str] = []
     unit = False  # the word before was RT or RW: this number is the unit's
     for w in _WORDS.split(ascii_upper(text)):

@@ -102,3 +102,20 @@ def test_nothing_to_compare_means_no_name_no_date_and_no_nik() -> None:
     assert not has_nothing_to_compare(person("R", "SITI"))
     assert not has_nothing_to_compare(person("R", born="1991-04-04"))
     assert not has_nothing_to_compare(person("R", nik="7413"))
+
+
+def test_a_bad_character_in_any_one_field_is_cleaned_alone():
+    """clean_record checks every field in one search; each field is still cleaned on its own,
+    and a clean record is returned as it is."""
+    from domain.matching.clean import _TEXT_FIELDS
+
+    clean = PersonRecord("r1", name="SITI AMINAH", nik="7401234567890001", address="JL MAWAR 1")
+    assert clean_record(clean) is clean
+    for field in _TEXT_FIELDS:
+        for bad in ("A\x00B", " PADDED ", "\ud800", "X" * 201):
+            dirty = dataclasses.replace(clean, **{field: bad})
+            out = clean_record(dirty)
+            assert out is not dirty, (field, bad)
+            assert {f: getattr(out, f) for f in _TEXT_FIELDS if f != field} == {
+                f: getattr(clean, f) for f in _TEXT_FIELDS if f != field
+            }
