@@ -40,21 +40,21 @@ def blocking_keys(p: Prepared) -> tuple[str, ...]:
         n = len(nik)
         if n == 16:
             keys.append("nik:" + nik)
-            keys.extend("nikd:" + nik[:i] + nik[i + 1 :] for i in range(16))
+            keys += ["nikd:" + nik[:i] + nik[i + 1 :] for i in range(16)]
             if not p.nik_proof:  # not shown to be this person's: perhaps the family's KK
                 keys.append("kk:" + nik)
         elif n == 15:
             keys.append("nikd:" + nik)
         elif n == 17:
-            keys.extend("nik:" + nik[:i] + nik[i + 1 :] for i in range(17))
+            keys += ["nik:" + nik[:i] + nik[i + 1 :] for i in range(17)]
     if p.kk is not None:
         keys.append("kk:" + p.kk)
     if p.dob_str:
         day = p.dob_str
-        keys.extend(f"dob:{day}:{t}" for t in sorted(p.foldset) if len(t) > 1)
+        keys += [f"dob:{day}:{t}" for t in sorted(p.foldset) if len(t) > 1]
         keys.append("day:" + day)
         year = day[:4]
-        keys.extend(f"tok:{s}:{year}" for s in p.sounds if len(s) > 1)
+        keys += [f"tok:{s}:{year}" for s in p.sounds if len(s) > 1]
     if len(p.folded) > 1:
         keys.append("nm:" + p.sorted_fold)
     # The kecamatan first: agencies record it more often (and more alike) than the village.

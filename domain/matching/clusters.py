@@ -52,7 +52,8 @@ class Clusters:
 
     def found(self, person_id: str) -> None:
         """Make sure the person exists."""
-        self.members.setdefault(person_id, set())
+        if person_id not in self.members:  # (setdefault would build a set every call)
+            self.members[person_id] = set()
 
     def join(self, record_id: str, person_id: str) -> None:
         """Put a record (in no person yet) into a person."""

@@ -99,8 +99,11 @@ def _typo_subset(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if not short:
         return False
     for t in short:
-        if len(t) < 3 or not any(
-            OSA.distance(t, o, score_cutoff=1) <= 1 for o in long_ if len(o) >= 3
+        n = len(t)  # a word more than one letter longer or shorter is more than one edit away
+        if n < 3 or not any(
+            OSA.distance(t, o, score_cutoff=1) <= 1
+            for o in long_
+            if len(o) >= 3 and n - 1 <= len(o) <= n + 1
         ):
             return False
     return True
