@@ -61,13 +61,13 @@ class BlockIndex:
 
     def candidates(self, keys: Iterable[str], exclude: str) -> list[str]:
         """Record ids sharing a usable key with the record `exclude`, each once, in key order."""
-        blocks, caps, default = self._blocks, self.caps, self.max_block
+        get, caps, default = self._blocks.get, self.caps, self.max_block
         seen: dict[str, None] = {}
         for key in keys:
-            block = blocks.get(key)
+            block = get(key)
             if block is None:
                 continue
-            if isinstance(block, str):
+            if type(block) is str:
                 seen[block] = None
             elif len(block) <= (caps.get(key.partition(":")[0], default) if caps else default):
                 seen.update(dict.fromkeys(block))
