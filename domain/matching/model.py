@@ -109,6 +109,7 @@ class MatchModel:
         order += [i for i in range(len(FIELDS)) if i not in order]
         self._order = tuple((i, COMPARATORS[i], sum(tops[j] for j in order[k + 1 :]))
                             for k, i in enumerate(order))  # fmt: skip
+        self._first, self._later = self._order[0], self._order[1:]  # not sliced per score
         # Per blocking-key kind, the largest block worth comparing (the Resolver's default).
         self.block_caps: dict[str, int] = dict(SUGGESTED_CAPS)
 
@@ -262,7 +263,7 @@ class MatchModel:
             lv = [f(a, b) for f in COMPARATORS]
             return self._total(lv, self._weights(a, b, lv))
         lv = [0] * len(COMPARATORS)
-        (i, f, rest), later = self._order[0], self._order[1:]  # the NIK first
+        (i, f, rest), later = self._first, self._later  # the NIK first
         j = lv[i] = f(a, b)
         if j == NIK_ELSE:
             # Two NIKs each right for its own record: never linked (see _identified), and
