@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,28 @@ def child_main() -> None:
     hub = HubSettings.model_validate_json(sys.stdin.read())
     from .worker import run_projections_only
 
+    exit_when_orphaned(hub.stream.stop_timeout_s)
     run_projections_only(hub)
+
+
+def exit_when_orphaned(grace_s: float, poll_s: float = 0.2) -> None:
+    """End this process `grace_s` after its parent has gone (it was sent SIGTERM then): Faust
+    may wait without limit on brokers that went with the parent (a demo killed -9), and a
+    parent past its own stop timeout exits without stopping its child."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        time.sleep(grace_s)
+        sys.stderr.write(
+            f"projections: stop took longer than {grace_s:g} s after the worker ended "
+            "(MPPHUB_WORKER_STOP_TIMEOUT_S): exiting now; uncommitted work is redone\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 class _Relay:

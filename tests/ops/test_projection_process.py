@@ -27,6 +27,19 @@ print(spawn("import time; time.sleep(60)").pid, flush=True)
 time.sleep(60)
 """
 
+# A worker whose projection child hangs in its stop (SIGTERM ignored), as Faust may on brokers
+# that are gone: killed -9, the child must still end, once its grace has passed.
+HUNG = """
+import time
+from ops.projection_process import spawn
+code = (
+    "import signal, time; from ops.projection_process import exit_when_orphaned; "
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN); exit_when_orphaned(1.0); time.sleep(60)"
+)
+print(spawn(code).pid, flush=True)
+time.sleep(60)
+"""
+
 # A worker's start/stop around a child that cannot reach Kafka (it fails at once): the parent
 # is sent SIGTERM by the watch thread, and stop() reports the failure.
 FAILING = """
@@ -64,6 +77,26 @@ def test_the_child_ends_when_its_parent_is_killed() -> None:
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(child), "the projection child outlived its killed parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_child_hung_in_its_stop_ends_after_its_grace_once_the_worker_is_gone() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", HUNG], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        time.sleep(1.5)  # its own grace: a live parent keeps it running
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "a child ignoring SIGTERM outlived its parent"
     finally:
         parent.kill()
         parent.wait()
