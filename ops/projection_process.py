@@ -39,7 +39,10 @@ def start(hub: HubSettings) -> subprocess.Popen[bytes]:
     """Start the projection child (a fresh interpreter: no Kafka client or thread crosses a
     fork; its settings on its stdin) and relay its metrics on this process's /metrics."""
     port = free_port()
-    child = spawn("from ops.projection_process import child_main; child_main()")
+    # The worker's data dir on its command line: the marker by which a process counts as the
+    # hub's (ops/processes.py), so a demo or a test sees the child among what it started.
+    code = "from ops.projection_process import child_main; child_main()"
+    child = spawn(code, hub.projection.data_dir)
     assert child.stdin is not None
     settings = hub.model_copy(update={"metrics_port": port, "metrics_addr": "127.0.0.1"})
     child.stdin.write(settings.model_dump_json().encode())
@@ -97,11 +100,12 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def spawn(code: str) -> subprocess.Popen[bytes]:
-    """`python -c code` as a child that gets SIGTERM when this process ends however it ends,
-    in a session of its own (a Ctrl-C reaches the parent, which stops the child in order)."""
+def spawn(code: str, *args: str) -> subprocess.Popen[bytes]:
+    """`python -c code args...` as a child that gets SIGTERM when this process ends however it
+    ends, in a session of its own (a Ctrl-C reaches the parent, which stops the child in
+    order)."""
     return subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *args],
         stdin=subprocess.PIPE,
         start_new_session=True,
         preexec_fn=die_with_parent(),  # noqa: PLW1509 - ctypes looked up before the fork

@@ -14,8 +14,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.exposition import generate_latest
 
-from ops.processes import free_port
-from ops.projection_process import _Relay, signal_worker
+from ops.processes import free_port, owned_pid, wait_for
+from ops.projection_process import _Relay, signal_worker, spawn
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -145,6 +145,16 @@ def test_a_failing_child_stops_the_worker(tmp_path: Path) -> None:
         timeout=90,
     )
     assert out.stdout.split() == ["sigterm", "True"], out.stderr[-2000:]
+
+
+def test_the_child_carries_the_workers_data_dir_as_its_marker(tmp_path: Path) -> None:
+    marker = str(tmp_path / "worker")
+    child = spawn("import sys, time; time.sleep(30)", marker)
+    try:
+        assert wait_for(lambda: owned_pid(child.pid, marker), 5, 0.02)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_the_relay_passes_on_the_childs_hub_metrics_only() -> None:
