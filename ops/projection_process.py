@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 MODES = ("inline", "process")
 STOP_TIMEOUT_S = 20.0
+# The worker's own (streams/app.py), not Faust's 60 s: a child restarted after a crash would
+# sit idle for a minute while the broker waits for the dead child's session to expire.
+GROUP_TIMEOUTS = {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
 
 
 def start(hub: HubSettings) -> subprocess.Popen[bytes]:
@@ -118,7 +121,7 @@ def child_main() -> None:
     from .worker import run_projections_only
 
     exit_when_orphaned(hub.stream.stop_timeout_s)
-    run_projections_only(hub)
+    run_projections_only(hub, **GROUP_TIMEOUTS)
 
 
 def exit_when_orphaned(grace_s: float, poll_s: float = 0.2) -> None:

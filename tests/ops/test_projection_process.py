@@ -4,6 +4,7 @@ relays the child's hub metrics only."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -180,3 +181,19 @@ def test_the_relay_yields_nothing_while_the_child_does_not_answer() -> None:
     relayed = CollectorRegistry()
     relayed.register(_Relay(f"http://127.0.0.1:{free_port()}/metrics"))
     assert generate_latest(relayed) == b""
+
+
+def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
+    from ops import projection_process
+    from ops.settings import HubSettings
+    from streams.app import create_app
+    from streams.settings import StreamSettings
+
+    got = {}
+    monkeypatch.setattr("sys.stdin", io.StringIO(HubSettings().model_dump_json()))
+    monkeypatch.setattr(projection_process, "exit_when_orphaned", lambda grace_s: None)
+    monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: got.update(o))
+    projection_process.child_main()
+    worker = create_app(StreamSettings()).conf
+    assert got["broker_session_timeout"] == worker.broker_session_timeout
+    assert got["broker_heartbeat_interval"] == worker.broker_heartbeat_interval
