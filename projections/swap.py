@@ -87,7 +87,11 @@ def swap_sqlite(new: Path, target: Path) -> None:
     if not target.exists():
         for suffix in SIDE_FILES:  # a WAL left without its database must not meet the new one
             _remove(target.with_name(target.name + suffix))
+        # Written without fsync: flushed to disk before it takes the target's name, and the
+        # rename itself after it, so a power cut leaves the old state or the whole new file.
+        _fsync(new)
         os.replace(new, target)
+        _fsync(target.parent)
         return
     copy_projection(new, target)
     _remove(new)
@@ -96,6 +100,15 @@ def swap_sqlite(new: Path, target: Path) -> None:
         create_tables(engine)  # the review notes' table of a target that had none
     finally:
         engine.dispose()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's entries') writes to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def copy_projection(source: Path, target: Path) -> None:
