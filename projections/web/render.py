@@ -65,29 +65,27 @@ def tanggal(value: Any) -> str:
 
 def waktu(value: Any) -> str:
     """A date and time as '5 Juli 2026 08.00' (Indonesian style); '-' for none."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
+    value = _instant(value)
     if not isinstance(value, dt.datetime):
         return tanggal(value)
     return f"{tanggal(value)} {value:%H.%M}"
+
+
+def _instant(value: Any) -> Any:
+    """ISO text as a datetime; anything else (a date, text that is not a time) as it is."""
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 @pass_context
 def waktu_hub(context: Any, value: Any) -> str:
     """One of the hub's own times (stored as naive UTC, or aware) in the regency's time zone
     (the page's `time_zone`), with its abbreviation: '5 Juli 2026 16.00 WITA'."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
+    value = _instant(value)
     if not isinstance(value, dt.datetime):
         return tanggal(value)
     if value.tzinfo is None:
