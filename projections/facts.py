@@ -150,5 +150,14 @@ def is_stale(new_ts: dt.datetime | None, old_ts: dt.datetime | None) -> bool:
     """True when a change happened before the one a row already reflects.
 
     Positions are opaque (only equality means something), so order comes from the source
-    timestamp; equal or unknown timestamps fall back to the log order (the later one wins)."""
-    return new_ts is not None and old_ts is not None and new_ts < old_ts
+    timestamp; equal timestamps, or none on either side, fall back to the log order (the later
+    one wins) - except a change without a time after one with a time. Only a snapshot read
+    carries no source time, and a snapshot read is never newer than a streamed change already
+    applied: the stream starts where the snapshot began. It can still arrive after one: a
+    worker stopped past its session timeout (SIGSTOP, a frozen VM) and continued writes the
+    snapshot facts it held after the group gave its partitions away and the others applied
+    newer changes (tests/test_scale_out.py, sigstop), or a producer retries an old batch.
+    Applied, such a late duplicate would bring an old version back for good."""
+    if old_ts is None:
+        return False
+    return new_ts is None or new_ts < old_ts

@@ -162,6 +162,21 @@ def test_older_change_is_ignored(store):
     assert r.source_position == "p2"
 
 
+def test_a_snapshot_read_arriving_after_a_streamed_change_changes_nothing(store):
+    """A snapshot read has no source time; a late copy of it (a worker stopped past its session
+    timeout and continued, writing what it held) must not bring the old version back."""
+    log = f.Log()
+    snapshot = {**f.person(name="OLD", position="snapshot@1"), "source_ts": None}
+    project(store, log, snapshot)
+    assert citizen(store).name == "OLD"  # a snapshot read on an empty row is applied
+    project(store, log, f.person(name="NEW", position="p2", at=10))
+    assert citizen(store).name == "NEW"
+    project(store, log, snapshot)
+    assert citizen(store).name == "NEW"
+    (r,) = records(store)
+    assert r.source_position == "p2"
+
+
 def test_death_is_recorded(store):
     log = f.Log()
     project(store, log, f.person(name="SITI", deceased=False))

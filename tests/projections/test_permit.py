@@ -91,6 +91,32 @@ def test_older_service_event_is_ignored(store):
         assert s.get(Service, "dpmptsp:1").sla_days == 5
 
 
+def test_snapshot_reads_arriving_after_streamed_changes_change_nothing(store):
+    """Late copies of snapshot reads (no source time) after streamed changes of the same service,
+    application and log entry: the streamed versions stay."""
+    log = f.Log()
+
+    def read(event: dict) -> dict:
+        return {**event, "source_position": "snapshot@1", "source_ts": None}
+
+    old_service = read(f.service(sla_days=9))
+    old_app = read(f.application())
+    old_step = read(f.status(PID, 1, "RECEIVED", D(2026, 7, 1)))
+    project(store, log.service(old_service), log.permit(old_app), log.permit(old_step))
+    project(
+        store,
+        log.service(f.service(sla_days=5, position="v2", at=10)),
+        log.permit(f.application(position="a2", at=10, applicant_ref="DPMPTSP:TMPEMOHON:9")),
+        log.permit(f.status(PID, 1, "VERIFIED", D(2026, 7, 1), position="s2", at=10)),
+    )
+    project(store, log.service(old_service), log.permit(old_app), log.permit(old_step))
+    with store.sessions() as s:
+        assert s.get(Service, "dpmptsp:1").sla_days == 5
+    p = permit(store)
+    assert p.applicant_ref == "dpmptsp:tmpemohon:9"
+    assert timeline(store) == [(1, "VERIFIED")]
+
+
 APPLICANT = f.person(f.NIK_B, agency="dpmptsp", table="tmpemohon", record_id="7", position="e7")
 
 
