@@ -189,7 +189,10 @@ class PollingMode:
             now = _iso(self._now())
             for key in [k for k in known if k not in current]:
                 before = dict(zip(shape.key, key, strict=True))
-                out.append(Change(table, "d", before, None, f"{now}|diff", int(time.time() * 1000)))
+                # On the sources' clock (local wall time labelled UTC, as their timestamp columns
+                # are read), not epoch time: a delete is then never older than the last update
+                # of its row, wherever the hub's time zone is east of UTC (WITA is UTC+8).
+                out.append(Change(table, "d", before, None, f"{now}|diff", source_ts_ms(now)))
                 del known[key]
             # A row the cursor has passed whose timestamp we never published: a late commit.
             stale = [

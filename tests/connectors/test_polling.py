@@ -135,6 +135,44 @@ def test_inserts_updates_deletes_end_equal_to_the_source(stack, tmp_path: Path) 
     } == {"true"}
 
 
+def test_a_delete_is_dated_on_the_sources_clock_east_of_utc(
+    stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Agency applications stamp local wall time (WITA, UTC+8) without a zone. A delete found by
+    the key-set diff must be dated on that clock too: dated in epoch time it would be eight hours
+    older than the row's last update, and a projection drops a change older than the version it
+    holds (projections/facts.is_stale)."""
+    monkeypatch.setenv("TZ", "Asia/Makassar")
+    time.tzset()
+    try:
+        url, engine, table = _sqlite(tmp_path)
+        _insert(engine, table, range(1, 4))
+        cfg = connector_config(
+            stack,
+            "polling",
+            [{"name": "penduduk", "timestamp_column": "tgl_ubah"}],
+            url=url,
+            **FAST,
+        )
+        topic = f"mpp.{cfg['agency']}.penduduk"
+        with InProcessConnector(cfg) as conn:
+            wait_until(lambda: topic_size(stack, topic) >= 3, 60, "the snapshot")
+            with engine.begin() as c:
+                c.execute(table.update().where(table.c.id == 2).values(nama="x", tgl_ubah=_now()))
+            wait_until(lambda: topic_size(stack, topic) >= 4, 60, "the update")
+            with engine.begin() as c:
+                c.execute(table.delete().where(table.c.id == 2))
+            wait_until(lambda: topic_size(stack, topic) >= 6, 60, "the delete and its tombstone")
+            conn.check()
+        events = [e.value for e in read_topic(stack, topic).events if e.value is not None]
+        (update,) = [e for e in events if e["op"] == "u"]
+        (delete,) = [e for e in events if e["op"] == "d"]
+        assert delete["source"]["ts_ms"] >= update["source"]["ts_ms"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_a_transaction_committing_after_a_later_one_is_not_lost(stack, pg_url: str) -> None:
     engine = sa.create_engine(pg_url)
     meta = sa.MetaData()
