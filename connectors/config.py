@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -69,6 +70,14 @@ class SourceConfig(_Strict):
     poll_interval_s: float = Field(default=1.0, gt=0)
     safety_delay_s: float = Field(default=5.0, ge=0)
     diff_interval_s: float = Field(default=60.0, gt=0)
+    time_zone: str | None = Field(
+        default=None,
+        description=(
+            "Polling: the zone of the wall-clock time the source's timestamp columns hold (IANA"
+            " name, e.g. Asia/Makassar); default the hub's local time. A hub container on UTC"
+            " reading WITA stamps would otherwise hold every change back eight hours."
+        ),
+    )
     # postgres
     slot: str | None = None
     publication: str | None = None
@@ -86,6 +95,16 @@ class SourceConfig(_Strict):
         if not isinstance(v, str) or v not in MODES:
             *names, last = (repr(n) for n in MODES)
             raise ValueError(f"Input should be {', '.join(names)} or {last}")
+        return v
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r} (an IANA name: Asia/Makassar)") from None
         return v
 
     @model_validator(mode="after")

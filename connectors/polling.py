@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -47,8 +48,12 @@ class PollingMode:
             conn.execute(sa.text("SELECT 1"))
 
     def _now(self) -> dt.datetime:
-        # Agency applications write local wall-clock time without zone: compare in the same.
-        return dt.datetime.now()
+        # Agency applications write local wall-clock time without zone: compare in the same,
+        # the source's zone when configured (source.time_zone), else the hub's.
+        zone = self.cfg.source.time_zone
+        if zone is None:
+            return dt.datetime.now()
+        return dt.datetime.now(ZoneInfo(zone)).replace(tzinfo=None)
 
     async def snapshot_marker(self) -> dict[str, Any]:
         since = self._now() - dt.timedelta(seconds=self.cfg.source.safety_delay_s + 1)

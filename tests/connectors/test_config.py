@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from connectors.config import ConfigError, load_config, parse_config
+from connectors.polling import PollingMode
 
 BASE = {
     "agency": "disdukcapil",
@@ -98,3 +102,26 @@ def test_load_config_resolves_variables_from_the_given_environment(tmp_path: Pat
     )
     cfg = load_config(path, env={"SIAK_PW": "s3cret"})
     assert cfg.source_url() == "postgresql://hub:s3cret@db/siak"
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_key() -> None:
+    bad = {**BASE, "source": {**BASE["source"], "time_zone": "Asia/Makasar"}}
+    with pytest.raises(ConfigError, match=r"source\.time_zone: .*unknown time zone"):
+        parse_config(bad)
+
+
+def test_polling_reads_the_clock_of_the_sources_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub on UTC polling WITA stamps: the safety delay and the snapshot marker are counted on
+    the source's wall clock, eight hours ahead, not the hub's."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        cfg = parse_config({**BASE, "source": {**BASE["source"], "time_zone": "Asia/Makassar"}})
+        mode = PollingMode(SimpleNamespace(config=cfg, engine=None, tables={}))
+        ahead = mode._now() - dt.datetime.now()
+        assert abs(ahead - dt.timedelta(hours=8)) < dt.timedelta(seconds=5)
+        plain = PollingMode(SimpleNamespace(config=parse_config(BASE), engine=None, tables={}))
+        assert abs(plain._now() - dt.datetime.now()) < dt.timedelta(seconds=5)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
