@@ -19,7 +19,7 @@ from domain.permits import FINAL_STATUSES, IN_PROCESS, derive_permit
 
 from .facts import is_stale, normalize_ref, to_json, utc_naive
 from .models import CitizenSourceRecord, Permit, PermitTimeline, Service
-from .rows import changed, chunks, delete_keys, rows_where_in, write_rows
+from .rows import changed, chunks, delete_keys, lock_names, rows_where_in, write_rows
 
 APPLICATION = "APPLICATION"
 STATUS = "STATUS"
@@ -88,6 +88,7 @@ def project_permits(
 ) -> list[Observation]:
     """Apply PermitEvents (in log order) and re-derive every permit they, the changed
     `services` or the newly seen applicant records touch; the permits that just finished."""
+    _lock_joins(session, events, services, applicant_refs)
     ids = {e["permit_id"] for e in events}
     ids |= _ids_where(session, Permit.service_ref, services)
     ids |= _ids_where(session, Permit.applicant_ref, applicant_refs)
@@ -106,6 +107,32 @@ def project_permits(
         _apply_event(state, timeline, e)
     _write_timeline(session, timeline_before, timeline)
     return _derive_and_write(session, original, state, timeline, today)
+
+
+def _lock_joins(
+    session: Session,
+    events: list[Mapping[str, Any]],
+    services: Iterable[str],
+    applicant_refs: Iterable[str],
+) -> None:
+    """Lock the services and applicant records this transaction joins permits with, before it
+    reads either side of the join.
+
+    A permit and its service (or its applicant's record) live on different partitions, so two
+    workers may write them at once. Without a lock each transaction misses the other's
+    uncommitted row: the one adding the service finds no permit of it yet, the one adding the
+    permit finds no service yet, and the permit keeps no SLA for good (seen with two workers).
+    With it, the later of the two waits for the earlier's commit and then reads its rows. The
+    existing permits a changed service or record reaches need no name lock: their row locks
+    already order the two transactions."""
+    names = {f"service:{s}" for s in services}
+    names |= {f"record:{r}" for r in applicant_refs}
+    for e in events:
+        if e.get("service_ref") is not None:
+            names.add(f"service:{e['service_ref']}")
+        if e.get("applicant_ref") is not None:
+            names.add(f"record:{normalize_ref(e['applicant_ref'])}")
+    lock_names(session, names)
 
 
 def refresh_open_permits(session: Session, today: dt.date) -> int:

@@ -12,6 +12,7 @@ and decoded by orjson (several times faster than the standard library; same valu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from operator import itemgetter
@@ -218,3 +219,26 @@ def changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     if old is None:
         return True
     return any(old.get(k) != v for k, v in new.items())
+
+
+def lock_names(session: Session, names: Iterable[str]) -> None:
+    """Hold a transaction-scoped lock on each of `names` (PostgreSQL advisory locks, taken in
+    one statement in a fixed order; SQLite's single writer serializes transactions anyway).
+
+    For a join between rows that different workers write: a row lock cannot guard a row that
+    does not exist yet. A name is 64 bits of a BLAKE2b digest: two names sharing a lock only
+    make one transaction wait for another."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(n) for n in names})
+    if keys:
+        connection.exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k))"
+            " FROM (SELECT unnest(%(keys)s::bigint[]) AS k ORDER BY 1) AS wanted",
+            {"keys": keys},
+        )
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
