@@ -69,12 +69,20 @@ def _watch(child: subprocess.Popen[bytes]) -> None:
 _stopping: set[subprocess.Popen[bytes]] = set()
 
 
+def begin_stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful stop of its Faust worker) without waiting; its end is then no crash.
+    A child that ended on its own before stays a failure for `stop`."""
+    if child.poll() is None and child not in _stopping:
+        _stopping.add(child)
+        child.terminate()
+
+
 def stop(child: subprocess.Popen[bytes]) -> bool:
-    """SIGTERM (a graceful stop of its Faust worker), SIGKILL after STOP_TIMEOUT_S; whether
-    the child had ended on its own before (a failure)."""
+    """SIGTERM (a graceful stop of its Faust worker) unless begun, SIGKILL after
+    STOP_TIMEOUT_S; whether the child had ended on its own before it was asked (a failure)."""
+    failed = child.poll() is not None and child not in _stopping
     _stopping.add(child)
-    failed = child.poll() is not None
-    if not failed:
+    if child.poll() is None:
         child.terminate()
         try:
             child.wait(STOP_TIMEOUT_S)

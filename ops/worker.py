@@ -45,8 +45,11 @@ def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> 
     use_uvloop()
     if not projections or mode == "process":
         child = projection_process.start(hub) if projections else None
+        # The child starts its own graceful stop when the worker starts its one: stopped one
+        # after the other, the two took up to twice the stop timeout.
+        on_stop = None if child is None else lambda: projection_process.begin_stop(child)
         try:
-            code = run_worker(hub.stream, tokens)
+            code = run_worker(hub.stream, tokens, on_stop=on_stop)
         finally:
             failed = child is not None and projection_process.stop(child)
         return code or int(failed)

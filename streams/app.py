@@ -223,13 +223,22 @@ class BoundedStopWorker(faust.Worker):
     process (exit 1, one line on stderr): Faust waits without limit on commits and flushes to
     brokers that may be gone, and a worker that outlives its demo holds its ports."""
 
-    def __init__(self, app: faust.App, stop_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        stop_timeout_s: float,
+        on_stop: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, **kwargs)
         self._stop_timeout_s = stop_timeout_s
+        self._on_stop = on_stop
         self._deadline: threading.Timer | None = None
 
     def _schedule_shutdown(self, signal: Any) -> None:
         if self._deadline is None:
+            if self._on_stop is not None:
+                self._on_stop()  # e.g. the projection child stops alongside, not after
             self._deadline = threading.Timer(self._stop_timeout_s, self._stop_overdue)
             self._deadline.daemon = True
             self._deadline.start()
@@ -251,10 +260,11 @@ def run_worker(
     extra: Iterable[Extra] = (),
     *,
     model: Scorer | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> int:
     """Run a worker until Ctrl-C / SIGTERM: topics, the app with normalize, the identity
-    resolver (`model`, default the shipped MatchModel) and each `extra(app)`. Returns the exit
-    code (0 on a clean stop)."""
+    resolver (`model`, default the shipped MatchModel) and each `extra(app)`; `on_stop` is
+    called once when a signal starts the stop. Returns the exit code (0 on a clean stop)."""
     # httpx logs every registry request at INFO: noise in a worker's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     loop = asyncio.new_event_loop()
@@ -272,6 +282,7 @@ def run_worker(
     worker = BoundedStopWorker(
         app,
         settings.stop_timeout_s,
+        on_stop,
         loop=loop,
         loglevel=settings.log_level,
         redirect_stdouts=False,

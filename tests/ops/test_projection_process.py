@@ -54,6 +54,21 @@ child = projection_process.start(hub)
 print("sigterm" if got.wait(60) else "no sigterm", projection_process.stop(child), flush=True)
 """
 
+# The worker's stop begins the child's at once (streams/app.py's on_stop): the child ends on its
+# own SIGTERM, the watch thread takes that for no crash, and stop() afterwards reports none.
+BEGUN = """
+import signal, threading
+from ops import projection_process
+got = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: got.set())
+child = projection_process.spawn("import time; time.sleep(60)")
+threading.Thread(target=projection_process._watch, args=(child,), daemon=True).start()
+projection_process.begin_stop(child)
+child.wait(10)
+crash = "sigterm" if got.wait(1) else "no-sigterm"
+print(child.returncode, crash, projection_process.stop(child), flush=True)
+"""
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -197,3 +212,10 @@ def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
     worker = create_app(StreamSettings()).conf
     assert got["broker_session_timeout"] == worker.broker_session_timeout
     assert got["broker_heartbeat_interval"] == worker.broker_heartbeat_interval
+
+
+def test_a_begun_stop_ends_the_child_at_once_and_is_no_failure() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", BEGUN], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["-15", "no-sigterm", "False"], out.stderr[-2000:]
