@@ -157,6 +157,9 @@ class _Demo:
                 env=self.env,
                 stdout=subprocess.PIPE if self.pipe else log,
                 stderr=subprocess.STDOUT,
+                # As from a terminal: under `nohup make test` SIGHUP would arrive ignored, and
+                # the demo keeps an ignored SIGHUP ignored (ops/signals.py) by design.
+                preexec_fn=_hangup_default,  # noqa: PLW1509 - no thread touches it
             )
         if self.pipe:
             self.copier = threading.Thread(target=self._copy_until_ready, daemon=True)
@@ -210,6 +213,10 @@ class _Demo:
             self.proc.wait(10)
         for pid in _processes_under(self.state):
             os.kill(pid, signal.SIGKILL)
+
+
+def _hangup_default() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _cmd(pid: int) -> str:
