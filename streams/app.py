@@ -282,7 +282,7 @@ def run_worker(
     worker = BoundedStopWorker(
         app,
         settings.stop_timeout_s,
-        on_stop,
+        on_stop=on_stop,
         loop=loop,
         loglevel=settings.log_level,
         redirect_stdouts=False,

@@ -128,8 +128,12 @@ def test_run_worker_registers_normalize_identity_and_the_extras(
     def extra(app) -> None:
         seen["extra"] = app
 
-    assert app_module.run_worker(SETTINGS, TOKENS, extra=[extra]) == 0
+    def on_stop() -> None:
+        pass
+
+    assert app_module.run_worker(SETTINGS, TOKENS, extra=[extra], on_stop=on_stop) == 0
     app, kw = seen["worker"]
+    assert kw["on_stop"] is on_stop  # the projection child's stop begins with the worker's
     assert seen["extra"] is app
     assert seen["topics"] is SETTINGS
     assert {"mpphub.normalize", "mpphub.identity"} <= set(app.agents)
