@@ -206,6 +206,12 @@ class IdentityStep:
         if op != UPSERT:
             raise UnusableFact(f"person fact op is {op!r}, not UPSERT or DELETE")
         record, ts_ms = person_record(value, self.tokens), founding_ms(value, m.timestamp_ms)
+        if value.get("source_ts") is None and self.resolver.record(record.record_id) is not None:
+            # A snapshot read (no source time) of a record already resolved is a late copy:
+            # the snapshot comes first, so whatever was resolved since is as new or newer (a
+            # worker frozen past its session timeout writes what it held when continued; see
+            # projections/facts.is_stale). Resolved again, it would bring old fields back.
+            return lambda: []
         return lambda: self.resolver.resolve(record, ts_ms=ts_ms)
 
     def _command(self, value: dict[str, Any]) -> Callable[[], list[Decision]]:

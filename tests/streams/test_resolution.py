@@ -169,6 +169,23 @@ def test_a_person_founded_by_a_snapshot_row_is_dated_by_its_kafka_record(
     assert founded is not None and ULID.from_str(founded[1:]).datetime == TS
 
 
+def test_a_late_copy_of_a_snapshot_read_changes_nothing(step: IdentityStep, log: Log) -> None:
+    """The snapshot read of an applicant, a streamed correction of their address, then the
+    snapshot read again (a worker frozen past its session timeout, continued): the record keeps
+    the corrected address and no decision is made."""
+    read = applicant(source_ts=None, source_position="snapshot@1")
+    fixed = applicant(address="DUSUN III, Kec. Lawa", source_position="sicantik-2")
+    key = read.record_key
+    step.process([log.fact(resident()), log.fact(read)])
+    as_read = step.resolver.record(key)
+    step.process([log.fact(fixed)])
+    corrected = step.resolver.record(key)
+    assert corrected != as_read
+    again = step.process([log.fact(read)])
+    assert again.groups == []
+    assert step.resolver.record(key) == corrected
+
+
 def test_a_delete_unlinks_the_record(step: IdentityStep, log: Log) -> None:
     step.process([log.fact(resident())])
     result = step.process([log.fact(dataclasses.replace(resident(), op="DELETE", name=None))])
