@@ -37,14 +37,15 @@ from .facts import (
     is_delete,
     source_ref,
 )
-from .findings import _fold as fold_finding
-from .findings import _key as finding_key
-from .identity import REVIEW, SUPERVISOR_KINDS, _Links, _Reviews
+from .findings import finding_key, fold_finding
+from .identity import REVIEW, SUPERVISOR_KINDS, Links, Reviews
 from .models import Citizen, CitizenSourceRecord, Finding
-from .permit import _apply_event as apply_permit_event
-from .permit import _derive_and_write as derive_and_write_permits
-from .permit import _write_timeline as write_timeline
-from .permit import apply_service_events
+from .permit import (
+    apply_permit_event,
+    apply_service_events,
+    derive_and_write_permits,
+    write_timeline,
+)
 from .projector import SKIPPED
 from .rows import write_rows
 
@@ -56,8 +57,8 @@ BAD_EVENT = (KeyError, TypeError, ValueError, AttributeError)
 INSERT_CHUNK = 10_000  # rows per executemany of the final write
 
 
-class FastLinks(_Links):
-    """identity._Links with a reverse index of the aliases: a merge finds the aliases that
+class FastLinks(Links):
+    """identity.Links with a reverse index of the aliases: a merge finds the aliases that
     point at the merged person at once instead of scanning every alias (quadratic over a whole
     log). Same links, same aliases."""
 
@@ -93,7 +94,7 @@ class BulkFold:
         self.records: dict[str, dict[str, Any]] = {}  # ref -> citizen_source_record row
         self.findings: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
         self.links = FastLinks({}, {})
-        self.reviews = _Reviews([])
+        self.reviews = Reviews([])
         self.permits: dict[str, dict[str, Any]] = {}
         self.timeline: dict[tuple[str, int], dict[str, Any] | None] = {}
         self.skipped = 0

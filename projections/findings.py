@@ -29,13 +29,13 @@ def apply_findings(session: Any, facts: Iterable[dict[str, Any]]) -> int:
     before = rows_where_in(session, Finding, Finding.record_token, tokens, lock=True)
     rows: dict[RecordKey, dict[str, dict[str, Any]]] = {}
     for r in before:
-        rows.setdefault(_key(r["agency"], r["source_table"], r["record_token"]), {})[
+        rows.setdefault(finding_key(r["agency"], r["source_table"], r["record_token"]), {})[
             r["rule_code"]
         ] = r
     old = {(*k, rule): dict(r) for k, found in rows.items() for rule, r in found.items()}
     for fact in wanted:
-        key = _key(fact["agency"], fact["source_table"], fact["record_key"])
-        _fold(rows.setdefault(key, {}), key, fact)
+        key = finding_key(fact["agency"], fact["source_table"], fact["record_key"])
+        fold_finding(rows.setdefault(key, {}), key, fact)
     inserts, updates = [], []
     for key, found in rows.items():
         for rule, row in found.items():
@@ -48,11 +48,11 @@ def apply_findings(session: Any, facts: Iterable[dict[str, Any]]) -> int:
     return len(inserts) + len(updates)
 
 
-def _key(agency: str, table: str, token: str) -> RecordKey:
+def finding_key(agency: str, table: str, token: str) -> RecordKey:
     return (agency.lower(), table, token)
 
 
-def _fold(found: dict[str, dict[str, Any]], key: RecordKey, fact: dict[str, Any]) -> None:
+def fold_finding(found: dict[str, dict[str, Any]], key: RecordKey, fact: dict[str, Any]) -> None:
     """One fact applied to the rows of its record (rule -> row), in place."""
     quality = fact.get("quality") or {}
     at = utc_naive(quality.get("checked_at") or fact.get("source_ts"))

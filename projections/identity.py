@@ -47,8 +47,8 @@ def apply_decisions(session: Session, decisions: list[Mapping[str, Any]]) -> Ide
     changes = IdentityChanges()
     if not decisions:
         return changes
-    links = _Links.load(session, decisions)
-    reviews = _Reviews.load(session, decisions)
+    links = Links.load(session, decisions)
+    reviews = Reviews.load(session, decisions)
     for d in decisions:
         kind = str(d.get("kind") or "UNKNOWN")
         changes.kinds[kind] += 1
@@ -63,7 +63,7 @@ def apply_decisions(session: Session, decisions: list[Mapping[str, Any]]) -> Ide
     return changes
 
 
-def _move_source_records(session: Session, links: _Links, changes: PersonChanges) -> None:
+def _move_source_records(session: Session, links: Links, changes: PersonChanges) -> None:
     """Mirror the new persons into citizen_source_record; the records' refs and both persons
     are touched (golden records to recompute, permits whose applicant moved)."""
     rows = rows_where_in(
@@ -87,7 +87,7 @@ def _move_source_records(session: Session, links: _Links, changes: PersonChanges
     write_rows(session, CitizenSourceRecord, [], updates)
 
 
-class _Links:
+class Links:
     """record -> person and alias -> survivor for one batch, loaded up front for every record and
     person its decisions name (all records of those persons included), then written as a diff."""
 
@@ -103,7 +103,7 @@ class _Links:
         self.touched_records: set[str] = set()
 
     @classmethod
-    def load(cls, session: Session, decisions: Iterable[Mapping[str, Any]]) -> _Links:
+    def load(cls, session: Session, decisions: Iterable[Mapping[str, Any]]) -> Links:
         persons: set[str] = set()
         records: set[str] = set()
         for d in decisions:
@@ -197,7 +197,7 @@ class _Links:
         write_rows(session, PersonAlias, alias_new, alias_moved)
 
 
-class _Reviews:
+class Reviews:
     """The review rows of the pairs a batch's decisions name, opened by REVIEW and closed by a
     supervisor's MUST_LINK / CANNOT_LINK on the same pair."""
 
@@ -206,7 +206,7 @@ class _Reviews:
         self.state = {k: dict(v) for k, v in self.original.items()}
 
     @classmethod
-    def load(cls, session: Session, decisions: Iterable[Mapping[str, Any]]) -> _Reviews:
+    def load(cls, session: Session, decisions: Iterable[Mapping[str, Any]]) -> Reviews:
         pairs = {
             review_pair(d["record_id"], d["other_record_id"])
             for d in decisions

@@ -104,9 +104,9 @@ def project_permits(
     timeline_before = _timelines(session, ids)
     timeline = dict(timeline_before)
     for e in events:
-        _apply_event(state, timeline, e)
-    _write_timeline(session, timeline_before, timeline)
-    return _derive_and_write(session, original, state, timeline, today)
+        apply_permit_event(state, timeline, e)
+    write_timeline(session, timeline_before, timeline)
+    return derive_and_write_permits(session, original, state, timeline, today)
 
 
 def _lock_joins(
@@ -161,7 +161,7 @@ def refresh_open_permits(session: Session, today: dt.date) -> int:
             }
             state = {pid: dict(row) for pid, row in original.items()}
             timeline = _timelines(session, part)
-            _derive_and_write(session, original, state, timeline, today)
+            derive_and_write_permits(session, original, state, timeline, today)
             count += sum(1 for pid in state if changed(original[pid], state[pid]))
         session.commit()
         return count
@@ -212,7 +212,7 @@ def _new_permit(permit_id: str, agency: str | None) -> dict[str, Any]:
     return row
 
 
-def _apply_event(
+def apply_permit_event(
     state: dict[str, dict[str, Any]],
     timeline: dict[TimelineKey, dict[str, Any] | None],
     e: Mapping[str, Any],
@@ -279,7 +279,7 @@ def _ref(name: str, value: Any) -> Any:
     return normalize_ref(value) if name == "applicant_ref" else value
 
 
-def _write_timeline(
+def write_timeline(
     session: Session,
     before: Mapping[TimelineKey, dict[str, Any] | None],
     after: Mapping[TimelineKey, dict[str, Any] | None],
@@ -302,7 +302,7 @@ def _write_timeline(
         )
 
 
-def _derive_and_write(
+def derive_and_write_permits(
     session: Session,
     original: Mapping[str, Mapping[str, Any]],
     state: dict[str, dict[str, Any]],

@@ -11,7 +11,7 @@ import zlib
 
 from projections.bulk_fold import BulkFold, FastLinks
 from projections.facts import DEFAULT_TOPICS, Message
-from projections.identity import _Links
+from projections.identity import Links
 from projections.store import open_store
 from projections.writer import apply_batch
 from tests.projections import factories as f
@@ -92,7 +92,7 @@ def test_fast_links_merge_as_the_live_links_do():
         f.decision("MERGE", f.pid(4), other_person_ids=[f.pid(3), f.pid(5)]),
     ]
     records = {"r1": f.pid(1), "r2": f.pid(2), "r5": f.pid(5)}
-    live, fast = _Links(records, {}), FastLinks(records, {})
+    live, fast = Links(records, {}), FastLinks(records, {})
     for d in decisions:
         live.apply("MERGE", d)
         fast.apply("MERGE", d)
