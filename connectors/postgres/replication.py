@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from psycopg2.extras import LogicalReplicationConnection
 
 from .pgoutput import format_lsn
-from .slot import IN_USE_WAIT_S, ReplicationError
+from .slot import while_in_use
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +76,13 @@ class ReplicationStream:
     async def open(self, start: int) -> None:
         """Connect and start streaming after `start`; waits while a killed predecessor's
         backend still holds the slot."""
-        deadline = time.monotonic() + IN_USE_WAIT_S
-        while True:
-            try:
-                await asyncio.to_thread(self._start, start)
-                break
-            except psycopg2.errors.ObjectInUse as e:
-                self._close_conn()
-                if time.monotonic() > deadline:
-                    raise ReplicationError(
-                        f"source.slot: replication slot {self.slot} on {self.where} stays in use "
-                        f"({e.diag.message_primary}): is another connector using it?"
-                    ) from None
-                await asyncio.sleep(0.5)
+        await while_in_use(
+            lambda: self._start(start),
+            psycopg2.errors.ObjectInUse,
+            self.slot,
+            self.where,
+            cleanup=self._close_conn,
+        )
         self._loop = asyncio.get_running_loop()
         self._resume_reading()
 

@@ -40,6 +40,32 @@ class ReplicationError(RuntimeError):
     """The source cannot be captured as configured; the message says what and where."""
 
 
+async def while_in_use(
+    blocking: Callable[[], Any],
+    in_use: type[Exception],
+    slot: str,
+    where: str,
+    cleanup: Callable[[], None] | None = None,
+) -> Any:
+    """`blocking()` in a thread, again every 0.5 s while the slot is in use (`in_use`, the
+    driver's ObjectInUse: a killed predecessor's backend may hold it for a moment; `cleanup`
+    after each refusal), ReplicationError naming the slot after IN_USE_WAIT_S."""
+    deadline = time.monotonic() + IN_USE_WAIT_S
+    while True:
+        try:
+            return await asyncio.to_thread(blocking)
+        except in_use as e:
+            if cleanup is not None:
+                cleanup()
+            if time.monotonic() > deadline:
+                message = e.diag.message_primary  # type: ignore[attr-defined]
+                raise ReplicationError(
+                    f"source.slot: replication slot {slot} on {where} stays in use "
+                    f"({message}): is another connector using it?"
+                ) from None
+            await asyncio.sleep(0.5)
+
+
 def connect(engine: sa.Engine, connector: str) -> psycopg.Connection:
     """An autocommit connection to the source, its session fixed for decoding (SESSION)."""
     args, kwargs = engine.dialect.create_connect_args(engine.url)
@@ -154,17 +180,9 @@ class Slot:
         await self._in_thread(self._drop, name)
 
     async def _in_thread(self, blocking: Callable[..., Any], *args: Any) -> Any:
-        deadline = time.monotonic() + IN_USE_WAIT_S
-        while True:
-            try:
-                return await asyncio.to_thread(blocking, *args)
-            except psycopg.errors.ObjectInUse as e:
-                if time.monotonic() > deadline:
-                    raise ReplicationError(
-                        f"source.slot: replication slot {self.name} on {self.where} stays in use "
-                        f"({e.diag.message_primary}): is another connector using it?"
-                    ) from None
-                await asyncio.sleep(0.5)
+        return await while_in_use(
+            lambda: blocking(*args), psycopg.errors.ObjectInUse, self.name, self.where
+        )
 
     def _position(self, name: str) -> int | None:
         row = self.conn.execute(
