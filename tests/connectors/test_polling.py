@@ -276,7 +276,10 @@ def test_a_refused_schema_change_pauses_one_table_and_the_others_go_on(
     tables = [{"name": n, "timestamp_column": "tgl_ubah"} for n in ("penduduk", "keluarga")]
     cfg = connector_config(stack, "polling", tables, url=pg_url, **FAST)
     with InProcessConnector(cfg) as conn:
+        # Both snapshots done first: a column added while a table's snapshot still runs is not
+        # what this test is about (and the snapshot reads the columns it started with).
         _assert_topic_equals_source(stack, cfg, engine, a)
+        _assert_topic_equals_source(stack, cfg, engine, b)
         with engine.begin() as c:  # an added nullable column evolves compatibly
             c.execute(sa.text("ALTER TABLE keluarga ADD COLUMN no_kk VARCHAR(16)"))
             c.execute(
