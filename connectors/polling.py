@@ -42,6 +42,9 @@ class PollingMode:
         # key tuple -> source time (epoch ms) of the version we published; per table.
         self.known: dict[str, dict[tuple, Any]] = {t: {} for t in ctx.tables}
         self._known_loaded = False
+        # This stream's offset, and the tables whose metadata it has read once.
+        self._offset: dict[str, Any] | None = None
+        self._looked: set[str] = set()
 
     async def start(self) -> None:
         with self.engine.connect() as conn:
@@ -111,6 +114,15 @@ class PollingMode:
             )
         self._known_loaded = True
 
+    def _forget_since(self, table: str, cursor: dict[str, Any]) -> None:
+        """Count no version stamped at or after the cursor as published (they are sent again)."""
+        since = source_ts_ms(cursor.get("ts"))
+        if since is None:
+            return
+        known = self.known[table]
+        for key in [k for k, ts in known.items() if ts is not None and ts >= since]:
+            del known[key]
+
     def _change(self, table: str, row: dict, position: str) -> Change:
         shape = self.ctx.shapes[table]
         key = shape.key_values(row)
@@ -129,8 +141,15 @@ class PollingMode:
         """Re-read the table's metadata; a changed shape is registered (or the table pauses)."""
         refl = await asyncio.to_thread(_reflect, self.engine, self.ctx.tables[table].name)
         new_shape = TableShape.from_table(refl, self.cfg.table(table).key, name=table)
+        first = table not in self._looked
+        self._looked.add(table)
         if new_shape == self.ctx.shapes[table]:
             return table not in self.ctx.paused
+        if first and self._offset is not None:
+            # Changed before this stream's first look: while the snapshot ran, which reads the
+            # columns it started with. A row it read after the change went out without the new
+            # columns, under its timestamp: rows stamped since the cursor are sent again.
+            self._forget_since(table, self._offset["tables"][table])
         self.ctx.tables[table] = refl
         return await self.ctx.schema_changed(table, new_shape)
 
@@ -140,6 +159,7 @@ class PollingMode:
         offset.setdefault("tables", {})
         for t in self.ctx.tables:
             offset["tables"].setdefault(t, {"ts": None, "inc": None})
+        self._offset, self._looked = offset, set()
         await self._load_known()
         last_diff = 0.0
         while True:

@@ -264,6 +264,49 @@ def test_kill_9_during_snapshot_and_streaming_loses_nothing(stack, tmp_path: Pat
         proc.stop()
 
 
+def test_a_column_added_while_the_snapshot_runs_is_published(
+    stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column is added, and a row not read yet given a value in it, between two chunks of the
+    snapshot, which goes on with the columns it started with. The stream must send that row
+    again with the new column, though its timestamp says it went out already."""
+    import connectors.snapshot
+
+    url, engine, table = _sqlite(tmp_path)
+    _insert(engine, table, range(1, 121))
+    read = connectors.snapshot.chunks
+
+    def changed_midway(*args, **kwargs):
+        for i, chunk in enumerate(read(*args, **kwargs)):
+            yield chunk
+            if i == 0:  # chunks of 50: row 100 is read after the change
+                with engine.begin() as c:
+                    c.execute(sa.text("ALTER TABLE penduduk ADD COLUMN no_kk VARCHAR(16)"))
+                    c.execute(
+                        sa.text("UPDATE penduduk SET no_kk = :kk, tgl_ubah = :at WHERE id = 100"),
+                        {"kk": "7413010101010001", "at": _now()},
+                    )
+
+    monkeypatch.setattr(connectors.snapshot, "chunks", changed_midway)
+    cfg = connector_config(
+        stack, "polling", [{"name": "penduduk", "timestamp_column": "tgl_ubah"}], url=url, **FAST
+    )
+    with InProcessConnector(cfg) as conn:
+        wait_until(
+            lambda: (
+                read_topic(stack, f"mpp.{cfg['agency']}.penduduk")
+                .fold(["id"])
+                .get((100,), {})
+                .get("no_kk")
+                == "7413010101010001"
+            ),
+            30,
+            "row 100 with the added column",
+        )
+        _assert_topic_equals_source(stack, cfg, engine, table)
+        conn.check()
+
+
 def test_a_refused_schema_change_pauses_one_table_and_the_others_go_on(
     stack, pg_url: str, tmp_path: Path
 ) -> None:
