@@ -415,7 +415,11 @@ def rebuild(db_url: str | None, no_progress: bool) -> None:
     the workers first when rebuilding the live database in place."""
     from projections.rebuild import rebuild as do_rebuild
 
-    stats = do_rebuild(_hub_settings().projection, target_url=db_url, progress=not no_progress)
+    from .worker import check_projection_secret
+
+    hub = _hub_settings()
+    check_projection_secret(hub, db_url)
+    stats = do_rebuild(hub.projection, target_url=db_url, progress=not no_progress)
     console.print(stats)
 
 

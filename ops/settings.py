@@ -63,7 +63,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     # The regency's IANA time zone: the pages show the hub's own (UTC) times in it.
     "MPPHUB_TIME_ZONE": ("api.time_zone",),
     "MPPHUB_LOG_LEVEL": tuple(f"{s}.log_level" for s in (*_BOTH, "api")),
-    "MPPHUB_SECRET_FILE": ("stream.secret_file", "api.secret_file"),
+    "MPPHUB_SECRET_FILE": ("stream.secret_file", "projection.secret_file", "api.secret_file"),
     "MPPHUB_AUDIT_DB_URL": ("api.audit_db_url",),
     "MPPHUB_AUDIT_HEAD_INTERVAL_S": ("api.audit_head_interval_s",),
     # Front-office login (projections/auth): built-in accounts, an OIDC provider, rate limits.

@@ -29,6 +29,20 @@ def hub_tokens(hub: HubSettings) -> Tokens:
         ) from None
 
 
+def check_projection_secret(hub: HubSettings, db_url: str | None = None) -> None:
+    """Refuse to start a projection writer on PostgreSQL (`db_url`, default the settings') that
+    cannot read the hub's secret: its join locks are keyed under it (projections/rows.py), and
+    without it every permit batch would fail. SettingsError names MPPHUB_SECRET_FILE."""
+    from projections.store import lock_key
+
+    try:
+        lock_key(db_url or hub.projection.db_url, hub.projection.secret_file)
+    except SecretError as e:
+        raise SettingsError(
+            f"MPPHUB_SECRET_FILE: {e} (the hub's secret: create it once, keep it, back it up)"
+        ) from None
+
+
 def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> int:
     """Run normalize, identity resolution (+ projections) until Ctrl-C/SIGTERM; the exit code
     of the worker. `mode` "process" keeps the projections in a child process (on another core:
@@ -39,6 +53,8 @@ def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> 
     from .agency.check import refuse_unfit_mappings
 
     tokens = hub_tokens(hub)
+    if projections:
+        check_projection_secret(hub)
     # A mapping file that does not fit what its source registered: refused, naming file:line:key.
     refuse_unfit_mappings(hub.stream.registry_url, hub.stream.registry_auth)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
@@ -74,6 +90,7 @@ def run_projections_only(hub: HubSettings, **options: Any) -> None:
     read side apart from the stream processors."""
     from projections.agent import run_projection_worker
 
+    check_projection_secret(hub)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     use_uvloop()
     run_projection_worker(hub.projection, **options)

@@ -31,7 +31,7 @@ from .metrics import observe_batch, set_open_permits, set_review_queue
 from .permit import open_permit_counts, refresh_open_permits
 from .reviews import open_review_count
 from .settings import ProjectionSettings
-from .store import LockTimeouts, Store, local_today, open_store
+from .store import LockTimeouts, Store, local_today, lock_key, open_store
 from .writer import BatchResult, apply_batch
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,11 @@ class Projector:
                 timeouts = LockTimeouts(
                     self.settings.lock_timeout_s, self.settings.idle_in_transaction_timeout_s
                 )
-                self._store = open_store(self.settings.db_url, timeouts=timeouts)
+                self._store = open_store(
+                    self.settings.db_url,
+                    timeouts=timeouts,
+                    lock_key=lock_key(self.settings.db_url, self.settings.secret_file),
+                )
             return self._store
 
     @property

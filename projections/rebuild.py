@@ -35,7 +35,7 @@ from .facts import CONSUMER, ProjectionTopics
 from .projector import Projector, RawMessage, bad_data, describe_error
 from .replay_decoder import ReplayDecoder
 from .settings import ProjectionSettings
-from .store import Store, create_tables, drop_projection_tables, local_today, open_store
+from .store import Store, create_tables, drop_projection_tables, local_today, lock_key, open_store
 from .swap import Staging, bulk_pragmas, staging_for
 from .writer import set_checkpoints
 
@@ -134,7 +134,9 @@ async def _replay_into(
 ) -> dict[tuple[str, int], int]:
     """Fresh projection tables in the staging database, the log folded into them, and the
     checkpoints at the end offsets replayed."""
-    store = open_store(staging.url, create=False)
+    store = open_store(
+        staging.url, create=False, lock_key=lock_key(staging.url, settings.secret_file)
+    )
     if staging.fresh:
         bulk_pragmas(store.engine)
     else:

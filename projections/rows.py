@@ -221,17 +221,30 @@ def changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return any(old.get(k) != v for k, v in new.items())
 
 
+# Session.info entry holding the key lock names are hashed under (Store.lock_key).
+LOCK_KEY = "lock_key"
+
+
 def lock_names(session: Session, names: Iterable[str]) -> None:
     """Hold a transaction-scoped lock on each of `names` (PostgreSQL advisory locks, taken in
     one statement in a fixed order; SQLite's single writer serializes transactions anyway).
 
     For a join between rows that different workers write: a row lock cannot guard a row that
-    does not exist yet. A name is 64 bits of a BLAKE2b digest: two names sharing a lock only
-    make one transaction wait for another."""
+    does not exist yet. A name becomes 64 bits of a BLAKE2b MAC under the session's lock key
+    (derived from the hub's secret: store.lock_key): names hold source record ids, which may be
+    NIKs, and every user of the server sees the numbers in pg_locks; an unkeyed hash of a NIK is
+    brute-forced in seconds. Two names sharing a lock only make one transaction wait for
+    another."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return
-    keys = sorted({_lock_key(n) for n in names})
+    key = session.info.get(LOCK_KEY)
+    if not key:
+        raise RuntimeError(
+            "join locks on PostgreSQL need the hub's secret: open the store with"
+            " open_store(..., lock_key=store.lock_key(secret_file))"
+        )
+    keys = sorted({_lock_key(key, n) for n in names})
     if keys:
         connection.exec_driver_sql(
             "SELECT count(pg_advisory_xact_lock(k))"
@@ -240,5 +253,6 @@ def lock_names(session: Session, names: Iterable[str]) -> None:
         )
 
 
-def _lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+def _lock_key(key: bytes, name: str) -> int:
+    digest = hashlib.blake2b(name.encode(), key=key, digest_size=8).digest()
+    return int.from_bytes(digest, signed=True)

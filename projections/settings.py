@@ -41,6 +41,9 @@ class ProjectionSettings(BaseModel):
     # worker's locks released). 0 disables.
     lock_timeout_s: float = Field(default=10.0, ge=0)
     idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0)
+    # The hub's secret (domain/tokens.py): on PostgreSQL the join locks' names are keyed under
+    # it (store.lock_key), as they hold source record ids that may be NIKs.
+    secret_file: Path = Path(".mpphub/secret")
 
 
 class ApiSettings(BaseModel):

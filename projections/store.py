@@ -11,7 +11,10 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.tokens import Tokens, load_secret
+
 from .models import PROJECTION_TABLES, Base
+from .rows import LOCK_KEY
 
 # Local time of the MPP (WITA, no daylight saving): "today" for working days and SLA states.
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "WITA")
@@ -99,6 +102,15 @@ def has_tables(engine: Engine) -> bool:
     return all(t.name in names for t in PROJECTION_TABLES)
 
 
+def lock_key(url: str, secret_file: Path) -> bytes | None:
+    """The key the join locks' names are hashed under (rows.lock_names), derived from the hub's
+    secret in `secret_file`; None for SQLite, which takes no such locks (its secret is not
+    read). SecretError names the file when it is missing or unusable."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return Tokens(load_secret(secret_file)).digest("projection-join-lock", "")
+
+
 @dataclass
 class Store:
     """An engine and its session factory."""
@@ -112,11 +124,18 @@ class Store:
 
 
 def open_store(
-    url: str, *, create: bool = True, writer: bool = True, timeouts: LockTimeouts | None = None
+    url: str,
+    *,
+    create: bool = True,
+    writer: bool = True,
+    timeouts: LockTimeouts | None = None,
+    lock_key: bytes | None = None,
 ) -> Store:
     """A Store over `url` (ProjectionSettings.db_url), its tables created unless told not to;
-    `timeouts` as for make_engine."""
+    `timeouts` as for make_engine; `lock_key` (lock_key()) for a writer of permits on
+    PostgreSQL."""
     engine = make_engine(url, writer=writer, timeouts=timeouts)
     if create:
         create_tables(engine)
-    return Store(engine, sessionmaker(engine, expire_on_commit=False))
+    info = {LOCK_KEY: lock_key} if lock_key else {}
+    return Store(engine, sessionmaker(engine, expire_on_commit=False, info=info))

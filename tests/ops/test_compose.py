@@ -214,6 +214,7 @@ def _start(name: str, service: dict[str, Any]) -> Process:
             mp.setattr("connectors.runner.Connector", Connector)
             mp.setattr("ops.connect.serve_metrics", record_metrics)
         mp.setattr("ops.worker.hub_tokens", lambda hub: None)  # the secret: checked apart
+        mp.setattr("ops.worker.check_projection_secret", lambda hub, db_url=None: None)
         mp.setattr("ops.worker.serve_metrics", record_metrics)
         mp.setattr("ops.metrics.serve_metrics", record_metrics)  # `mpphub api` imports it late
         mp.setattr("streams.app.run_worker", run_worker)
@@ -636,11 +637,14 @@ def _assert_kafka_probe(name: str, service: dict[str, Any], command: str) -> Non
 def test_worker_reads_the_hub_secret_from_a_docker_secret(
     compose: dict[str, Any], services: dict[str, dict[str, Any]], processes: dict[str, Process]
 ) -> None:
+    from projections.settings import ProjectionSettings
     from streams.settings import StreamSettings
 
     path = str(processes["worker"].settings_of(StreamSettings).secret_file)
     secret = _secret_names(services["worker"]).get(path)
     assert secret, f"worker: the hub's secret {path} is not a docker secret of the service"
+    # Its projections key their PostgreSQL join locks under the same secret.
+    assert str(processes["worker"].settings_of(ProjectionSettings).secret_file) == path
     assert "file" in (compose.get("secrets") or {}).get(secret, {}), f"secret {secret}"
 
 

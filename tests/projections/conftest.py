@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from domain.tokens import load_secret
 from eventlog import KafkaSettings
 from ops.processes import free_port
 from projections.facts import ProjectionTopics
@@ -96,6 +97,8 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
     half = len(events) // 2
     first, second = events[:half], POISON + events[half:]
     metrics_port = free_port()
+    secret = tmp / "secret"
+    load_secret(secret, create=True)
     settings = ProjectionSettings(
         app_id=f"t-{uuid.uuid4().hex[:8]}",
         kafka=KafkaSettings(bootstrap=stack.bootstrap),
@@ -103,6 +106,7 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
         db_url=url,
         batch_size=20,
         batch_within_s=0.05,
+        secret_file=secret,
     )
     env = {
         "MPPHUB_APP_ID": settings.app_id,
@@ -111,6 +115,7 @@ def live(stack, postgres_server, tmp_path_factory) -> Iterator[LiveRun]:
         "MPPHUB_PROJECTION_DB_URL": url,
         "MPPHUB_WORKER_DATA_DIR": str(tmp / "data"),
         "MPPHUB_BATCH_SIZE": "20",
+        "MPPHUB_SECRET_FILE": str(secret),
         "MPPHUB_METRICS_PORT": str(metrics_port),
         "MPPHUB_TEST_PROJECTION_TOPICS": ",".join(topics.names),
     }

@@ -9,6 +9,7 @@ the two batches run one after the other (projections.permit._lock_joins)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ import pytest
 
 from projections.facts import CONSUMER, DEFAULT_TOPICS
 from projections.models import Permit
+from projections.rows import _lock_key
 from projections.store import Store, open_store
 from projections.writer import BatchResult, _apply, apply_batch
 from tests.projections import factories as f
@@ -26,12 +28,13 @@ pytestmark = pytest.mark.integration
 
 TODAY = dt.date(2026, 7, 7)
 PID = "dpmptsp:1"
+LOCK_KEY = b"k" * 32
 
 
 @pytest.fixture
 def pg_store(postgres_server) -> Iterator[Store]:
     name = f"t_joins_{uuid.uuid4().hex[:8]}"
-    store = open_store(postgres_server.create_database(name))
+    store = open_store(postgres_server.create_database(name), lock_key=LOCK_KEY)
     try:
         yield store
     finally:
@@ -55,13 +58,27 @@ def beside_an_open_transaction(store: Store, first: list, second: list) -> None:
 
         thread = threading.Thread(target=other_worker)
         thread.start()
-        # Long enough for the other session to read and write what it would without waiting;
-        # if it had not got that far, it only reads this commit later: the result is the same.
-        time.sleep(1.0)
+        # Commit once the other session waits for a lock (or, without one, has finished); if it
+        # had not got that far it only reads this commit later: the result is the same.
+        _until_waiting_or_done(store, thread)
         s1.commit()
         thread.join(30)
         assert not thread.is_alive(), "the second worker's batch never finished"
         assert not errors, errors
+
+
+def _until_waiting_or_done(store: Store, thread: threading.Thread, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    with store.engine.connect() as c:
+        while thread.is_alive() and time.monotonic() < deadline:
+            waiting = c.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).scalar()
+            if waiting:
+                return
+            c.rollback()
+            time.sleep(0.05)
 
 
 def permit(store: Store) -> Permit:
@@ -94,3 +111,45 @@ def test_a_permit_and_its_applicants_new_record_written_at_once_end_with_the_per
     )
     p = permit(pg_store)
     assert (p.applicant_ref, p.applicant_person_id) == ("dpmptsp:tmpemohon:7", f.P_B)
+
+
+def _held_advisory_keys(store: Store) -> set[int]:
+    with store.engine.connect() as c:
+        rows = c.exec_driver_sql(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+        ).all()
+    return {int.from_bytes(((hi << 32) | lo).to_bytes(8, "big"), signed=True) for hi, lo in rows}
+
+
+def test_the_join_locks_every_server_user_sees_are_keyed_not_plain_hashes_of_record_ids(
+    pg_store,
+) -> None:
+    """pg_locks is readable by any user of the server; a record id may be a NIK."""
+    log = f.Log()
+    ref = f"disdukcapil:biodata_wni:{f.NIK_B}"
+    event = log.permit(f.application(applicant_ref=ref))
+    with pg_store.sessions() as s:
+        _apply(s, [event], DEFAULT_TOPICS, CONSUMER, TODAY, BatchResult())
+        held = _held_advisory_keys(pg_store)
+        s.rollback()
+    name = f"record:{ref}"
+    unkeyed = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+    assert _lock_key(LOCK_KEY, name) in held
+    assert unkeyed not in held
+    assert _lock_key(b"another secret 0123456789abcdef", name) not in held
+
+
+def test_a_postgresql_store_without_the_lock_key_refuses_to_write_permits(
+    postgres_server,
+) -> None:
+    name = f"t_joins_{uuid.uuid4().hex[:8]}"
+    store = open_store(postgres_server.create_database(name))
+    try:
+        with store.sessions() as s, pytest.raises(RuntimeError, match="hub's secret"):
+            _apply(
+                s, [f.Log().permit(f.application())], DEFAULT_TOPICS, CONSUMER, TODAY, BatchResult()
+            )
+    finally:
+        store.close()
+        postgres_server.drop_database(name)
