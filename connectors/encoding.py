@@ -19,37 +19,15 @@ from typing import Any
 
 from fastavro._logical_writers_py import prepare_bytes_decimal
 
+from schemas.avro_binary import text as _text
+from schemas.avro_binary import varint as _varint
+
 from .shapes import EncodeError, TableShape, convert_value
 
 _EPOCH_DAYS = dt.date(1970, 1, 1).toordinal()
 _UTC = dt.UTC
 _DOUBLE = struct.Struct("<d")
 Writer = Callable[[Any], bytes]
-
-
-def _varint(n: int) -> bytes:
-    """Avro's zig-zag variable-length long, 14 bits per table lookup (a timestamp in micros is
-    8 bytes: a loop of bit operations per byte cost more than the rest of the row)."""
-    n = (n << 1) ^ (n >> 63)
-    if n < 0x80:
-        return _SMALL[n]
-    parts = []
-    while n >= 0x4000:
-        parts.append(_MORE14[n & 0x3FFF])
-        n >>= 14
-    parts.append(_SMALL[n] if n < 0x80 else _LAST14[n])
-    return b"".join(parts)
-
-
-_SMALL = [bytes([i]) for i in range(0x80)]
-# 14 bits as two varint bytes: both continued, or (for 0x80..0x3FFF) the last two of a number.
-_MORE14 = [bytes([(x & 0x7F) | 0x80, (x >> 7) | 0x80]) for x in range(0x4000)]
-_LAST14 = [bytes([(x & 0x7F) | 0x80, x >> 7]) for x in range(0x4000)]
-
-
-def _text(v: str) -> bytes:
-    b = v.encode("utf-8")  # a lone surrogate raises: that row's dead letter
-    return _varint(len(b)) + b
 
 
 def _long(limit: int) -> Writer:

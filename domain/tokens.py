@@ -18,7 +18,9 @@ class SecretError(ValueError):
 
 
 def _b32(digest: bytes, n: int = 26) -> str:
-    return base64.b32encode(digest).decode().rstrip("=")[:n]
+    # Base32 writes 8 characters per 5 bytes: only the groups the first n characters need are
+    # encoded (the same characters, in half the time for a token).
+    return base64.b32encode(digest[: -(-n // 8) * 5]).decode().rstrip("=")[:n]
 
 
 class Tokens:

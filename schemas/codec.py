@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import fastavro
 from fastavro.read import SchemaResolutionError
 
+from .avro_binary import compile_writer
+
 MAGIC_BYTE = 0
 HEADER_SIZE = 5
 _HEADER = struct.Struct(">BI")
@@ -168,6 +170,8 @@ class Serializer:
         self.subject = subject
         self.schema = schema
         self.parsed = parse(schema)
+        # The same bytes as fastavro, several times faster; None for a schema it cannot write.
+        self._compiled = compile_writer(self.parsed)
         self.auto_register = auto_register
         self._id: int | None = None
         self._header = b""
@@ -194,6 +198,11 @@ class Serializer:
         """One record as Confluent-framed Avro."""
         if self._id is None:
             self.schema_id  # noqa: B018 - registers once and fills the header
+        if self._compiled is not None:
+            try:
+                return self._header + self._compiled(record)
+            except Exception:  # noqa: BLE001, S110 - fastavro writes it, or says what is wrong
+                pass
         out = io.BytesIO()
         out.write(self._header)
         try:

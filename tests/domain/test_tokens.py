@@ -39,3 +39,13 @@ def test_load_secret_creates_once_and_refuses_a_bad_file(tmp_path: Path) -> None
         load_secret(tmp_path / "bad")
     with pytest.raises(SecretError, match="missing"):
         load_secret(tmp_path / "missing")
+
+
+def test_tokens_stay_the_ones_a_hub_already_keyed_its_records_and_people_with() -> None:
+    """A token that changed would give every record a new Kafka key and every person a new id
+    under the same secret (values made by the first implementation: HMAC-SHA256, base32)."""
+    t = Tokens(b"0123456789abcdef0123456789abcdef")
+    assert t.nik("7413034101900001") == "NQOWUFSQOT4D6PMX4LAEUELJJBZ"
+    assert t.record("DISDUKCAPIL", "biodata_wni", "7413034101900001") == (
+        "RRYVDOGL6MK7NRBAFLY2UIR44LZ"
+    )
