@@ -25,6 +25,8 @@ import yaml
 from rich.console import Console
 
 from domain.tokens import load_secret
+from projections.store import open_store
+from projections.swap import SIDE_FILES
 
 from .agency_servers import AgencyServers, AgencySource
 from .commands.users import demo_accounts, logins_text
@@ -92,6 +94,17 @@ def run_demo(console: Console, opts: DemoOptions | None = None) -> None:
         _run(_Output(console), opts or DemoOptions(), signals)
 
 
+def _projection_url(state: Path) -> str:
+    return f"sqlite:///{state / 'projections.db'}"
+
+
+def forget_projection(db: Path) -> None:
+    """Delete the last demo's projection with its WAL and shared-memory files: a WAL left by a
+    demo killed -9 would otherwise be replayed into the new, empty database."""
+    for path in (db, *(db.with_name(db.name + suffix) for suffix in SIDE_FILES)):
+        path.unlink(missing_ok=True)
+
+
 def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
     state = opts.dir.resolve()
     # Every child carries the state dir on its command line: how a leftover is told from a
@@ -105,8 +118,7 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
     left = Stack(stack_cfg, log=log).down(purge=True)
     if left:
         out.say(f"stopped {', '.join(left)} left running by an earlier demo")
-    for p in ("projections.db",):
-        (opts.dir / p).unlink(missing_ok=True)
+    forget_projection(opts.dir / "projections.db")
     metrics = _metrics_ports(opts)
     _check_ports({opts.api_port: "api", **{port: f"{name} metrics" for name, port in metrics}})
     # die_with_parent: the stack ends with the demo even when the demo is killed -9.
@@ -123,6 +135,10 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
         logins = demo_accounts(state / "accounts.db")
         # Two agencies onboarded by mapping files only: building permits, health insurance.
         more = prepare_more_agencies(opts.dir, population, out.say)
+        # The projection's tables (and WAL mode) made here, before the worker and the API open
+        # it: two processes creating one SQLite file at once race (a "database is locked" on
+        # switching it to WAL), and the demo has no reason to start them that way.
+        open_store(_projection_url(state)).close()
         children = _children(opts, state, stack, siak, sicantik, dict(metrics), more)
         for child in children:
             child.start()
@@ -173,7 +189,7 @@ def _children(opts, state: Path, stack: Stack, siak, sicantik, metrics: dict, mo
     kafka = {"kafka": {"bootstrap": stack.bootstrap}, "registry": {"url": stack.registry_url}}
     configs |= {name: {**cfg, **kafka} for name, cfg in (more or {}).items()}
     mpphub = [sys.executable, "-m", "ops.cli"]
-    db_url = f"sqlite:///{state / 'projections.db'}"
+    db_url = _projection_url(state)
     # The demo's own secret for keyed tokens (record keys, person ids): made once per state dir.
     secret = state / "secret"
     load_secret(secret, create=True)
