@@ -8,10 +8,12 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,26 @@ def officer_headers(text: str, lookup_url: str) -> dict[str, str]:
     assert login, text
     base = lookup_url.removesuffix("/citizens/lookup")
     return {**live_login(base, login.group(1), login.group(2)), "X-MPP-Purpose": "service_delivery"}
+
+
+def projection_state(state: Path, nik: str) -> str:
+    """For a lookup that never succeeds: whether the projection file itself holds the citizen
+    (read directly) and which projection files each demo process has open (an unlinked one
+    reads "(deleted)"), to tell a worker that did not project from an API that did not see it."""
+    db = state / "projections.db"
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as c:
+            held = c.execute("SELECT count(*) FROM citizen WHERE nik = ?", (nik,)).fetchone()[0]
+    except sqlite3.Error as e:
+        held = f"unreadable ({e})"
+    files = {}
+    for pid in _processes_under(state):
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        files[_cmd(pid)[-60:]] = sorted({link for link in links if "projections" in link})
+    return f"the projection file holds {held} such citizen; open projection files: {files}"
 
 
 def _free_block(n: int) -> int:
@@ -108,7 +130,7 @@ def test_demo_serves_a_citizen_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
             r = httpx.post(citizen.group(1), json={"nik": nik}, headers=officer, timeout=5)
             return r.status_code == 200 and bool(r.json().get("name"))
 
-        assert wait_for(citizen_read, 90, 1.0), "the citizen was never projected"
+        assert wait_for(citizen_read, 90, 1.0), projection_state(state, nik)
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)
@@ -285,7 +307,7 @@ def test_kill_9_of_the_demo_ends_its_children_and_the_next_run_starts(tmp_path: 
             lambda: httpx.post(citizen.group(1), json=nik, headers=officer).status_code == 200,
             60,
             1.0,
-        ), "the citizen was never projected"
+        ), projection_state(demo.state, nik["nik"])
         demo.proc.kill()
         demo.proc.wait(10)
         t0 = time.monotonic()

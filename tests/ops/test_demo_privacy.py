@@ -17,7 +17,7 @@ import pytest
 
 from ops.processes import wait_for
 from tests.ops.demo_samples import sample_numbers
-from tests.ops.test_demo import _Demo, officer_headers
+from tests.ops.test_demo import _Demo, officer_headers, projection_state
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_no_sample_nik_or_kk_in_any_log_or_metric(tmp_path: Path) -> None:
                     ),
                     60,
                     1.0,
-                ), f"resident {n} was never projected"
+                ), f"resident {n}: {projection_state(demo.state, resident)}"
             # The ways a NIK could reach the access log: in a path, in a query, in a body.
             for nik in residents[:5]:
                 http.get(f"/citizens/{nik}")
