@@ -159,7 +159,7 @@ class Wire:
     ) -> OutMessage:
         """One message of a registered output topic (Avro string key, Avro value)."""
         value = self._values[topic](record)
-        return OutMessage(topic, self._key_headers[topic] + avro_string(key), value, headers)
+        return OutMessage(topic, self._key_headers[topic] + text(key), value, headers)
 
     def dead_letter(
         self,
@@ -201,9 +201,3 @@ def header_id(data: bytes | None) -> int | None:
     if not isinstance(data, bytes | bytearray) or len(data) < HEADER_SIZE or data[0] != MAGIC_BYTE:
         return None
     return int.from_bytes(data[1:HEADER_SIZE], "big")
-
-
-def avro_string(value: str) -> bytes:
-    """The Avro binary of a string, as fastavro writes it; built by hand because every output
-    key is one, and fastavro's writer costs more per call."""
-    return text(value)

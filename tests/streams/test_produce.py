@@ -10,8 +10,9 @@ from typing import Any
 import fastavro
 import pytest
 
+from schemas.avro_binary import text as avro_string
 from streams.app import _produce
-from streams.wire import OutMessage, avro_string
+from streams.wire import OutMessage
 
 
 @pytest.mark.parametrize(
