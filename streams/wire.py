@@ -175,10 +175,10 @@ class Wire:
         seen = seen or {}
         agency, table = self.topics.agency_table(m.topic)
         agency, table = seen.get("agency") or agency, seen.get("table") or table
-        text = reason if reason is not None else str(error)
+        said = reason if reason is not None else str(error)
         position = seen.get("position")
         record = {
-            "reason": (text or type(error).__name__)[:_REASON_MAX],
+            "reason": (said or type(error).__name__)[:_REASON_MAX],
             "error_type": type(error).__name__,
             "stage": self.stage,
             "original_topic": m.topic,
