@@ -26,7 +26,7 @@ from rich.console import Console
 
 from domain.tokens import load_secret
 from projections.store import open_store
-from projections.swap import SIDE_FILES
+from projections.swap import remove_sqlite_file
 
 from .agency_servers import AgencyServers, AgencySource
 from .commands.users import demo_accounts, logins_text
@@ -98,13 +98,6 @@ def _projection_url(state: Path) -> str:
     return f"sqlite:///{state / 'projections.db'}"
 
 
-def forget_projection(db: Path) -> None:
-    """Delete the last demo's projection with its WAL and shared-memory files: a WAL left by a
-    demo killed -9 would otherwise be replayed into the new, empty database."""
-    for path in (db, *(db.with_name(db.name + suffix) for suffix in SIDE_FILES)):
-        path.unlink(missing_ok=True)
-
-
 def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
     state = opts.dir.resolve()
     # Every child carries the state dir on its command line: how a leftover is told from a
@@ -118,7 +111,7 @@ def _run(out: _Output, opts: DemoOptions, signals: StopSignals) -> None:
     left = Stack(stack_cfg, log=log).down(purge=True)
     if left:
         out.say(f"stopped {', '.join(left)} left running by an earlier demo")
-    forget_projection(opts.dir / "projections.db")
+    remove_sqlite_file(opts.dir / "projections.db")  # with a WAL a demo killed -9 left
     metrics = _metrics_ports(opts)
     _check_ports({opts.api_port: "api", **{port: f"{name} metrics" for name, port in metrics}})
     # die_with_parent: the stack ends with the demo even when the demo is killed -9.

@@ -53,11 +53,11 @@ def staging_for(url: str) -> Staging:
         return Staging(url, swap=lambda: None, discard=lambda: None, fresh=False)
     target = Path(database).expanduser()
     new = target.with_name(f"{target.name}.rebuild-{os.getpid()}")
-    _remove(new)
+    remove_sqlite_file(new)
     return Staging(
         u.set(database=str(new)).render_as_string(hide_password=False),
         swap=lambda: swap_sqlite(new, target),
-        discard=lambda: _remove(new),
+        discard=lambda: remove_sqlite_file(new),
         fresh=True,
     )
 
@@ -86,7 +86,7 @@ def swap_sqlite(new: Path, target: Path) -> None:
     gone afterwards."""
     if not target.exists():
         for suffix in SIDE_FILES:  # a WAL left without its database must not meet the new one
-            _remove(target.with_name(target.name + suffix))
+            remove_sqlite_file(target.with_name(target.name + suffix))
         # Written without fsync: flushed to disk before it takes the target's name, and the
         # rename itself after it, so a power cut leaves the old state or the whole new file.
         _fsync(new)
@@ -94,7 +94,7 @@ def swap_sqlite(new: Path, target: Path) -> None:
         _fsync(target.parent)
         return
     copy_projection(new, target)
-    _remove(new)
+    remove_sqlite_file(new)
     engine = make_engine(f"sqlite:///{target}")
     try:
         create_tables(engine)  # the review notes' table of a target that had none
@@ -188,6 +188,8 @@ def _drop_schema(url: str, schema: str) -> None:
         engine.dispose()
 
 
-def _remove(path: Path) -> None:
+def remove_sqlite_file(path: Path) -> None:
+    """Delete an SQLite database file with its WAL, shared-memory and journal files (a WAL
+    left without its database would be replayed into the next one made at that path)."""
     for p in (path, *(path.with_name(path.name + s) for s in SIDE_FILES)):
         p.unlink(missing_ok=True)

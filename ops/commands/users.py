@@ -136,9 +136,9 @@ def demo_accounts(db: Path) -> list[tuple[str, str, str, str | None]]:
     """A fresh accounts database at `db` with one account per role: (role, user, password,
     agency) for each."""
     from projections.auth.accounts import Accounts
+    from projections.swap import remove_sqlite_file
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    remove_sqlite_file(db)
     accounts = Accounts(f"sqlite:///{db}")
     made = []
     try:

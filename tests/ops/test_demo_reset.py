@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ops.demo import forget_projection
+from projections.swap import remove_sqlite_file
 
 
 def test_the_last_demos_wal_is_not_replayed_into_the_new_projection(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_the_last_demos_wal_is_not_replayed_into_the_new_projection(tmp_path: Pa
     killed.commit()
     assert (tmp_path / "projections.db-wal").stat().st_size > 0
 
-    forget_projection(db)
+    remove_sqlite_file(db)  # as the demo does before it starts
 
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     fresh = sqlite3.connect(db)
