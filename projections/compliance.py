@@ -50,10 +50,11 @@ def read_report(session: Session, period: Period, zones: ZoneBounds, today: dt.d
             or_(Permit.finished_date.is_(None), Permit.finished_date >= period.start),
         )
     ).all()
-    # Clock stops matter for the permits still open at the end of the period or of one of its
-    # months (the trend counts those over their standard as of each month's end): a permit
-    # open at the end of February and issued in March needs its February stop too.
-    ends = [month.end for month in period.months()] + [period.end]
+    # Clock stops matter for the permits still open at the end of one of the period's months
+    # (the last ends with the period; the trend counts those over their standard as of each
+    # month's end): a permit open at the end of February and issued in March needs its
+    # February stop too.
+    ends = [month.end for month in period.months()]
     stops = _stops(session, [p for p, _ in rows if any(_open_at(p, d) for d in ends)], today)
     facts = [_facts(p, unit, stops.get(p.permit_id, ())) for p, unit in rows]
     return compliance_report(facts, period, zones)
