@@ -452,7 +452,14 @@ def _start_stack(console: Console, opts: BenchOptions) -> _Run:
     stack.up()
     machine = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}
     servers = AgencyServers(opts.dir, say=lambda m: console.print(f"[yellow]{m}[/]"))
-    return _Run(opts, stack, {"rows": opts.rows, "machine": machine, "phases": {}}, servers)
+    # Where the worker runs its stages (`mpphub worker --projections/--identity`, from the
+    # environment the bench's worker inherits): inline or in child processes.
+    stages = {
+        "projections": os.environ.get("MPPHUB_WORKER_PROJECTIONS", "inline"),
+        "identity": os.environ.get("MPPHUB_WORKER_IDENTITY", "inline"),
+    }
+    result = {"rows": opts.rows, "machine": machine, "worker_stages": stages, "phases": {}}
+    return _Run(opts, stack, result, servers)
 
 
 def _create_source(run: _Run) -> None:

@@ -31,8 +31,8 @@ from ops.chaos_fold import TableDiff, decided_twice, fold_diff
 from ops.databases import PostgresServer
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.processes import ChildProcess, free_block, free_port, wait_for
-from ops.projection_process import signal_worker
 from ops.stack import Stack, StackConfig
+from ops.stage_process import signal_worker
 from projections.store import make_engine
 
 REPO = Path(__file__).resolve().parent.parent

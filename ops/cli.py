@@ -361,7 +361,19 @@ def _hub_settings(**options):
     help="Keep the projections in the worker's event loop, or in a child process on another "
     "core [env MPPHUB_WORKER_PROJECTIONS; inline].",
 )
-def worker(metrics_port: int | None, db_url: str | None, projections_mode: str) -> None:
+@click.option(
+    "--identity",
+    "identity_mode",
+    type=click.Choice(["inline", "process"]),
+    default="inline",
+    envvar="MPPHUB_WORKER_IDENTITY",
+    help="Keep the identity resolver in the worker's event loop, or in a child process "
+    "(consumer group <app id>-identity; every worker of one app id in the same mode) "
+    "[env MPPHUB_WORKER_IDENTITY; inline].",
+)
+def worker(
+    metrics_port: int | None, db_url: str | None, projections_mode: str, identity_mode: str
+) -> None:
     """Run a Faust worker: normalize raw change events, keep the SQL projections.
 
     Settings come from MPPHUB_* variables (MPPHUB_KAFKA_BOOTSTRAP, MPPHUB_REGISTRY_URL, ...);
@@ -369,7 +381,7 @@ def worker(metrics_port: int | None, db_url: str | None, projections_mode: str) 
     from .worker import run
 
     hub = _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
-    sys.exit(run(hub, mode=projections_mode))
+    sys.exit(run(hub, mode=projections_mode, identity_mode=identity_mode))
 
 
 @main.command()

@@ -2,8 +2,11 @@
 and identity resolution (streams/) and the SQL projections (projections/), each with its own
 settings. Scale out by starting more workers with the same MPPHUB_APP_ID: Kafka shares the
 partitions between them (identity resolution is one partition: one worker does it). With
-`--projections process` the projections run in a child process of the worker, on another core
-(ops/projection_process.py).
+`--projections process` the projections, with `--identity process` the identity resolver, run
+in a child process of the worker, on another core (ops/stage_process.py). Every worker of one
+MPPHUB_APP_ID runs the resolver in the same mode: the two modes read its inputs in two consumer
+groups (the transactional id they share fences one by the other, so nothing is decided twice,
+but they would take the log from each other batch after batch).
 
 The worker refuses to start without the hub's secret (MPPHUB_SECRET_FILE): a worker that made
 one up would give every record new keys and every person new ids."""
@@ -14,7 +17,7 @@ from typing import Any
 
 from domain.tokens import SecretError, Tokens, load_secret
 
-from .metrics import serve_metrics
+from .metrics import Merged, serve_metrics
 from .settings import HubSettings, SettingsError
 
 
@@ -43,13 +46,20 @@ def check_projection_secret(hub: HubSettings, db_url: str | None = None) -> None
         ) from None
 
 
-def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> int:
+def run(
+    hub: HubSettings,
+    *,
+    projections: bool = True,
+    mode: str = "inline",
+    identity_mode: str = "inline",
+) -> int:
     """Run normalize, identity resolution (+ projections) until Ctrl-C/SIGTERM; the exit code
-    of the worker. `mode` "process" keeps the projections in a child process (on another core:
-    ops/projection_process.py) instead of in this process's event loop."""
+    of the worker. `mode` "process" keeps the projections, `identity_mode` "process" the
+    identity resolver, in a child process each (on another core: ops/stage_process.py) instead
+    of in this process's event loop."""
     from streams.app import run_worker
 
-    from . import projection_process
+    from . import stage_process
     from .agency.check import refuse_unfit_mappings
 
     tokens = hub_tokens(hub)
@@ -57,22 +67,49 @@ def run(hub: HubSettings, *, projections: bool = True, mode: str = "inline") -> 
         check_projection_secret(hub)
     # A mapping file that does not fit what its source registered: refused, naming file:line:key.
     refuse_unfit_mappings(hub.stream.registry_url, hub.stream.registry_auth)
+    metrics = Merged()
+    serve_metrics(hub.metrics_port, hub.metrics_addr, registry=metrics)
+    use_uvloop()
+    stages = []
+    if identity_mode == "process":
+        stages.append("identity")
+    if projections and mode == "process":
+        stages.append("projections")
+    extra = []
+    if projections and mode != "process":
+        from projections.agent import register_projection
+
+        extra.append(lambda app: register_projection(app, hub.projection))
+    children = [stage_process.start(hub, stage, metrics) for stage in stages]
+
+    def on_stop() -> None:
+        # Each child starts its own graceful stop when the worker starts its one: stopped one
+        # after the other, they took up to twice the stop timeout.
+        for child in children:
+            stage_process.begin_stop(child)
+
+    try:
+        code = run_worker(
+            hub.stream,
+            tokens,
+            extra=extra,
+            on_stop=on_stop if children else None,
+            identity=identity_mode != "process",
+        )
+    finally:
+        failed = [stage_process.stop(child) for child in children]
+    return code or int(any(failed))
+
+
+def run_identity_only(hub: HubSettings) -> int:
+    """The identity resolver alone (`mpphub worker --identity process` runs it in a child):
+    its own consumer group, the log's transactional id as inline."""
+    from streams.app import run_worker
+
+    tokens = hub_tokens(hub)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     use_uvloop()
-    if not projections or mode == "process":
-        child = projection_process.start(hub) if projections else None
-        # The child starts its own graceful stop when the worker starts its one: stopped one
-        # after the other, the two took up to twice the stop timeout.
-        on_stop = None if child is None else lambda: projection_process.begin_stop(child)
-        try:
-            code = run_worker(hub.stream, tokens, on_stop=on_stop)
-        finally:
-            failed = child is not None and projection_process.stop(child)
-        return code or int(failed)
-    from projections.agent import register_projection
-
-    extra = [lambda app: register_projection(app, hub.projection)]
-    return run_worker(hub.stream, tokens, extra=extra)
+    return run_worker(hub.stream, tokens, normalize=False, group_suffix="-identity")
 
 
 def use_uvloop() -> None:

@@ -100,10 +100,11 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     return kafka.faust_credentials()
 
 
-def create_app(settings: StreamSettings) -> faust.App:
-    """The hub's Faust app: broker, table store and data dir from settings, web server off."""
+def create_app(settings: StreamSettings, group_suffix: str = "") -> faust.App:
+    """The hub's Faust app: broker, table store and data dir from settings, web server off; its
+    consumer group is the app id's (+ `group_suffix`: a stage run in a process of its own)."""
     return HubApp(
-        settings.kafka.topics.group(settings.app_id),
+        settings.kafka.topics.group(settings.app_id + group_suffix),
         broker=[f"kafka://{h}" for h in settings.kafka.servers],
         broker_credentials=broker_credentials(settings.kafka),
         store=settings.store,
@@ -261,10 +262,15 @@ def run_worker(
     *,
     model: Scorer | None = None,
     on_stop: Callable[[], None] | None = None,
+    normalize: bool = True,
+    identity: bool = True,
+    group_suffix: str = "",
 ) -> int:
     """Run a worker until Ctrl-C / SIGTERM: topics, the app with normalize, the identity
     resolver (`model`, default the shipped MatchModel) and each `extra(app)`; `on_stop` is
-    called once when a signal starts the stop. Returns the exit code (0 on a clean stop)."""
+    called once when a signal starts the stop. Returns the exit code (0 on a clean stop).
+    Without `normalize` or `identity` that stage is left to another process, which consumes
+    in a group of its own (`group_suffix` names it: ops/stage_process.py)."""
     # httpx logs every registry request at INFO: noise in a worker's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     loop = asyncio.new_event_loop()
@@ -274,9 +280,11 @@ def run_worker(
     except BaseException:
         loop.close()
         raise
-    app = create_app(settings)
-    register_normalize(app, settings, tokens, create_topics=False)
-    register_identity(app, settings, tokens, model)
+    app = create_app(settings, group_suffix)
+    if normalize:
+        register_normalize(app, settings, tokens, create_topics=False)
+    if identity:
+        register_identity(app, settings, tokens, model)
     for register in extra:
         register(app)
     worker = BoundedStopWorker(

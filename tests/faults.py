@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ops.processes import wait_for
-from ops.projection_process import signal_worker
+from ops.stage_process import signal_worker
 
 
 class Killable(Protocol):

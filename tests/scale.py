@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ops.processes import ChildProcess, free_port
-from ops.projection_process import signal_worker
+from ops.stage_process import signal_worker
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent

@@ -34,12 +34,12 @@ from domain.tokens import Tokens, load_secret
 from eventlog.topics import IDENTITY_TOPIC
 from ops.demo import SIAK_TABLES, SICANTIK_TABLES
 from ops.processes import ChildProcess
-from ops.projection_process import signal_worker
 from ops.samples import Simulator, create_siak, create_sicantik
 from ops.samples import siak as siak_db
 from ops.samples import sicantik as sicantik_db
 from ops.samples.people import Person
 from ops.stack import Stack
+from ops.stage_process import signal_worker
 from projections.models import Citizen, CitizenSourceRecord, PermitTimeline
 from projections.store import make_engine
 from schemas import catalog
@@ -207,11 +207,14 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
             for table in tables
         ]
         group_id = env["MPPHUB_APP_ID"]
-        # Run with MPPHUB_WORKER_PROJECTIONS=process, the projection children consume the
-        # canonical topics in a group of their own.
+        # Run with MPPHUB_WORKER_PROJECTIONS=process (or MPPHUB_WORKER_IDENTITY=process), the
+        # projection (identity) children consume the canonical topics (the person facts) in a
+        # group of their own.
         groups = {group_id: raw + CANONICAL}
         if os.environ.get("MPPHUB_WORKER_PROJECTIONS") == "process":
             groups = {group_id: raw, f"{group_id}-projections": CANONICAL}
+        if os.environ.get("MPPHUB_WORKER_IDENTITY") == "process":
+            groups[f"{group_id}-identity"] = [catalog.PERSON_TOPIC]
         wait_until(
             lambda: not any(behind(stack.bootstrap, g, t) for g, t in groups.items()),
             30,

@@ -24,7 +24,15 @@ from ops.bench import (
 from ops.processes import free_port, owned_pid, port_is_free
 from tests.conftest import test_stack_config
 
-KEYS = ["rows", "machine", "phases", "ratio_hub_to_baseline", "peak_memory_mb", "cpu_s"]
+KEYS = [
+    "rows",
+    "machine",
+    "worker_stages",
+    "phases",
+    "ratio_hub_to_baseline",
+    "peak_memory_mb",
+    "cpu_s",
+]
 PHASES = ["source", "snapshot", "end_to_end", "freshness", "rebuild", "baseline"]
 PROCESSES = {"connector", "worker", "rebuild", "baseline"}
 
@@ -88,6 +96,10 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("MPPHUB_KAFKA_PORT", str(stack.kafka_port))
     monkeypatch.setenv("MPPHUB_CONTROLLER_PORT", str(stack.controller_port))
     monkeypatch.setenv("MPPHUB_REGISTRY_PORT", str(stack.registry_port))
+    # The worker's resolver in a child process (`mpphub worker --identity process`), as the
+    # README's measurements run it; the projections inline.
+    monkeypatch.setenv("MPPHUB_WORKER_IDENTITY", "process")
+    monkeypatch.delenv("MPPHUB_WORKER_PROJECTIONS", raising=False)
     opts = BenchOptions(
         rows=300, rate=20, steady_s=3, dir=tmp_path / "bench", worker_metrics_port=free_port()
     )
@@ -97,6 +109,7 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     assert list(result) == KEYS
     assert list(result["phases"]) == PHASES
     assert result["rows"] == 300
+    assert result["worker_stages"] == {"projections": "inline", "identity": "process"}
     phases = result["phases"]
     assert phases["source"]["capture"] == "postgres"  # PostgreSQL is installed: its log, no polling
     snapshot, e2e = phases["snapshot"], phases["end_to_end"]

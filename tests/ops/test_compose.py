@@ -188,7 +188,7 @@ def _start(name: str, service: dict[str, Any]) -> Process:
 
     argv, got = _argv(service), {"settings": []}
 
-    def record_metrics(port: int | None, addr: str) -> None:
+    def record_metrics(port: int | None, addr: str, registry: Any = None) -> None:
         got["metrics"] = (port, addr)
 
     class Connector:
@@ -220,7 +220,7 @@ def _start(name: str, service: dict[str, Any]) -> Process:
         mp.setattr("streams.app.run_worker", run_worker)
         mp.setattr("projections.agent.register_projection", lambda app, s: run_worker(s, None))
         # `--projections process`: the child process is handed the same projection settings.
-        mp.setattr("ops.projection_process.start", lambda h: got["settings"].append(h.projection))
+        mp.setattr("ops.stage_process.start", lambda h, *_: got["settings"].append(h.projection))
         mp.setattr("projections.api.run_api", run_api)
         result = CliRunner().invoke(main, argv, env=_cli_env(service))
     assert result.exit_code == 0, f"{name}: mpphub {shlex.join(argv)}: {result.output}"

@@ -1,6 +1,7 @@
-"""`mpphub worker --projections process` against the real broker and registry: a SIAK change is
-projected (with its person) by the worker's projection child, the worker's own /metrics shows
-the child's projection counters, and a worker killed with SIGKILL takes its child with it."""
+"""`mpphub worker --projections process` (and `--identity process`) against the real broker and
+registry: a SIAK change is projected (with its person) by the worker's projection child, its
+person decided by the resolver inline or in a child of its own; the worker's own /metrics shows
+the children's counters, each family once; a worker killed with SIGKILL takes its children."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 import urllib.request
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 RUN_WORKER = (
     "import sys; from ops.worker import run; from ops.settings import HubSettings;"
-    " sys.exit(run(HubSettings.model_validate_json(sys.argv[1]), mode='process'))"
+    " sys.exit(run(HubSettings.model_validate_json(sys.argv[1]), mode='process',"
+    " identity_mode=sys.argv[2]))"
 )
 WAIT_S = 120.0  # the start of two Faust workers on a loaded 2-core machine included
 
@@ -51,7 +54,8 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_projections_in_a_child_process(stack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("identity_mode", ["inline", "process"])
+def test_projections_in_a_child_process(stack, tmp_path: Path, identity_mode: str) -> None:
     run = uuid.uuid4().hex[:10]
     # A prefix of its own: canonical topics and groups of this hub only (read from the start).
     kafka = KafkaSettings(bootstrap=stack.bootstrap, topic_prefix=f"it{run}.")
@@ -73,7 +77,8 @@ def test_projections_in_a_child_process(stack, tmp_path: Path) -> None:
     )  # fmt: skip
     tokens = Tokens(load_secret(tmp_path / "secret", create=True))
     proc = ChildProcess(
-        "worker", [sys.executable, "-c", RUN_WORKER, settings.model_dump_json()],
+        "worker",
+        [sys.executable, "-c", RUN_WORKER, settings.model_dump_json(), identity_mode],
         tmp_path / "w.log", cwd=REPO, die_with_parent=True,
     )  # fmt: skip
     proc.start()
@@ -108,13 +113,22 @@ def test_projections_in_a_child_process(stack, tmp_path: Path) -> None:
             line for line in text.splitlines() if line.startswith("mpphub_projection_events")
         ]
         assert relayed, "the worker's /metrics does not relay the child's projection counters"
+        decided = [
+            line
+            for line in text.splitlines()
+            if line.startswith('mpphub_identity_decisions_total{kind="NEW"}')
+        ]
+        assert decided and float(decided[0].split()[-1]) >= 1, decided
+        types = Counter(line.split()[2] for line in text.splitlines() if line.startswith("# TYPE"))
+        assert max(types.values()) == 1, f"families served twice: {types}"
 
         assert proc.proc is not None
         children = _children(proc.proc.pid)
-        assert len(children) == 1, children
+        assert len(children) == (2 if identity_mode == "process" else 1), children
         proc.proc.send_signal(signal.SIGKILL)
         proc.proc.wait()
-        wait_until(lambda: not _alive(children[0]), 30, "the child gone with its worker")
+        for child in children:
+            wait_until(lambda c=child: not _alive(c), 30, "the children gone with their worker")
     finally:
         producer.close()
         engine.dispose()

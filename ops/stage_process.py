@@ -1,11 +1,18 @@
-"""`mpphub worker --projections process`: the projections in a child process of the worker, on
-the machine's other core, instead of in the worker's own event loop (and GIL) next to normalize
-and identity resolution.
+"""`mpphub worker --projections process` and `--identity process`: a stage of the worker in a
+child process, on the machine's other core, instead of in the worker's own event loop (and GIL)
+next to normalize.
 
-The child is the projection-only worker (projections/agent.py: consumer group
-`<app_id>-projections`, checkpoints in the same transactions as the rows, as inline). It ends
-with its parent, even a parent killed with SIGKILL (PR_SET_PDEATHSIG), and the parent's /metrics
-relays the child's hub metrics (`mpphub_*`), so that one scrape still sees the whole worker.
+- `projections`: the projection-only worker (projections/agent.py: consumer group
+  `<app_id>-projections`, checkpoints in the same transactions as the rows, as inline).
+- `identity`: the identity resolver alone (streams/identity.py) in a Faust app of consumer group
+  `<app_id>-identity`; its decisions go to the log under the same transactional id as inline,
+  so a resolver in one mode fences one in the other. The group's offsets are its own: the first
+  start in this mode reads the person facts from the beginning, and the inputs the log says are
+  decided are skipped, not decided again (streams/resolution.py).
+
+A child ends with its parent, even a parent killed with SIGKILL (PR_SET_PDEATHSIG), and the
+parent's /metrics merges the children's hub metrics (`mpphub_*`) with its own
+(ops/metrics.py), so that one scrape still sees the whole worker.
 """
 
 from __future__ import annotations
@@ -22,47 +29,55 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.core import REGISTRY
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from .metrics import Merged
 from .processes import die_with_parent, free_port
 from .settings import HubSettings
 
 log = logging.getLogger(__name__)
 
 MODES = ("inline", "process")
+STAGES = ("projections", "identity")
 STOP_TIMEOUT_S = 20.0
 # The worker's own (streams/app.py), not Faust's 60 s: a child restarted after a crash would
 # sit idle for a minute while the broker waits for the dead child's session to expire.
 GROUP_TIMEOUTS = {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
 
 
-def start(hub: HubSettings) -> subprocess.Popen[bytes]:
-    """Start the projection child (a fresh interpreter: no Kafka client or thread crosses a
-    fork; its settings on its stdin) and relay its metrics on this process's /metrics."""
+def start(
+    hub: HubSettings, stage: str = "projections", metrics: Merged | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a stage's child (a fresh interpreter: no Kafka client or thread crosses a fork;
+    its settings on its stdin); `metrics`, the parent's served metrics, merge the child's."""
+    if stage not in STAGES:
+        raise ValueError(f"no such stage {stage!r} (one of {', '.join(STAGES)})")
     port = free_port()
     # The worker's data dir on its command line: the marker by which a process counts as the
     # hub's (ops/processes.py), so a demo or a test sees the child among what it started.
-    code = "from ops.projection_process import child_main; child_main()"
-    child = spawn(code, hub.projection.data_dir)
+    code = "from ops.stage_process import child_main; child_main()"
+    marker = hub.projection.data_dir if stage == "projections" else hub.stream.data_dir
+    child = spawn(code, stage, marker)
     assert child.stdin is not None
     settings = hub.model_copy(update={"metrics_port": port, "metrics_addr": "127.0.0.1"})
     child.stdin.write(settings.model_dump_json().encode())
     child.stdin.close()
-    if hub.metrics_port is not None:
-        REGISTRY.register(_Relay(f"http://127.0.0.1:{port}/metrics"))
-    threading.Thread(target=_watch, args=(child,), name="projections-watch", daemon=True).start()
-    log.info("projections: in child process %d", child.pid)
+    if metrics is not None:
+        metrics.add(_Relay(f"http://127.0.0.1:{port}/metrics"))
+    watch = threading.Thread(target=_watch, args=(child, stage), name=f"{stage}-watch")
+    watch.daemon = True
+    watch.start()
+    log.info("%s: in child process %d", stage, child.pid)
     return child
 
 
-def _watch(child: subprocess.Popen[bytes]) -> None:
+def _watch(child: subprocess.Popen[bytes], stage: str = "projections") -> None:
     """A child that ends on its own (a crash) stops the worker too: no worker runs on without
-    its projections."""
+    one of its stages."""
     code = child.wait()
     if child not in _stopping:
-        log.critical("projections: child process ended (exit %s): stopping the worker", code)
+        log.critical("%s: child process ended (exit %s): stopping the worker", stage, code)
         os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -124,15 +139,19 @@ def spawn(code: str, *args: str) -> subprocess.Popen[bytes]:
 
 
 def child_main() -> None:
-    """The child: its settings from stdin, then the projection-only worker until stopped."""
+    """The child: its stage from its command line (`-c code stage marker`), its settings from
+    stdin, then that stage alone until stopped."""
+    stage = sys.argv[1] if len(sys.argv) > 1 else "projections"
     hub = HubSettings.model_validate_json(sys.stdin.read())
-    from .worker import run_projections_only
+    from . import worker
 
-    exit_when_orphaned(hub.stream.stop_timeout_s)
-    run_projections_only(hub, **GROUP_TIMEOUTS)
+    exit_when_orphaned(hub.stream.stop_timeout_s, stage=stage)
+    if stage == "identity":
+        sys.exit(worker.run_identity_only(hub))
+    worker.run_projections_only(hub, **GROUP_TIMEOUTS)
 
 
-def exit_when_orphaned(grace_s: float, poll_s: float = 0.2) -> None:
+def exit_when_orphaned(grace_s: float, poll_s: float = 0.2, stage: str = "projections") -> None:
     """End this process `grace_s` after its parent has gone (it was sent SIGTERM then): Faust
     may wait without limit on brokers that went with the parent (a demo killed -9), and a
     parent past its own stop timeout exits without stopping its child."""
@@ -143,7 +162,7 @@ def exit_when_orphaned(grace_s: float, poll_s: float = 0.2) -> None:
             time.sleep(poll_s)
         time.sleep(grace_s)
         sys.stderr.write(
-            f"projections: stop took longer than {grace_s:g} s after the worker ended "
+            f"{stage}: stop took longer than {grace_s:g} s after the worker ended "
             "(MPPHUB_WORKER_STOP_TIMEOUT_S): exiting now; uncommitted work is redone\n"
         )
         sys.stderr.flush()

@@ -1,6 +1,6 @@
-"""`mpphub worker --projections process` without Kafka: the child ends with its parent (even a
-parent killed with SIGKILL), a child that fails stops the worker, and the parent's /metrics
-relays the child's hub metrics only."""
+"""A worker's stages in child processes (`mpphub worker --projections/--identity process`)
+without Kafka: a child ends with its parent (even a parent killed with SIGKILL), a child that
+fails stops the worker and the parent's /metrics relays the child's hub metrics only."""
 
 from __future__ import annotations
 
@@ -12,18 +12,19 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.exposition import generate_latest
 
 from ops.processes import free_port, owned_pid, wait_for
-from ops.projection_process import _Relay, signal_worker, spawn
+from ops.stage_process import _Relay, signal_worker, spawn
 
 REPO = Path(__file__).resolve().parents[2]
 
 # A parent that spawns a child as the worker spawns its projections (one that only sleeps).
 PARENT = """
 import time
-from ops.projection_process import spawn
+from ops.stage_process import spawn
 print(spawn("import time; time.sleep(60)").pid, flush=True)
 time.sleep(60)
 """
@@ -32,9 +33,9 @@ time.sleep(60)
 # that are gone: killed -9, the child must still end, once its grace has passed.
 HUNG = """
 import time
-from ops.projection_process import spawn
+from ops.stage_process import spawn
 code = (
-    "import signal, time; from ops.projection_process import exit_when_orphaned; "
+    "import signal, time; from ops.stage_process import exit_when_orphaned; "
     "signal.signal(signal.SIGTERM, signal.SIG_IGN); exit_when_orphaned(1.0); time.sleep(60)"
 )
 print(spawn(code).pid, flush=True)
@@ -46,27 +47,27 @@ time.sleep(60)
 FAILING = """
 import signal, sys, threading
 from ops.settings import HubSettings
-from ops import projection_process
+from ops import stage_process
 got = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: got.set())
 hub = HubSettings.from_env()
-child = projection_process.start(hub)
-print("sigterm" if got.wait(60) else "no sigterm", projection_process.stop(child), flush=True)
+child = stage_process.start(hub)
+print("sigterm" if got.wait(60) else "no sigterm", stage_process.stop(child), flush=True)
 """
 
 # The worker's stop begins the child's at once (streams/app.py's on_stop): the child ends on its
 # own SIGTERM, the watch thread takes that for no crash, and stop() afterwards reports none.
 BEGUN = """
 import signal, threading
-from ops import projection_process
+from ops import stage_process
 got = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: got.set())
-child = projection_process.spawn("import time; time.sleep(60)")
-threading.Thread(target=projection_process._watch, args=(child,), daemon=True).start()
-projection_process.begin_stop(child)
+child = stage_process.spawn("import time; time.sleep(60)")
+threading.Thread(target=stage_process._watch, args=(child,), daemon=True).start()
+stage_process.begin_stop(child)
 child.wait(10)
 crash = "sigterm" if got.wait(1) else "no-sigterm"
-print(child.returncode, crash, projection_process.stop(child), flush=True)
+print(child.returncode, crash, stage_process.stop(child), flush=True)
 """
 
 
@@ -199,16 +200,16 @@ def test_the_relay_yields_nothing_while_the_child_does_not_answer() -> None:
 
 
 def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
-    from ops import projection_process
+    from ops import stage_process
     from ops.settings import HubSettings
     from streams.app import create_app
     from streams.settings import StreamSettings
 
     got = {}
     monkeypatch.setattr("sys.stdin", io.StringIO(HubSettings().model_dump_json()))
-    monkeypatch.setattr(projection_process, "exit_when_orphaned", lambda grace_s: None)
+    monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: got.update(o))
-    projection_process.child_main()
+    stage_process.child_main()
     worker = create_app(StreamSettings()).conf
     assert got["broker_session_timeout"] == worker.broker_session_timeout
     assert got["broker_heartbeat_interval"] == worker.broker_heartbeat_interval
@@ -219,3 +220,27 @@ def test_a_begun_stop_ends_the_child_at_once_and_is_no_failure() -> None:
         [sys.executable, "-c", BEGUN], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.split() == ["-15", "no-sigterm", "False"], out.stderr[-2000:]
+
+
+def test_the_identity_child_runs_the_resolver_alone(monkeypatch) -> None:
+    from ops import stage_process
+    from ops.settings import HubSettings
+
+    ran = []
+    monkeypatch.setattr("sys.argv", ["-c", "identity", "/tmp/marker"])
+    monkeypatch.setattr("sys.stdin", io.StringIO(HubSettings().model_dump_json()))
+    monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
+    monkeypatch.setattr("ops.worker.run_identity_only", lambda hub: ran.append(hub) or 0)
+    monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: ran.append("wrong"))
+    with pytest.raises(SystemExit) as ended:
+        stage_process.child_main()
+    assert ended.value.code == 0
+    assert len(ran) == 1 and isinstance(ran[0], HubSettings)  # the resolver, not projections
+
+
+def test_an_unknown_stage_is_refused() -> None:
+    from ops import stage_process
+    from ops.settings import HubSettings
+
+    with pytest.raises(ValueError, match="no such stage 'normalize'"):
+        stage_process.start(HubSettings(), "normalize")
