@@ -63,6 +63,25 @@ class Merged:
             family.samples = list(samples[name].values())
             yield family
 
+    def restricted_registry(self, names: Iterable[str]) -> Collector:
+        """What `/metrics?name[]=...` serves (prometheus_client asks the registry for it): the
+        merged samples of those names only."""
+        return _Only(self, frozenset(names))
+
+
+class _Only:
+    def __init__(self, merged: Merged, names: frozenset[str]):
+        self.merged = merged
+        self.names = names
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.merged.collect():
+            kept = [s for s in family.samples if s.name in self.names]
+            if kept:
+                only = Metric(family.name, family.documentation, family.type)
+                only.samples = kept
+                yield only
+
 
 def serve_metrics(port: int | None, addr: str = "127.0.0.1", registry: Any = REGISTRY) -> None:
     """Start the /metrics endpoint on addr:port serving `registry` (nothing when port is None);

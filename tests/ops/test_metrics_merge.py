@@ -4,14 +4,23 @@ name, each process's share added up, so that a scrape reads as one process's wou
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections import Counter as Tally
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops.metrics import Merged
+from ops.processes import free_port
 
 
 class Child:
@@ -93,3 +102,26 @@ def test_a_child_that_does_not_answer_leaves_the_parents_metrics() -> None:
     merged.add(Silent())
     values = _values(generate_latest(merged).decode())
     assert values[("mpphub_dead_letters_total", (("stage", "normalize"),))] == 2
+
+
+def test_a_scrape_of_some_names_gets_their_merged_samples_only() -> None:
+    parent, child = CollectorRegistry(), CollectorRegistry()
+    mine, theirs = _metrics(parent), _metrics(child)
+    mine["dead"].labels(stage="normalize").inc(2)
+    theirs["dead"].labels(stage="identity").inc(3)
+    theirs["persons"].set(7)
+    merged = Merged(parent)
+    merged.add(Child(child))
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=merged)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics?name[]=mpphub_dead_letters_total"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert _values(text) == {
+        ("mpphub_dead_letters_total", (("stage", "normalize"),)): 2,
+        ("mpphub_dead_letters_total", (("stage", "identity"),)): 3,
+    }
