@@ -215,11 +215,13 @@ def run(request, postgres_server, tmp_path_factory) -> Iterator[Run]:
             groups = {group_id: raw, f"{group_id}-projections": CANONICAL}
         if os.environ.get("MPPHUB_WORKER_IDENTITY") == "process":
             groups[f"{group_id}-identity"] = [catalog.PERSON_TOPIC]
-        wait_until(
-            lambda: not any(behind(stack.bootstrap, g, t) for g, t in groups.items()),
-            30,
-            "the group's offsets at the end of every partition",
-        )
+
+        def caught_up() -> bool:
+            late = {g: left for g, t in groups.items() if (left := behind(stack.bootstrap, g, t))}
+            assert not late, f"uncommitted messages by group: {late}"
+            return True
+
+        wait_until(caught_up, 30, "the group's offsets at the end of every partition")
         yield Run(
             siak, sicantik, engine, people, tokens, stack, n, before, fault, victim.name, at_kill,
             checkpointed(engine),
