@@ -5,8 +5,9 @@ partitions between them (identity resolution is one partition: one worker does i
 `--projections process` the projections, with `--identity process` the identity resolver, run
 in a child process of the worker, on another core (ops/stage_process.py). Every worker of one
 MPPHUB_APP_ID runs the resolver in the same mode: the two modes read its inputs in two consumer
-groups (the transactional id they share fences one by the other, so nothing is decided twice,
-but they would take the log from each other batch after batch).
+groups, and the transactional id they share fences one by the other (nothing is decided twice,
+but the fenced resolver decides nothing more until its group is rebalanced, and its group's
+offsets stay behind).
 
 The worker refuses to start without the hub's secret (MPPHUB_SECRET_FILE): a worker that made
 one up would give every record new keys and every person new ids."""
