@@ -378,11 +378,10 @@ def worker(
 
     Settings come from MPPHUB_* variables (MPPHUB_KAFKA_BOOTSTRAP, MPPHUB_REGISTRY_URL, ...);
     start more workers with the same MPPHUB_APP_ID to scale out."""
-    from .processes import exit_now
     from .worker import run
 
     hub = _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
-    exit_now(run(hub, mode=projections_mode, identity_mode=identity_mode))
+    sys.exit(run(hub, mode=projections_mode, identity_mode=identity_mode))
 
 
 @main.command()

@@ -9,7 +9,6 @@ process started with die_with_parent also ends when we are killed -9.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import signal
@@ -20,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 LOOPBACK = "127.0.0.1"
 
@@ -180,22 +178,6 @@ def stop_process(
     if not gone():
         return [pid]
     return _end_group(pid) if leader else []
-
-
-def exit_now(code: int) -> NoReturn:
-    """End this process with `code` at once, its logs and standard streams flushed: for a
-    process whose work has stopped cleanly (a worker). The interpreter's own exit collects and
-    frees every object, seconds per ten million of them, and a worker's identity index holds
-    tens of millions at a million people: its stop ran past the 20 s a supervisor gives it
-    (bench e2e --rows 1000000, killed -9), and no stop timer can cut that short (daemon threads
-    no longer run then)."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # closed or gone: nothing left to flush
-    os._exit(code)
 
 
 def die_with_parent():

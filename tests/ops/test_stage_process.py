@@ -1,7 +1,6 @@
 """A worker's stages in child processes (`mpphub worker --projections/--identity process`)
 without Kafka: a child ends with its parent (even a parent killed with SIGKILL), a child that
-fails stops the worker, the parent's /metrics relays the child's hub metrics only, and a stopped
-worker exits at once."""
+fails stops the worker and the parent's /metrics relays the child's hub metrics only."""
 
 from __future__ import annotations
 
@@ -223,32 +222,6 @@ def test_a_begun_stop_ends_the_child_at_once_and_is_no_failure() -> None:
     assert out.stdout.split() == ["-15", "no-sigterm", "False"], out.stderr[-2000:]
 
 
-EXIT_NOW = """
-import atexit, logging, sys
-from ops.processes import exit_now
-logging.basicConfig(filename=sys.argv[1])
-logging.getLogger("worker").warning("stopped cleanly")
-atexit.register(lambda: print("interpreter exit ran"))
-sys.stdout.write("no newline yet")
-exit_now(3)
-"""
-
-
-def test_a_stopped_worker_exits_at_once_with_its_output_flushed(tmp_path: Path) -> None:
-    log = tmp_path / "worker.log"
-    out = subprocess.run(
-        [sys.executable, "-c", EXIT_NOW, str(log)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 3, out.stderr[-2000:]
-    # What was written is out; the interpreter's exit (atexit, freeing every object) is not run.
-    assert out.stdout == "no newline yet"
-    assert "stopped cleanly" in log.read_text()
-
-
 def test_the_identity_child_runs_the_resolver_alone(monkeypatch) -> None:
     from ops import stage_process
     from ops.settings import HubSettings
@@ -259,7 +232,6 @@ def test_the_identity_child_runs_the_resolver_alone(monkeypatch) -> None:
     monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
     monkeypatch.setattr("ops.worker.run_identity_only", lambda hub: ran.append(hub) or 0)
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: ran.append("wrong"))
-    monkeypatch.setattr(stage_process, "exit_now", sys.exit)
     with pytest.raises(SystemExit) as ended:
         stage_process.child_main()
     assert ended.value.code == 0
