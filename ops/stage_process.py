@@ -63,7 +63,7 @@ def start(
     settings = hub.model_copy(update={"metrics_port": port, "metrics_addr": "127.0.0.1"})
     child.stdin.write(settings.model_dump_json().encode())
     child.stdin.close()
-    if metrics is not None:
+    if metrics is not None and hub.metrics_port is not None:
         metrics.add(_Relay(f"http://127.0.0.1:{port}/metrics"))
     watch = threading.Thread(target=_watch, args=(child, stage), name=f"{stage}-watch")
     watch.daemon = True
