@@ -141,7 +141,9 @@ def spawn(code: str, *args: str) -> subprocess.Popen[bytes]:
 def child_main() -> None:
     """The child: its stage from its command line (`-c code stage marker`), its settings from
     stdin, then that stage alone until stopped."""
-    stage = sys.argv[1] if len(sys.argv) > 1 else "projections"
+    stage = sys.argv[1] if len(sys.argv) > 1 else ""
+    if stage not in STAGES:
+        raise SystemExit(f"stage_process: no such stage {stage!r} (one of {', '.join(STAGES)})")
     hub = HubSettings.model_validate_json(sys.stdin.read())
     from . import worker
 

@@ -206,6 +206,7 @@ def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
     from streams.settings import StreamSettings
 
     got = {}
+    monkeypatch.setattr("sys.argv", ["-c", "projections", "/tmp/marker"])
     monkeypatch.setattr("sys.stdin", io.StringIO(HubSettings().model_dump_json()))
     monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: got.update(o))
