@@ -62,15 +62,17 @@ class BlockIndex:
     def candidates(self, keys: Iterable[str], exclude: str) -> list[str]:
         """Record ids sharing a usable key with the record `exclude`, each once, in key order."""
         get, caps, default = self._blocks.get, self.caps, self.max_block
-        seen: dict[str, None] = {}
+        found: list[str] = []  # every id of every usable block, then deduplicated in one go
+        add, extend = found.append, found.extend
         for key in keys:
             block = get(key)
             if block is None:
                 continue
             if type(block) is str:
-                seen[block] = None
+                add(block)
             elif len(block) <= (caps.get(key.partition(":")[0], default) if caps else default):
-                seen.update(dict.fromkeys(block))
+                extend(block)
+        seen = dict.fromkeys(found)
         seen.pop(exclude, None)
         return list(seen)
 
