@@ -550,6 +550,13 @@ def _end_to_end_phase(run: _Run) -> _Proc:
         growth = late["cpu_us_per_event"] / early["cpu_us_per_event"]
         run.phases["end_to_end"]["cost_growth"] = round(growth, 3)
     run.phases["end_to_end"]["projected_rows"] = run.projection.count("citizen_source_record")
+    # The resolver's pairs scored per record resolved: its blocks fill as the population
+    # grows, which is where its cost per record grows (compare a 100k and a 1M run).
+    resolved = _metric(port, "mpphub_identity_resolve_seconds_count")
+    scored = _metric(port, "mpphub_identity_candidates_total")
+    run.phases["end_to_end"]["identity_candidates_per_record"] = (
+        round(scored / resolved, 1) if resolved else None
+    )
     return worker
 
 

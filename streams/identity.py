@@ -243,6 +243,7 @@ def _count(step: IdentityStep, result: IdentityResult) -> None:
         metrics.IDENTITY_DECISIONS.labels(kind=kind).inc(n)
     for seconds in result.seconds:
         metrics.IDENTITY_RESOLVE_SECONDS.observe(seconds)
+    metrics.IDENTITY_CANDIDATES.inc(result.candidates)
     if result.dead_letters:
         metrics.DEAD_LETTERS.labels(stage=STAGE).inc(result.dead_letters)
         log.warning("identity: %d input(s) dead-lettered", result.dead_letters)

@@ -40,6 +40,11 @@ IDENTITY_PERSONS = Gauge(
     "mpphub_identity_persons",
     "Persons in the resolver's index (ids that are not aliases).",
 )
+IDENTITY_CANDIDATES = Counter(
+    "mpphub_identity_candidates_total",
+    "Record pairs the resolver scored (blocking candidates). Per resolved record this grows "
+    "with the population until the block caps hold it: the resolver's cost per record with it.",
+)
 IDENTITY_RESOLVE_SECONDS = Histogram(
     "mpphub_identity_resolve_seconds",
     "Time the resolver takes to decide one record or one supervisor command (no I/O).",

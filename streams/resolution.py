@@ -73,6 +73,7 @@ class IdentityResult:
     dead_letters: int = 0
     skipped: int = 0  # inputs the log says are decided already
     seconds: list[float] = field(default_factory=list)  # per resolved input
+    candidates: int = 0  # record pairs the resolver scored
 
 
 class IdentityStep:
@@ -138,6 +139,12 @@ class IdentityStep:
         if not self.wire.ready:
             self.ensure_subjects()
         result = IdentityResult()
+        resolver, scored = self.resolver, self.resolver.scored
+        self._process(messages, result)
+        result.candidates = resolver.scored - scored
+        return result
+
+    def _process(self, messages: Iterable[RawMessage], result: IdentityResult) -> None:
         pending = list(messages)
         for i, m in enumerate(pending):
             if m.value is None:
@@ -177,7 +184,7 @@ class IdentityStep:
                 result.dead_letters += 1
                 self.stale = True
                 result.rest = pending[i + 1 :]
-                return result
+                return
             result.seconds.append(time.perf_counter() - started)
             if decisions:
                 result.groups.append(group)
@@ -190,7 +197,6 @@ class IdentityStep:
                 topic = self.topics.name(finding.topic)
                 result.other.append(self.wire.encode(topic, finding.key, finding.record()))
                 result.findings[(finding.agency, finding.rule_code)] += 1
-        return result
 
     def _action(self, m: RawMessage, value: Any) -> Callable[[], list[Decision]]:
         """What one decoded input asks of the resolver (not done yet); UnusableFact (or another

@@ -126,8 +126,15 @@ class Resolver:
     @property
     def stats(self) -> dict[str, int]:
         """Decisions applied per kind (links, merges, splits, reviews ...), records, persons,
-        aliases, open reviews (counted: O(reviews)) and model errors."""
+        aliases, open reviews (counted: O(reviews)) and model errors: what a replay reproduces."""
         return self.state.stats()
+
+    @property
+    def scored(self) -> int:
+        """Record pairs scored (blocking candidates) since this resolver started; a replay
+        scores none. Per record resolved it grows with the population until the block caps
+        hold it: the resolver's cost per record grows with it."""
+        return self.state.counts["candidates"]
 
     def apply(self, decision: Decision) -> None:
         """Replay one logged decision into the state (no scoring, no new decisions)."""
@@ -404,7 +411,9 @@ class Resolver:
         floor = (self.model.review_weight,) if self._floored else ()
         own = person_of(rid)
         weights: dict[str, tuple[float, str]] = {}  # person -> (weight, record id) of its best
-        for other in self.state.index.candidates(keys, rid):
+        candidates = self.state.index.candidates(keys, rid)
+        self.state.counts["candidates"] += len(candidates)
+        for other in candidates:
             try:
                 weight = score(form, forms[other], *floor)
             except Exception:  # as in _pair
@@ -424,7 +433,9 @@ class Resolver:
         person_of = self.state.clusters.person
         own = person_of(rid)
         best: dict[str, _Pair] = {}
-        for other in self.state.index.candidates(keys, rid):
+        candidates = self.state.index.candidates(keys, rid)
+        self.state.counts["candidates"] += len(candidates)
+        for other in candidates:
             person = person_of(other)
             pair = self._pair(form, other)
             if person != own and person is not None and _better(pair, best.get(person)):

@@ -131,6 +131,8 @@ def test_a_permit_applicant_with_a_nik_typo_joins_the_resident(
     assert result.decisions == {"NEW": 1, "LINK": 1}
     assert (result.dead_letters, result.other, result.rest) == (0, [], [])
     assert len(result.seconds) == 2
+    assert result.candidates == 1  # the applicant scored against the resident
+    assert step.process([log.fact(resident())]).candidates == 0  # unchanged: nothing scored
 
 
 def test_a_replay_of_the_log_is_the_same_state_and_skips_what_is_decided(

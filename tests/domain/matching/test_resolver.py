@@ -448,3 +448,19 @@ def test_a_record_puts_at_most_three_doubts_up_for_review() -> None:
     decisions = r.resolve(person("Rx", "SITI AMINAH", "1991-04-04"), 9)
     assert [d.kind for d in decisions] == [K.NEW] + [K.REVIEW] * MAX_REVIEWS
     assert [d.other_record_id for d in decisions[1:]] == ["R0", "R1", "R2"]
+
+
+@pytest.mark.parametrize("model", models())
+def test_the_pairs_scored_are_counted_and_a_replay_scores_none(model) -> None:
+    r = resolver(model)
+    logged = r.resolve(person("Ra", "SITI AMINAH", "1991-04-04", sex="P", kelurahan="RAHA I"), 1)
+    assert r.scored == 0  # the first record has no one to be compared with
+    logged += r.resolve(person("Rb", "SITI AMINAH", "1991-04-04", sex="P", kelurahan="RAHA I"), 2)
+    assert r.scored == 1
+    logged += r.resolve(person("Rc", "SITI AMINA", "1991-04-04", sex="P", kelurahan="RAHA I"), 3)
+    assert r.scored == 3  # Ra and Rb: one pair each, however many keys they share
+    replayed = resolver(model)
+    for d in logged:
+        replayed.apply(d)
+    assert replayed.scored == 0
+    assert replayed.records_of(replayed.person_of("Rc")) == r.records_of(r.person_of("Rc"))
