@@ -140,6 +140,12 @@ class InProcessConnector:
         self.thread.join(60)
         if self.error and not exc[0]:
             raise self.error
+        if self.error and isinstance(exc[1], BaseException):
+            # The test failed first (often a wait that timed out because the connector had
+            # died): say why the connector ended, or that failure hides it.
+            exc[1].add_note(
+                f"the connector had ended with {type(self.error).__name__}: {self.error}"
+            )
 
     def check(self) -> None:
         """Raise the connector's error, if it died."""
