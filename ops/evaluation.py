@@ -3,7 +3,8 @@
 Pairwise precision, recall and F1 compare the pairs of records within predicted persons with
 the pairs within true persons, counted from cluster sizes (a contingency table), never pair by
 pair. records_per_s times the resolve loop alone (after imports, corpus generation and the
-pre-loaded index); `errors_by_kind` says on which kinds of record the errors fall.
+pre-loaded index); `errors_by_kind` says on which kinds of record the errors fall;
+`pairs_scored_per_record` what the blocking costs.
 """
 
 from __future__ import annotations
@@ -170,11 +171,12 @@ def evaluate(options: EvalOptions, console: Console | None = None) -> dict[str, 
         t0 = time.perf_counter()
         _resolve_all(resolver, corpus.preload, len(corpus.preload), "index", progress)
         preload_s = time.perf_counter() - t0
-        index_persons = resolver.stats["persons"]
+        index_persons, scored = resolver.stats["persons"], resolver.scored
         records = corpus.records
         t0, cpu0 = time.perf_counter(), time.process_time()
         latencies = _resolve_all(resolver, records, len(records), "resolve", progress)
         resolve_s, resolve_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+        scored = resolver.scored - scored
     labelled = [*corpus.preload, *records]
     predicted = [resolver.canonical(resolver.person_of(r.record.record_id) or "") for r in labelled]
     scores = pairwise([r.truth for r in labelled], predicted)
@@ -189,6 +191,9 @@ def evaluate(options: EvalOptions, console: Console | None = None) -> dict[str, 
         "records_per_s": round(len(records) / resolve_s, 1) if resolve_s else None,
         # CPU time as well: on a shared machine, wall time also counts other processes' turns.
         "records_per_cpu_s": round(len(records) / resolve_cpu_s, 1) if resolve_cpu_s else None,
+        # The blocking's cost: pairs scored per record resolved; with a larger pre-loaded index
+        # it shows how the cost per record grows with the population (the blocks fill).
+        "pairs_scored_per_record": round(scored / len(records), 2) if records else None,
         "resolve_s": round(resolve_s, 3),
         "latency_ms": {
             "p50": round(_percentile(latencies, 0.5) * 1000, 3),

@@ -161,9 +161,10 @@ def test_eval_on_a_small_corpus_gives_every_figure() -> None:
     for key in (
         "precision", "recall", "f1", "review_queue", "records_per_s", "records_per_cpu_s",
         "peak_memory_mb", "records", "people", "non_registry_without_valid_nik",
-        "errors_by_kind", "pairs_by_source", "latency_ms",
+        "errors_by_kind", "pairs_by_source", "latency_ms", "pairs_scored_per_record",
     ):  # fmt: skip
         assert key in result, key
+    assert result["pairs_scored_per_record"] > 0  # agencies' copies of registry people
     assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
     assert result["records_per_s"] > 0 and result["peak_memory_mb"] > 0
     assert result["non_registry_without_valid_nik"] >= 0.3
