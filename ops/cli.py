@@ -605,7 +605,8 @@ def identity_eval(
     out: Path | None,
 ) -> None:
     """Resolve a generated, labelled corpus one record at a time and print JSON: pairwise
-    precision, recall and F1, the review queue, records/s, peak memory, errors by kind."""
+    precision, recall and F1, the review queue, records/s, pairs scored per record, peak memory,
+    errors by kind."""
     import json
 
     from .evaluation import EvalOptions, evaluate
