@@ -282,6 +282,13 @@ class MatchModel:
             return -math.inf
         return self._total(lv, self._weights(a, b, lv))
 
+    def scores(self, a: Prepared, others: Sequence[Prepared], floor: float) -> list[float]:
+        """score(a, b, floor) for each b of `others`, in order: the resolver's hot loop. Most
+        candidates (85% with 95,000 people resolved) hold two NIKs each right for its own
+        record; this loop drops those at their NIK without a score() call each."""
+        score, inf = self.score, -math.inf
+        return [inf if nik_level(a, b) == NIK_ELSE else score(a, b, floor) for b in others]
+
     def _two_people(self, a: Prepared, b: Prepared, lv: Sequence[int]) -> bool:
         """Consecutive serials of one birth date, each right for its record, under names that
         do not agree (twins: one KK, other names): two people, no question. Under one name

@@ -36,7 +36,8 @@ NOTHING_TO_COMPARE = "nothing-to-compare"  # a NEW decision's reason: a data-qua
 class Scorer(Protocol):
     """What the resolver needs of a match model (MatchModel). A model that also has
     `prepare(record)` and `score(a, b) -> float` is compared on prepared forms, and builds the
-    evidence only for the pairs that make a decision."""
+    evidence only for the pairs that make a decision; with `scores(a, others, floor)` too, a
+    record's candidates are scored in one call."""
 
     link_weight: float
     review_weight: float
@@ -96,6 +97,8 @@ class Resolver:
         # Whether two records hold one NIK, right for one of them (MatchModel.same_nik).
         self._same_nik = getattr(model, "same_nik", None) if self._score is not None else None
         self._floored = self._score is not None and "floor" in _parameters(self._score)
+        # score() over many candidates in one call (MatchModel.scores), when the model has it.
+        self._scores = getattr(model, "scores", None) if self._floored else None
 
     # --- queries -------------------------------------------------------------------------
 
@@ -406,19 +409,14 @@ class Resolver:
         than the record's own). The hot loop: one model score per candidate."""
         if self._score is None:
             return self._compared(form, rid, keys)
-        score, forms, person_of = self._score, self.state.forms, self.state.clusters.person
+        person_of = self.state.clusters.person
         # Pairs below the review weight decide nothing: a floored score stops them early.
         floor = (self.model.review_weight,) if self._floored else ()
         own = person_of(rid)
         weights: dict[str, tuple[float, str]] = {}  # person -> (weight, record id) of its best
         candidates = self.state.index.candidates(keys, rid)
         self.state.counts["candidates"] += len(candidates)
-        for other in candidates:
-            try:
-                weight = score(form, forms[other], *floor)
-            except Exception:  # as in _pair
-                self.state.counts["model_errors"] += 1
-                continue
+        for other, weight in zip(candidates, self._weights(form, candidates, floor), strict=True):
             if not weight > -math.inf:  # -inf or NaN: no link (most candidates)
                 continue
             person = person_of(other)
@@ -427,6 +425,28 @@ class Resolver:
                 weights[person] = (weight, other)
         weights.pop(own, None)  # type: ignore[arg-type]
         return {p: _Pair(w, other) for p, (w, other) in weights.items()}
+
+    def _weights(
+        self, form: object, candidates: list[str], floor: tuple[float, ...]
+    ) -> list[float]:
+        """The model's weight of each candidate pair (-inf for a pair the model failed on):
+        in one call when the model scores many at once (MatchModel.scores), else pair by pair."""
+        forms = self.state.forms
+        if self._scores is not None and floor:
+            try:
+                weights = self._scores(form, [forms[o] for o in candidates], *floor)
+                if len(weights) == len(candidates):
+                    return weights
+            except Exception:  # a model bug: find the pairs it fails on, one at a time
+                pass
+        out: list[float] = []
+        for other in candidates:
+            try:
+                out.append(self._score(form, forms[other], *floor))  # type: ignore[misc]
+            except Exception:  # as in _pair
+                self.state.counts["model_errors"] += 1
+                out.append(-math.inf)
+        return out
 
     def _compared(self, form: object, rid: str, keys: tuple[str, ...]) -> dict[str, _Pair]:
         """_candidates for a model without a fast score: the evidence of every pair."""

@@ -219,6 +219,26 @@ def test_score_with_a_floor_drops_two_niks_each_right_for_their_record(model):
     assert model.score(a, same, model.review_weight) == model.score(a, same)
 
 
+def test_scores_of_many_candidates_are_their_scores_one_by_one(model):
+    # The resolver's batch: pairs that end at their NIK (a sister's NIK right for her, a NIK
+    # of another district and date) and pairs scored in full, in the candidates' order.
+    a = model.prepare(registry())
+    others = [model.prepare(r) for r in (
+        registry(nik="7413015203860001", birth_date=dt.date(1986, 3, 12)),
+        registry(),
+        rec(name="Siti Nurhayati", nik=NIK),
+        rec(name="BUDI SANTOSO", nik="3201011708900003", birth_date=dt.date(1990, 8, 17)),
+        rec(name="SITI NURHAYATI", birth_date=BORN),
+        registry(nik="7413015203580001"),
+        rec(),
+    )]  # fmt: skip
+    floor = model.review_weight
+    got = model.scores(a, others, floor)
+    assert got == [model.score(a, b, floor) for b in others]
+    assert got[0] == got[3] == -math.inf and got[1] > model.link_weight
+    assert model.scores(a, [], floor) == []
+
+
 def test_nik_with_two_year_digits_swapped_and_a_date_typo_links(model):
     # 85 typed 58 in the NIK, and the 12th written the 13th: a NIK transposition that no
     # NIK-encoded date can vouch for. It weighs as one typed digit does (compare.TIED), not 0.

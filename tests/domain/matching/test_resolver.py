@@ -7,6 +7,7 @@ import pytest
 
 from domain.matching.decisions import DecisionKind as K
 from domain.matching.index import BlockIndex
+from domain.matching.model import MatchModel
 from domain.matching.resolver import MAX_REVIEWS, NOTHING_TO_COMPARE
 
 from .resolver_support import models, person, real_model, resolver
@@ -464,3 +465,27 @@ def test_the_pairs_scored_are_counted_and_a_replay_scores_none(model) -> None:
         replayed.apply(d)
     assert replayed.scored == 0
     assert replayed.records_of(replayed.person_of("Rc")) == r.records_of(r.person_of("Rc"))
+
+
+class _FailsOnOnePerson(MatchModel):
+    """The real model, except that scoring any pair with a record named POISON raises."""
+
+    def score(self, a, b, floor=None):  # type: ignore[no-untyped-def]
+        if "POISON" in (a.record.name or "", b.record.name or ""):
+            raise RuntimeError("model bug")
+        return super().score(a, b, floor)
+
+
+def test_a_pair_the_model_fails_on_is_counted_and_the_other_candidates_still_score() -> None:
+    # MatchModel.scores scores a record's candidates in one call; when it raises, the pairs
+    # are scored one at a time, so one bad pair costs only itself.
+    model = _FailsOnOnePerson.load()
+    r = resolver(model)
+    siti = dict(sex="P", nik="7413014404910001", kelurahan="RAHA I", address="JL. MAWAR 1")
+    r.resolve(person("Ra", "SITI AMINAH", "1991-04-04", **siti), 1)
+    r.resolve(person("Rp", "POISON", "1991-04-04", **siti), 2)
+    assert r.stats["model_errors"] == 1  # Rp against Ra
+    decisions = r.resolve(person("Rc", "SITI AMINAH", "1991-04-04", **siti), 3)
+    assert r.stats["model_errors"] == 2  # Rc against Rp
+    assert [d.kind for d in decisions] == [K.LINK]
+    assert r.person_of("Rc") == r.person_of("Ra") != r.person_of("Rp")
