@@ -95,6 +95,18 @@ def child_pids(pid: int) -> list[int]:
         return []
 
 
+def stage_of(pid: int) -> str:
+    """A worker child's stage ("identity", "projections": `-c code stage marker`, see
+    ops/stage_process.py), else "child <pid>"."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        argv = []
+    if len(argv) > 3 and b"child_main" in argv[2]:
+        return argv[3].decode(errors="replace")
+    return f"child {pid}"
+
+
 @dataclass
 class _Proc(ChildProcess):
     """A child process whose peak memory and CPU time we keep reading while it lives, its own
@@ -106,6 +118,8 @@ class _Proc(ChildProcess):
     # reaped, its CPU is in its parent's cutime/cstime (counted by cpu_seconds).
     _kids_cpu: dict[int, float] = field(default_factory=dict)
     _kids_peak: dict[int, float] = field(default_factory=dict)
+    _kids_name: dict[int, str] = field(default_factory=dict)
+    _own: tuple[float, float] = (0.0, 0.0)  # the process's own CPU seconds and peak MB
 
     def sample(self) -> None:
         """Read the process's (and its live children's) peak memory and CPU time so far. The
@@ -116,6 +130,8 @@ class _Proc(ChildProcess):
         for gone in set(self._kids_cpu) - set(kids):
             del self._kids_cpu[gone]
         for kid in kids:
+            if kid not in self._kids_name:
+                self._kids_name[kid] = stage_of(kid)
             cpu, peak = cpu_seconds(kid), peak_rss_mb(kid)
             if cpu is not None:
                 self._kids_cpu[kid] = max(self._kids_cpu.get(kid, 0.0), cpu)
@@ -124,9 +140,19 @@ class _Proc(ChildProcess):
         peak = peak_rss_mb(self.proc.pid)
         if peak is not None:
             self.peak_mb = round(max(self.peak_mb or 0, peak + sum(self._kids_peak.values())), 1)
+            self._own = (self._own[0], max(self._own[1], peak))
         cpu = cpu_seconds(self.proc.pid)
         if cpu is not None:
             self.cpu_s = max(self.cpu_s, cpu + sum(self._kids_cpu.values()))
+            self._own = (max(self._own[0], cpu), self._own[1])
+
+    def by_process(self) -> dict[str, tuple[float, float]]:
+        """CPU seconds and peak MB so far of the process itself ("main") and of each live
+        child, named by its stage (a worker's "identity" and "projections" children)."""
+        out = {"main": self._own}
+        for kid, cpu in self._kids_cpu.items():
+            out[self._kids_name.get(kid, f"child {kid}")] = (cpu, self._kids_peak.get(kid, 0.0))
+        return out
 
     def check(self) -> None:
         """Raise if the process exited with an error."""
@@ -524,6 +550,7 @@ def _end_to_end_phase(run: _Run) -> _Proc:
     )
     worker.sample()
     cpu0 = {p.name: p.cpu_s for p in run.procs}
+    parts0 = worker.by_process()
     samples: list[tuple[float, int]] = []
 
     def projected() -> bool:
@@ -542,6 +569,15 @@ def _end_to_end_phase(run: _Run) -> _Proc:
         "events_per_s": round(rows / max(secs, 1e-6), 1),
         "cpu_s": {p.name: round(p.cpu_s - cpu0[p.name], 2) for p in run.procs},
         "worker_cpu_us_per_event": round((worker.cpu_s - cpu0["worker"]) / rows * 1e6, 1),
+        # Each of the worker's processes apart (its stages in child processes): which stage
+        # is the longest, and where a change moved the CPU.
+        "worker_processes": {
+            name: {
+                "cpu_us_per_event": round((cpu - parts0.get(name, (0.0, 0.0))[0]) / rows * 1e6, 1),
+                "peak_mb": round(peak, 1),
+            }
+            for name, (cpu, peak) in worker.by_process().items()
+        },
         "cost_early": cost_per_event(samples, rows, EARLY),
         "cost_late": cost_per_event(samples, rows, LATE),
     }

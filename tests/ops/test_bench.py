@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from ops.bench import (
     exact_quantile,
     quantile,
     run_bench,
+    stage_of,
 )
 from ops.processes import free_port, owned_pid, port_is_free
 from tests.conftest import test_stack_config
@@ -74,6 +78,20 @@ def test_cpu_seconds_of_this_process_grow_with_work() -> None:
     assert cpu_seconds(2**22 + 12345) is None  # no such process
 
 
+def test_a_worker_child_is_named_by_its_stage() -> None:
+    code = "import time; time.sleep(30)  # from ops.stage_process import child_main"
+    child = subprocess.Popen([sys.executable, "-c", code, "identity", "marker"])
+    try:
+        deadline = time.monotonic() + 10
+        while stage_of(child.pid) != "identity" and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the exec has replaced the fork's command line
+        assert stage_of(child.pid) == "identity"
+    finally:
+        child.kill()
+        child.wait()
+    assert stage_of(os.getpid()) == f"child {os.getpid()}"  # not a worker's stage
+
+
 def test_rows_beyond_a_million_are_refused() -> None:
     assert BenchOptions(rows=1_000_000).rows == 1_000_000
     with pytest.raises(ValueError, match="rows"):
@@ -120,6 +138,12 @@ def test_a_tiny_run_reports_every_figure(tmp_path: Path, monkeypatch: pytest.Mon
     # records had candidates to score.
     assert e2e["identity_candidates_per_record"] > 0
     assert e2e["cpu_s"]["worker"] > 0 and e2e["worker_cpu_us_per_event"] > 0
+    # The worker's own process and its resolver's child apart; together, the worker's CPU.
+    parts = e2e["worker_processes"]
+    assert set(parts) == {"main", "identity"}
+    assert all(p["cpu_us_per_event"] > 0 and p["peak_mb"] > 0 for p in parts.values())
+    total = sum(p["cpu_us_per_event"] for p in parts.values())
+    assert total == pytest.approx(e2e["worker_cpu_us_per_event"], rel=0.1)
     engine = sa.create_engine(f"sqlite:///{opts.dir / 'projections.db'}")
     try:
         with engine.connect() as c:
