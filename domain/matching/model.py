@@ -101,6 +101,7 @@ class MatchModel:
         self._name, self._prefix = FIELDS.index("name"), FIELDS.index("prefix")
         self._nik, self._dob = FIELDS.index("nik"), FIELDS.index("birth_date")
         self._kk = FIELDS.index("kk")
+        self._moved = tuple(FIELDS.index(f) for f in ("kk", "address", "area", "postcode"))
         # Early exit (score with a floor): the most telling fields first, and the most each
         # field still to come can add (name: plus the rarest name's gain).
         tops = [max(ws) + (self.tf_max_gain if f in TF_LEVELS else 0.0)
@@ -203,7 +204,18 @@ class MatchModel:
         i = self._prefix
         if lv[i] == 1:
             w[i] = min(w[i] + self._tf_shift(self._u_exact[i], a.prefix_u), BOUNDS["prefix"])
+        if self._issuers_one_nik(a, b, lv):
+            for i in self._moved:  # never against: one resident at two times
+                w[i] = max(w[i], 0.0)
         return w
+
+    def _issuers_one_nik(self, a: Prepared, b: Prepared, lv: Sequence[int]) -> bool:
+        """Two records of the civil registry, which issues NIKs and never one twice, holding
+        the same NIK (right for one of them): one resident, recorded at two times. Where they
+        lived and their KK change with a move (an old PINDAH_DATANG row against the biodata
+        after a second move weighed 19.7 bits, under the link weight, and fell out of its
+        person), so those fields never count against such a pair."""
+        return lv[self._nik] == NIK_EXACT and a.record.source == b.record.source == ISSUER
 
     def _tf_shift(self, ref: float, u: float) -> float:
         """Bits added for a rare value, taken for a common one: log2(u of the level on any
@@ -269,6 +281,8 @@ class MatchModel:
             # Two NIKs each right for its own record: never linked (see _identified), and
             # not a supervisor's question either.
             return -math.inf
+        if j == NIK_EXACT and a.record.source == b.record.source == ISSUER:
+            return self.score(a, b)  # no early exit: _weights lifts the fields of a move
         w, total = self._w, self._w[i][j]
         bound = floor - self.tf_max_gain * 2  # tf shifts below are bounded
         if total + rest < bound:

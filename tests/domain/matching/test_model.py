@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,24 @@ def test_scores_of_many_candidates_are_their_scores_one_by_one(model):
     assert got == [model.score(a, b, floor) for b in others]
     assert got[0] == got[3] == -math.inf and got[1] > model.link_weight
     assert model.scores(a, [], floor) == []
+
+
+def test_the_registry_s_old_move_record_stays_linked_after_a_second_move(model):
+    # The biodata after a family's move (new kecamatan, new KK) against the registry's own
+    # PINDAH_DATANG row of an earlier move: only the NIK and the old area. The issuer never
+    # gives a NIK twice, so where the resident lived says nothing against them.
+    moved = registry(kecamatan="02", kelurahan="2001", kk_number="7413022006260002")
+    old_move = rec("siak", nik="7413015203850001", kecamatan="01", kelurahan="2003")
+    moved, old_move = (replace(r, source="disdukcapil") for r in (moved, old_move))
+    assert levels(model, old_move, moved)["area"] == "else"
+    assert model.compare(old_move, moved).weight >= model.link_weight
+    a, b = model.prepare(old_move), model.prepare(moved)
+    assert model.score(a, b, model.review_weight) == model.compare(old_move, moved).weight
+    # Another agency's record with that NIK and the old area: the area still counts.
+    clinic = replace(old_move, source="dinkes")
+    assert model.compare(clinic, moved).weight < model.compare(old_move, moved).weight
+    weights = {c.field: c.weight for c in model.compare(clinic, moved).comparisons}
+    assert weights["area"] < 0
 
 
 def test_nik_with_two_year_digits_swapped_and_a_date_typo_links(model):
