@@ -281,7 +281,7 @@ class MatchModel:
             # Two NIKs each right for its own record: never linked (see _identified), and
             # not a supervisor's question either.
             return -math.inf
-        if j == NIK_EXACT and a.record.source == b.record.source == ISSUER:
+        if self._issuers_one_nik(a, b, lv):
             return self.score(a, b)  # no early exit: _weights lifts the fields of a move
         w, total = self._w, self._w[i][j]
         bound = floor - self.tf_max_gain * 2  # tf shifts below are bounded
