@@ -17,8 +17,10 @@ import json
 import os
 import shutil
 import ssl
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,8 @@ import httpx
 
 from eventlog.settings import KafkaSettings
 
-from ..processes import pid_in_file, port_is_free, port_is_listening, wait_for
+from ..processes import free_block, pid_in_file, port_is_free, port_is_listening, wait_for
+from .cds import JvmArchives, ensure_archives
 from .dist import Dist, StackError, find_java, pinned_versions
 from .kafka import KafkaNode, broker_specs, cluster_id_for
 from .keycloak import KeycloakNode
@@ -133,6 +136,9 @@ class Stack:
     log: object = field(default=print, repr=False)
     # True: the services get SIGTERM when the process that started them dies (the demo).
     die_with_parent: bool = False
+    # True: a throwaway stack whose JVMs make the class-data archives (ops/stack/cds.py).
+    making_archives: bool = field(default=False, repr=False)
+    archives_dir: Path | None = field(default=None, repr=False)  # default: the dist's cds/
 
     def __post_init__(self) -> None:
         # What the caller asked for; `config` becomes what actually runs, when a stack does.
@@ -143,15 +149,57 @@ class Stack:
         state = c.state_dir.resolve()
         specs = broker_specs(c.brokers, c.kafka_port, c.controller_port, state)
         self.secrets = StackSecrets(state / "secure") if c.secure else None
-        self.kafka = [KafkaNode(s, specs, self.dist, c.kafka_heap_mb, self.secrets) for s in specs]
+        self.archives = self._archives(self.making_archives)
+        self.kafka = [
+            KafkaNode(s, specs, self.dist, c.kafka_heap_mb, self.secrets, self.archives)
+            for s in specs
+        ]
         self.registry = RegistryNode(
-            state / "registry", c.registry_port, self.dist, c.registry_heap_mb, self.secrets
+            state / "registry",
+            c.registry_port,
+            self.dist,
+            c.registry_heap_mb,
+            self.secrets,
+            self.archives,
         )
         self.keycloak = None
         if c.keycloak:
             self.keycloak = KeycloakNode(state / "keycloak", c.keycloak_port, self.dist.root)
         for proc in [n.proc for n in self.kafka] + [self.registry.proc] + self._extra_procs():
             proc.die_with_parent = self.die_with_parent
+
+    def _archives(self, making: bool) -> JvmArchives | None:
+        try:
+            root = self.archives_dir or self.dist.root / "cds"
+            return JvmArchives(root, find_java(), making=making)
+        except StackError:
+            return None  # no Java: up() says how to get it
+
+    def _make_archives(self) -> dict[str, tuple[str, str | None]]:
+        """A throwaway single-broker stack on free ports whose JVMs dump the class-data
+        archives when they stop (ops/stack/cds.py); returns each program's class path and cwd."""
+        with tempfile.TemporaryDirectory(prefix="mpphub-cds-") as tmp:
+            first = free_block(3)
+            cfg = StackConfig(
+                state_dir=Path(tmp),
+                dist_dir=self.config.dist_dir,
+                kafka_port=first,
+                controller_port=first + 1,
+                registry_port=first + 2,
+            )
+            trainer = Stack(
+                cfg, log=lambda m: None, making_archives=True, archives_dir=self.archives.root
+            )
+            try:
+                trainer.up(timeout=120)
+            finally:
+                trainer.down()
+        home = str(self.dist.registry_home)
+        return {
+            "kafka-format": (self.kafka[0].classpath, None),
+            "kafka": (self.kafka[0].classpath, None),
+            "registry": (str(self.dist.registry_jar()), home),
+        }
 
     def _extra_procs(self) -> list:
         return [self.keycloak.proc] if self.keycloak is not None else []
@@ -215,6 +263,8 @@ class Stack:
         find_java()  # before anything is fetched: no Java, no stack
         self._check_ports()
         self.dist.ensure(log=self.log)
+        if self.archives is not None:
+            ensure_archives(self.archives, self._make_archives, self.log)
         state = c.state_dir.resolve()
         self._check_formatted_size(state)
         self._check_security_matches_data(state)
@@ -226,14 +276,16 @@ class Stack:
         if self.keycloak is not None and self.keycloak.proc.pid() is None:
             self.keycloak.start()  # first: it boots slowest, alongside the brokers
             started.append("keycloak")
-        for node in self.kafka:
-            if node.proc.pid() is None:
-                node.prepare(cid)
-                node.start()
-                started.append(node.spec.name)
         if self.registry.proc.pid() is None:
-            self.registry.start()
+            self.registry.start()  # before the brokers' storage format: it boots slower
             started.append("registry")
+        stopped = [node for node in self.kafka if node.proc.pid() is None]
+        # Each format is a JVM of its own (~1-2 s): the brokers' run side by side.
+        with ThreadPoolExecutor(max(1, len(stopped))) as pool:
+            list(pool.map(lambda node: node.prepare(cid), stopped))
+        for node in stopped:
+            node.start()
+            started.append(node.spec.name)
         self._record.write_text(
             json.dumps(
                 {**asdict(c), "state_dir": str(state), "dist_dir": str(c.dist_dir.resolve())},
@@ -269,7 +321,13 @@ class Stack:
             stopped.append("keycloak")
         if self.registry.proc.stop():
             stopped.append("registry")
-        for node in reversed(self.kafka):
+        # The brokers together: stopped one by one, the last KRaft controller has no quorum left
+        # to grant its controlled shutdown and waits out the stop timeout to a SIGKILL (30 s and
+        # an unclean stop of a three-broker stack); signalled at once they end cleanly in ~5 s.
+        brokers = [node for node in reversed(self.kafka) if node.proc.pid() is not None]
+        for node in brokers:
+            node.proc.terminate()
+        for node in brokers:
             if node.proc.stop():
                 stopped.append(node.spec.name)
         if purge:

@@ -8,7 +8,9 @@ so a pid recycled by the OS after a crash is never killed by mistake (ops/proces
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,13 @@ class ManagedProcess:
         # so that pid() never mistakes a just-started service for a dead one.
         wait_for(lambda: proc.poll() is not None or self.marker in command_line(proc.pid), 10, 0.02)
         return proc.pid
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop() waits): to let several services stop together."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGTERM)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, then SIGKILL after timeout; True when a process of ours was stopped."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cds import JvmArchives
 from .dist import Dist, find_java
 from .process import ManagedProcess
 from .secure import StackSecrets
@@ -22,8 +23,10 @@ class RegistryNode:
         dist: Dist,
         heap_mb: int = 384,
         secure: StackSecrets | None = None,
+        archives: JvmArchives | None = None,
     ):
         self.state_dir = state_dir
+        self.archives = archives
         self.secure = secure
         self.port = port
         self.dist = dist
@@ -43,6 +46,10 @@ class RegistryNode:
             find_java(),
             f"-Xmx{self.heap_mb}m",
             "-XX:+UseSerialGC",
+            # The quick compiler only: ready in less time and CPU; the registry answers a few
+            # schema lookups (clients cache them), its peak speed does not matter.
+            "-XX:TieredStopAtLevel=1",
+            *(self.archives.flags("registry") if self.archives is not None else []),
             *self._listen(),
             "-Dquarkus.http.host=127.0.0.1",
             # The marker that tells our process from any other java on the machine.

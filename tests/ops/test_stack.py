@@ -94,6 +94,14 @@ def test_three_broker_mode_forms_one_cluster(tmp_path: Path) -> None:
     finally:
         s.down()
     assert _java_pids_with(str(tmp_path / "s3")) == []
+    # Each broker ended cleanly (Kafka writes the marker only then): one by one, the last
+    # controller had no quorum for its controlled shutdown and was killed after 30 s.
+    unclean = [
+        n
+        for n in ("kafka-1", "kafka-2", "kafka-3")
+        if not (tmp_path / "s3" / n / "data" / ".kafka_cleanshutdown").exists()
+    ]
+    assert unclean == []
 
 
 def test_single_node_config_is_standalone_and_loopback_only() -> None:
