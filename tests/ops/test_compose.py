@@ -9,6 +9,7 @@ used are what the scrape targets, healthchecks and replication factors are check
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import os
@@ -222,7 +223,15 @@ def _start(name: str, service: dict[str, Any]) -> Process:
         # `--projections process`: the child process is handed the same projection settings.
         mp.setattr("ops.stage_process.start", lambda h, *_: got["settings"].append(h.projection))
         mp.setattr("projections.api.run_api", run_api)
-        result = CliRunner().invoke(main, argv, env=_cli_env(service))
+        # `mpphub worker` installs uvloop's policy for its process (ops/worker.py use_uvloop):
+        # left in place it put every later test of the session on uvloop, where closing a TLS
+        # consumer with a fetch in flight waits out a 30 s SSL shutdown timeout
+        # (MagicStack/uvloop#471; tests/ops/test_secure_stack.py lost 30 s to it).
+        policy = asyncio.get_event_loop_policy()
+        try:
+            result = CliRunner().invoke(main, argv, env=_cli_env(service))
+        finally:
+            asyncio.set_event_loop_policy(policy)
     assert result.exit_code == 0, f"{name}: mpphub {shlex.join(argv)}: {result.output}"
     assert got["settings"], f"{name}: `mpphub {argv[0]}` reached none of the recorded steps"
     listens = {}
