@@ -187,8 +187,13 @@ class Stack:
                 controller_port=first + 1,
                 registry_port=first + 2,
             )
+            # die_with_parent as ours: a demo killed -9 while this runs leaves no JVM behind.
             trainer = Stack(
-                cfg, log=lambda m: None, making_archives=True, archives_dir=self.archives.root
+                cfg,
+                log=lambda m: None,
+                die_with_parent=self.die_with_parent,
+                making_archives=True,
+                archives_dir=self.archives.root,
             )
             try:
                 trainer.up(timeout=120)
