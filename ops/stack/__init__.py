@@ -333,7 +333,7 @@ class Stack:
         for node in brokers:
             node.proc.terminate()
         for node in brokers:
-            if node.proc.stop():
+            if node.proc.stop(signalled=True):
                 stopped.append(node.spec.name)
         if purge:
             shutil.rmtree(self.config.state_dir, ignore_errors=True)

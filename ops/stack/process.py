@@ -67,12 +67,14 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.kill(pid, signal.SIGTERM)
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM, then SIGKILL after timeout; True when a process of ours was stopped."""
+    def stop(self, timeout: float = 30.0, *, signalled: bool = False) -> bool:
+        """SIGTERM (unless terminate() already sent it, as ChildProcess.stop), then SIGKILL
+        after timeout; True when a process of ours was stopped."""
         pid = self.pid()
         if pid is None:
             return False
-        stop_process(pid, marker=self.marker, timeout=timeout)
+        sig = 0 if signalled else signal.SIGTERM  # signal 0 sends nothing
+        stop_process(pid, marker=self.marker, sig=sig, timeout=timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
 
