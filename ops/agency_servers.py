@@ -7,6 +7,7 @@ SQLite file captured by polling, said in one line that names the package to inst
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +32,44 @@ class AgencySource:
     tables: list[dict]
 
 
+_HOME_PREFIX = "mpphub-demo-"
+_STATE_MARKER = "state-dir"  # in a server home: the state dir it serves
+
+
 def server_home(state: Path) -> Path:
     """Where the servers of a demo state dir live: a short path under the system temp dir that
     the `postgres` and `mysql` OS users can reach (a state dir under a 0700 home is not, and a
-    unix socket path has a 107-byte limit), the same for the same state dir (leftovers found)."""
-    digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
-    home = Path(tempfile.gettempdir()) / f"mpphub-demo-{digest}"
+    unix socket path has a 107-byte limit), the same for the same state dir (leftovers found).
+
+    The home records its state dir, and the homes of state dirs that no longer exist are
+    removed here (a test's temporary state dir, a deleted demo dir): about 180 MB each, which
+    the temp dir would otherwise collect run after run."""
+    state = state.resolve()
+    state.mkdir(parents=True, exist_ok=True)  # what the record points to must exist
+    digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
+    root = Path(tempfile.gettempdir())
+    remove_orphan_homes(root)
+    home = root / f"{_HOME_PREFIX}{digest}"
     home.mkdir(exist_ok=True)
     home.chmod(0o755)
+    (home / _STATE_MARKER).write_text(str(state))
     return home
+
+
+def remove_orphan_homes(root: Path) -> list[Path]:
+    """Remove the server homes under `root` whose recorded state dir is gone and whose servers
+    are not running; the homes removed. A home without the record (older hubs) is kept."""
+    removed = []
+    for home in root.glob(f"{_HOME_PREFIX}*"):
+        try:
+            state = Path((home / _STATE_MARKER).read_text())
+        except OSError:
+            continue
+        if state.exists() or any(kind(home, 0).running for kind in _SERVERS.values()):
+            continue
+        shutil.rmtree(home, ignore_errors=True)
+        removed.append(home)
+    return removed
 
 
 @dataclass
