@@ -190,13 +190,19 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
     live = [r for _, r in ranked]
     out: dict[str, Any] = {"person_id": person_id}
     provenance: dict[str, dict[str, Any]] = {}
+    taken: dict[str, Mapping[str, Any]] = {}  # field -> the record it came from
+    sources: dict[int, dict[str, Any]] = {}  # id(record) -> its provenance, made once
 
     def take(name: str, candidates: list[Mapping[str, Any]]) -> None:
         for r in candidates:
             value = r["data"].get(name)
             if value is not None:
                 out[name] = as_date(value) if name in DATE_FIELDS else value
-                provenance[name] = _source(r)
+                source = sources.get(id(r))
+                if source is None:
+                    source = sources[id(r)] = _source(r)
+                provenance[name] = source
+                taken[name] = r
                 return
         out[name] = None
 
@@ -206,10 +212,8 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
         for _, r in sorted(ranked, key=lambda o: (o[0][0], o[1]["nik_status"] != VALID, *o[0][1:]))
     ]
     take("nik", by_nik)
-    nik_source = provenance.get("nik")
-    out["nik_status"] = next(
-        (r["nik_status"] for r in by_nik if nik_source and _source(r) == nik_source), None
-    )
+    nik_record = taken.get("nik")
+    out["nik_status"] = None if nik_record is None else nik_record["nik_status"]
     for name in IDENTITY_FIELDS[1:]:
         take(name, live)
     take("deceased", live)
