@@ -2,8 +2,9 @@
 
 Faust reads committed records only in its exactly_once mode, which the hub does not use; the
 identity log is written in transactions (streams/fencing.py), and a fenced or killed writer's
-aborted batch stays in the log, marked aborted. Every worker that reads the log (the hub's
-worker, a projection-only worker) is a CommittedReadingApp.
+aborted batch stays in the log, marked aborted. Every Faust app that reads the log (the hub's
+worker, its resolver's child) is a CommittedReadingApp; the projection-only worker's plain
+consumer sets read_committed itself (projections/sink.py).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 child process, on the machine's other core, instead of in the worker's own event loop (and GIL)
 next to normalize.
 
-- `projections`: the projection-only worker (projections/agent.py: consumer group
-  `<app_id>-projections`, checkpoints in the same transactions as the rows, as inline).
+- `projections`: the projection-only worker (projections/sink.py: a plain Kafka consumer in
+  group `<app_id>-projections`, checkpoints in the same transactions as the rows, as inline).
 - `identity`: the identity resolver alone (streams/identity.py) in a Faust app of consumer group
   `<app_id>-identity`; its decisions go to the log under the same transactional id as inline,
   so a resolver in one mode fences one in the other. The group's offsets are its own: the first
@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 MODES = ("inline", "process")
 STAGES = ("projections", "identity")
 STOP_TIMEOUT_S = 20.0
-# The worker's own (streams/app.py), not Faust's 60 s: a child restarted after a crash would
-# sit idle for a minute while the broker waits for the dead child's session to expire.
-GROUP_TIMEOUTS = {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
+# The worker's own group timeouts (streams/app.py): a child restarted after a crash gets its
+# partitions back once the dead child's 10 s session has expired.
+GROUP_TIMEOUTS = {"session_timeout_s": 10.0, "heartbeat_interval_s": 3.0}
 
 
 def start(

@@ -124,11 +124,12 @@ def use_uvloop() -> None:
 
 
 def run_projections_only(hub: HubSettings, **options: Any) -> None:
-    """Run a worker that only keeps the projections (its own consumer group), for scaling the
-    read side apart from the stream processors."""
-    from projections.agent import run_projection_worker
+    """Run a worker that only keeps the projections (its own consumer group, a plain Kafka
+    consumer: projections/sink.py), for scaling the read side apart from the stream
+    processors. `options`: `topics`, `session_timeout_s`, `heartbeat_interval_s`."""
+    from projections.sink import run_projection_sink
 
     check_projection_secret(hub)
     serve_metrics(hub.metrics_port, hub.metrics_addr)
     use_uvloop()
-    run_projection_worker(hub.projection, **options)
+    run_projection_sink(hub.projection, **options)

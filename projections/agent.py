@@ -1,5 +1,6 @@
-"""The projection as a Faust agent: the writer agent over the four canonical topics, the
-timers that keep open permits and their gauges current, and the projection-only worker.
+"""The projection as a Faust agent of the worker's app (inline): the writer agent over the four
+canonical topics and the timers that keep open permits and their gauges current. The
+projection-only worker is a plain consumer (projections/sink.py).
 
 The agent acks a batch only after the Projector committed it, so Kafka's committed offsets may
 lag the database (kill -9) but never run ahead of it. Faust's exactly_once is not used.
@@ -15,33 +16,12 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from eventlog import admin
-from eventlog.committed import CommittedReadingApp
-from eventlog.topics import KEEP_FOREVER
-
 from .facts import CONSUMER, ProjectionTopics
 from .projector import Projector, RawMessage
 from .settings import ProjectionSettings
+from .upkeep import GAUGE_INTERVAL_S, REFRESH_INTERVAL_S, ensure_topics
 
 log = logging.getLogger(__name__)
-
-REFRESH_INTERVAL_S = 30.0
-GAUGE_INTERVAL_S = 5.0
-
-
-async def ensure_topics(
-    settings: ProjectionSettings, topics: ProjectionTopics | None = None
-) -> list[str]:
-    """Create the canonical topics (default: the hub's) that do not exist yet (kept forever:
-    projections are rebuilt from them); the names created. Person facts and identity decisions
-    get their own partition count (one: eventlog.topics.PARTITIONS)."""
-    topics = topics or ProjectionTopics.of(settings.kafka.topics)
-    return await admin.ensure_topics(
-        settings.kafka,
-        dict.fromkeys(topics.names, KEEP_FOREVER),
-        partitions=settings.topic_partitions,
-        replication_factor=settings.replication_factor,
-    )
 
 
 def writer_agent(
@@ -145,48 +125,3 @@ def register_projection(
     )
     create_topics_on_first_start(app, settings, topics)
     return projector
-
-
-def projection_app(
-    settings: ProjectionSettings,
-    *,
-    topics: ProjectionTopics | None = None,
-    consumer: str = CONSUMER,
-    **faust_options: Any,
-) -> faust.App:
-    """A Faust app running only the projection (consumer group `<app_id>-projections`), for
-    scaling the read side apart from the stream processors."""
-    options: dict[str, Any] = {
-        "broker": [f"kafka://{h}" for h in settings.kafka.servers],
-        "broker_credentials": settings.kafka.faust_credentials(),
-        "store": "memory://",
-        "web_enabled": False,
-        "datadir": settings.data_dir,
-        "topic_partitions": settings.topic_partitions,
-        "topic_replication_factor": settings.replication_factor,
-        "producer_acks": -1,
-        "topic_disable_leader": True,
-        # Faust's 4,096 stops delivery while one batch commits; the worker's size (streams/app.py).
-        "stream_buffer_maxsize": 32768,
-    }
-    options.update(faust_options)
-    # Committed records only: the identity log is written in transactions (a fenced or killed
-    # resolver's aborted batch stays in it).
-    app = CommittedReadingApp(
-        settings.kafka.topics.group(f"{settings.app_id}-projections"), **options
-    )
-    register_projection(app, settings, topics=topics, consumer=consumer)
-    return app
-
-
-def run_projection_worker(
-    settings: ProjectionSettings,
-    *,
-    topics: ProjectionTopics | None = None,
-    consumer: str = CONSUMER,
-    **faust_options: Any,
-) -> None:
-    """Run the projection-only worker until stopped."""
-    app = projection_app(settings, topics=topics, consumer=consumer, **faust_options)
-    worker = faust.Worker(app, loglevel=settings.log_level)
-    worker.execute_from_commandline()

@@ -422,11 +422,13 @@ def test_a_bad_setting_fails_every_client_in_one_line_naming_it(
         assert "not-the-password" not in done.stderr + done.stdout
 
 
-def test_every_faust_app_gets_the_credentials_and_the_prefix(tmp_path: Path) -> None:
+def test_every_kafka_client_of_the_workers_gets_the_credentials_and_the_prefix(
+    tmp_path: Path,
+) -> None:
     import faust
 
     from ops.settings import HubSettings
-    from projections.agent import projection_app
+    from projections.sink import ProjectionSink
     from streams.app import create_app
 
     (tmp_path / "pw").write_text("s3cret\n")
@@ -439,8 +441,16 @@ def test_every_faust_app_gets_the_credentials_and_the_prefix(tmp_path: Path) -> 
             "MPPHUB_TOPIC_PREFIX": "kota-b.",
         }
     )
-    for app in (create_app(hub.stream), projection_app(hub.projection)):
-        credentials = app.conf.broker_credentials
-        assert isinstance(credentials, faust.SASLCredentials), app.conf.id
-        assert (credentials.username, credentials.password) == ("hub", "s3cret")
-        assert app.conf.id.startswith("kota-b.")
+    app = create_app(hub.stream)
+    credentials = app.conf.broker_credentials
+    assert isinstance(credentials, faust.SASLCredentials), app.conf.id
+    assert (credentials.username, credentials.password) == ("hub", "s3cret")
+    assert app.conf.id.startswith("kota-b.")
+    # The projection-only worker's plain consumer (projections/sink.py).
+    options = ProjectionSink(hub.projection).consumer_options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("hub", "s3cret")
+    assert options["ssl_context"] is not None
+    assert options["group_id"].startswith("kota-b.")
+    assert options["isolation_level"] == "read_committed"

@@ -212,8 +212,8 @@ def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: got.update(o))
     stage_process.child_main()
     worker = create_app(StreamSettings()).conf
-    assert got["broker_session_timeout"] == worker.broker_session_timeout
-    assert got["broker_heartbeat_interval"] == worker.broker_heartbeat_interval
+    assert got["session_timeout_s"] == worker.broker_session_timeout
+    assert got["heartbeat_interval_s"] == worker.broker_heartbeat_interval
 
 
 def test_a_begun_stop_ends_the_child_at_once_and_is_no_failure() -> None:

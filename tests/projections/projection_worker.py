@@ -21,9 +21,8 @@ def main() -> None:
     run_projections_only(
         HubSettings.from_env(),
         topics=ProjectionTopics(person, permit, service, identity),
-        broker_session_timeout=6.0,
-        broker_heartbeat_interval=1.0,
-        broker_commit_interval=0.5,
+        session_timeout_s=6.0,
+        heartbeat_interval_s=1.0,
     )
 
 
