@@ -27,12 +27,12 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from .facts import CONSUMER, ProjectionTopics
-from .projector import Projector, RawMessage
+from .projector import Projector
 from .settings import ProjectionSettings
 from .upkeep import GAUGE_INTERVAL_S, REFRESH_INTERVAL_S, ensure_topics
 
@@ -65,6 +65,9 @@ class ProjectionSink:
         self.heartbeat_interval_s = heartbeat_interval_s
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self._assignment = 0  # counts rebalances: a batch commits only in the one it came in
+        self._in_hand = asyncio.Lock()  # held from a batch's projection to its offsets' commit
+        self._uncommitted: dict[TopicPartition, int] = {}  # projected, not committed yet
 
     def stop(self) -> None:
         """Ask the worker to stop after the batch in hand (committed first)."""
@@ -97,7 +100,8 @@ class ProjectionSink:
         created = await ensure_topics(self.settings, self.topics)
         if created:
             log.info("created canonical topics %s", ", ".join(created))
-        consumer = AIOKafkaConsumer(*self.topics.names, **self.consumer_options())
+        consumer = AIOKafkaConsumer(**self.consumer_options())
+        consumer.subscribe(list(self.topics.names), listener=_Rebalance(self))
         await consumer.start()
         self._consumer = consumer
         timers = [
@@ -126,27 +130,55 @@ class ProjectionSink:
                     poll.cancel()
                     await asyncio.gather(poll, return_exceptions=True)
                     return
+                fetched_in = self._assignment
                 for batch in in_log_order(poll.result(), self.settings.batch_size):
-                    await self._project(consumer, batch)
+                    if self._assignment != fetched_in:
+                        break  # fetched for an assignment that is gone: read again from Kafka
+                    async with self._in_hand:
+                        await self.projector.process(
+                            [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
+                        )
+                        if self._assignment == fetched_in:
+                            # A partition's records in a batch are a prefix of what is left of
+                            # it (in_log_order keeps its order): the next read starts after.
+                            for m in batch:
+                                self._uncommitted[TopicPartition(m.topic, m.partition)] = (
+                                    m.offset + 1
+                                )
+                            await self._commit(consumer)
                     if self._stopping.is_set():
                         return  # the rest was not committed: the next start reads it again
+                if self._uncommitted:  # a commit that failed (broker away): try again
+                    async with self._in_hand:
+                        await self._commit(consumer)
         finally:
             stopping.cancel()
 
-    async def _project(self, consumer: AIOKafkaConsumer, batch: list[ConsumerRecord]) -> None:
-        raw: list[RawMessage] = [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
-        await self.projector.process(raw)
-        # Each partition's records in the batch are a prefix of what is left of it (in_log_order
-        # keeps a partition's order): its last offset + 1 is what the next start reads from.
-        offsets = {TopicPartition(m.topic, m.partition): m.offset + 1 for m in batch}
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        offsets = dict(self._uncommitted)
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as e:
-            # A rebalance took partitions away meanwhile: their new owner replays what this
-            # batch wrote, and the checkpoints make that replay a no-op.
-            log.info("projection offsets not committed (%s): replayed by the next owner", e)
+            # A rebalance took partitions away meanwhile: whoever gets them reads from the
+            # committed offsets, and the checkpoints make that replay a no-op.
+            log.info("projection offsets not committed (%s): read again by the next owner", e)
+            self._uncommitted.clear()
+            return
         except KafkaError as e:
-            log.warning("projection offsets not committed (%s): the next commit covers them", e)
+            log.warning("projection offsets not committed (%s): tried again", e)
+            return
+        for tp, offset in offsets.items():
+            if self._uncommitted.get(tp) == offset:
+                del self._uncommitted[tp]
+
+    def _reassigned(self) -> None:
+        """A rebalance: what was fetched before is stale, and so are offsets not committed
+        yet (a commit of them now could move a partition's offset back behind what its next
+        owner committed meanwhile, and nobody would read the gap again)."""
+        self._assignment += 1
+        self._uncommitted.clear()
 
     async def _every(self, interval_s: float, work: Callable[[], Any], name: str) -> None:
         while True:
@@ -157,6 +189,27 @@ class ProjectionSink:
                 await asyncio.to_thread(work)
             except Exception:  # noqa: BLE001 - a timer must not die; the next tick tries again
                 log.exception("projection %s timer failed; the next tick tries again", name)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Before the group reassigns partitions: marks the batch in hand stale (its offsets will
+    not be committed) and waits for it to end (bounded: a batch stuck on the database must not
+    hold the whole group), so that no commit of this member lands in the next assignment."""
+
+    def __init__(self, sink: ProjectionSink):
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.sink._reassigned()
+        try:
+            async with asyncio.timeout(self.sink.session_timeout_s):
+                async with self.sink._in_hand:
+                    pass
+        except TimeoutError:
+            log.warning("projection batch still in hand at a rebalance: its offsets are dropped")
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.sink._reassigned()
 
 
 def in_log_order(
