@@ -359,7 +359,8 @@ def _hub_settings(**options):
     default="inline",
     envvar="MPPHUB_WORKER_PROJECTIONS",
     help="Keep the projections in the worker's event loop, or in a child process on another "
-    "core [env MPPHUB_WORKER_PROJECTIONS; inline].",
+    "core (a plain Kafka consumer in group <app id>-projections, without Faust's per-event cost) "
+    "[env MPPHUB_WORKER_PROJECTIONS; inline].",
 )
 @click.option(
     "--identity",
