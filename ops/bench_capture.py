@@ -215,9 +215,14 @@ class DebeziumRun:
         (self.home / "connect.offsets").unlink(missing_ok=True)
         worker.write_text(_properties(self._worker()))
         connector.write_text(_properties(self._connector()))
+        # Connect's warnings (a slot it could not drop, a task that did not stop in time) in
+        # connect.log: without a configuration log4j2 prints errors only.
+        log_config = self.home / "log4j2.properties"
+        log_config.write_text(LOG4J2)
         argv = [
             find_java(),
             "-Xmx1g",
+            f"-Dlog4j2.configurationFile={log_config}",
             "-cp",
             f"{libs}/*",
             "org.apache.kafka.connect.cli.ConnectStandalone",
@@ -240,6 +245,10 @@ class DebeziumRun:
             "listeners": f"http://{LOOPBACK}:{self.rest_port}",
             "producer.compression.type": "lz4",
             "producer.linger.ms": "5",
+            # The task's stop is what drops the replication slot (slot.drop.on.stop); Connect
+            # gives it 5 s by default and then exits without it, which a loaded 2-core machine
+            # overran once (CI, 2026-12-03: the slot left behind). stop() waits 30 s.
+            "task.shutdown.graceful.timeout.ms": "25000",
         }
 
     def _connector(self) -> dict:
@@ -281,6 +290,16 @@ class DebeziumRun:
                 conn.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
         left["slot_left"] = bool(slot)
         return left
+
+
+LOG4J2 = """status = error
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %c{1}: %m%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = OUT
+"""
 
 
 def _properties(values: dict) -> str:
