@@ -189,19 +189,13 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
         return None
     live = [r for _, r in ranked]
     out: dict[str, Any] = {"person_id": person_id}
-    provenance: dict[str, dict[str, Any]] = {}
     taken: dict[str, Mapping[str, Any]] = {}  # field -> the record it came from
-    sources: dict[int, dict[str, Any]] = {}  # id(record) -> its provenance, made once
 
     def take(name: str, candidates: list[Mapping[str, Any]]) -> None:
         for r in candidates:
             value = r["data"].get(name)
             if value is not None:
                 out[name] = as_date(value) if name in DATE_FIELDS else value
-                source = sources.get(id(r))
-                if source is None:
-                    source = sources[id(r)] = _source(r)
-                provenance[name] = source
                 taken[name] = r
                 return
         out[name] = None
@@ -223,7 +217,11 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
     else:
         out["death_date"] = None
     newest = min(live, key=_recency)
-    out["provenance"] = provenance
+    sources: dict[int, dict[str, Any]] = {}  # id(record) -> its provenance, made once
+    out["provenance"] = {
+        name: sources.get(id(r)) or sources.setdefault(id(r), _source(r))
+        for name, r in taken.items()
+    }
     out["source_count"] = len(live)
     out["source_position"] = newest["source_position"]
     out["source_ts"] = newest["source_ts"]

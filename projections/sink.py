@@ -134,18 +134,7 @@ class ProjectionSink:
                 for batch in in_log_order(poll.result(), self.settings.batch_size):
                     if self._assignment != fetched_in:
                         break  # fetched for an assignment that is gone: read again from Kafka
-                    async with self._in_hand:
-                        await self.projector.process(
-                            [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
-                        )
-                        if self._assignment == fetched_in:
-                            # A partition's records in a batch are a prefix of what is left of
-                            # it (in_log_order keeps its order): the next read starts after.
-                            for m in batch:
-                                self._uncommitted[TopicPartition(m.topic, m.partition)] = (
-                                    m.offset + 1
-                                )
-                            await self._commit(consumer)
+                    await self._project(consumer, batch, fetched_in)
                     if self._stopping.is_set():
                         return  # the rest was not committed: the next start reads it again
                 if self._uncommitted:  # a commit that failed (broker away): try again
@@ -153,6 +142,22 @@ class ProjectionSink:
                         await self._commit(consumer)
         finally:
             stopping.cancel()
+
+    async def _project(
+        self, consumer: AIOKafkaConsumer, batch: list[ConsumerRecord], fetched_in: int
+    ) -> None:
+        """Project one batch; commit its offsets unless a rebalance came since it was fetched."""
+        async with self._in_hand:
+            await self.projector.process(
+                [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
+            )
+            if self._assignment != fetched_in:
+                return  # whoever holds its partitions now reads them from the committed offsets
+            # A partition's records in a batch are a prefix of what is left of it (in_log_order
+            # keeps its order): the next read starts after its last.
+            for m in batch:
+                self._uncommitted[TopicPartition(m.topic, m.partition)] = m.offset + 1
+            await self._commit(consumer)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         offsets = dict(self._uncommitted)
