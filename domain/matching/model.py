@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .blocking import SUGGESTED_CAPS, blocking_keys
+from .blocking import SUGGESTED_CAPS, blocking_keys, index_keys
 from .compare import COMPARATORS, FIELDS, LEVELS, NEUTRAL, TF_LEVELS, TIED, kk_level, nik_level
 from .decisions import Evidence, FieldComparison
 from .prepared import Prepared, prepare
@@ -189,6 +189,13 @@ class MatchModel:
     def blocking_keys(self, record: PersonRecord | Prepared) -> tuple[str, ...]:
         """'<kind>:<value>' keys (personal data: memory only, never logged); see blocking.py."""
         return blocking_keys(self.prepare(record))
+
+    def index_keys(
+        self, record: PersonRecord | Prepared
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The keys the resolver indexes a record under, and those it only looks it up under
+        (a proved NIK's deletions are never indexed; see blocking.py)."""
+        return index_keys(self.prepare(record))
 
     def levels(self, a: PersonRecord | Prepared, b: PersonRecord | Prepared) -> tuple[int, ...]:
         """The level index of each field (into compare.LEVELS), in compare.FIELDS order."""

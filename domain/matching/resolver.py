@@ -37,7 +37,9 @@ class Scorer(Protocol):
     """What the resolver needs of a match model (MatchModel). A model that also has
     `prepare(record)` and `score(a, b) -> float` is compared on prepared forms, and builds the
     evidence only for the pairs that make a decision; with `scores(a, others, floor)` too, a
-    record's candidates are scored in one call."""
+    record's candidates are scored in one call. A model with `index_keys(record) -> (kept,
+    probes)` has some keys looked up only, never indexed (MatchModel: a proved NIK's
+    deletions); else a record is indexed and looked up under its `blocking_keys`."""
 
     link_weight: float
     review_weight: float
@@ -198,8 +200,8 @@ class Resolver:
     def _place(self, rec: PersonRecord, ts_ms: int | None, out: list[Decision]) -> None:
         """A record in no person: LINK to the best person it links to (MERGE the others) or
         found a NEW one."""
-        form, keys = self.state.form(rec)
-        best = self._candidates(form, rec.record_id, keys)
+        form, keys, probes = self.state.form(rec)
+        best = self._candidates(form, rec.record_id, keys + probes)
         for m in sorted(self.state.must.get(rec.record_id, ())):  # a must-linked record back
             person = self.person_of(m)
             if person is not None:
@@ -232,7 +234,7 @@ class Resolver:
         its records (or is its only record), else it leaves and is placed afresh. Either way the
         records that were linked to it are checked again (_recheck)."""
         rid = rec.record_id
-        form, keys = self.state.form(rec)
+        form, keys, probes = self.state.form(rec)
         person = self.person_of(rid)
         assert person is not None  # a known record is in a person
         neighbours = sorted(self.state.clusters.edges.get(rid, ()))  # before the update
@@ -256,7 +258,7 @@ class Resolver:
             evidence=self._evidence(form, stay) if stay else None,
             reason=MUST_LINK if must else NOTHING_TO_COMPARE if nothing else "update",
         ))  # fmt: skip
-        best = self._candidates(form, rid, keys)
+        best = self._candidates(form, rid, keys + probes)
         self._join_others(rec, form, best, self.state.blocked(rid), out)
         self._recheck(rid, neighbours, ts_ms, out)
 

@@ -3,8 +3,9 @@ its decision log go through this same code, so they end in the same state; nothi
 a pair or mints an id.
 
 Each record is kept as its snapshot and the model's prepared form (when the model offers
-`prepare`), indexed under the model's blocking keys; constraints are kept by record id, so a
-supervisor's decision outlives the record's deletion and applies again when it comes back."""
+`prepare`), indexed under the model's blocking keys (a model with `index_keys` has some of them
+looked up only, never indexed); constraints are kept by record id, so a supervisor's decision
+outlives the record's deletion and applies again when it comes back."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .index import DEFAULT_MAX_BLOCK, BlockIndex
 from .record import PersonRecord
 
 K = DecisionKind
+_Keys = tuple[tuple[str, ...], tuple[str, ...]]  # indexed under, and looked up under only
 MUST_LINK = "must-link"  # the reason of a LINK or MERGE a supervisor's must-link made
 _STAT = {
     K.NEW: "new", K.LINK: "links", K.UNLINK: "unlinks", K.MERGE: "merges", K.SPLIT: "splits",
@@ -47,7 +49,9 @@ class ResolverState:
         self.reviews: dict[tuple[str, str], Decision] = {}
         self._reviews_of: dict[str, set[tuple[str, str]]] = {}
         self.counts: Counter[str] = Counter()
-        self._made: tuple[PersonRecord, Any, tuple[str, ...]] | None = None
+        # Models with index_keys (MatchModel) keep some keys out of the index: looked up only.
+        self._index_keys: Callable[[Any], _Keys] | None = getattr(model, "index_keys", None)
+        self._made: tuple[PersonRecord, Any, _Keys] | None = None
         self._clean: PersonRecord | None = None  # the last record clean_record left as it was
 
     # --- a record's form and keys --------------------------------------------------------
@@ -62,23 +66,30 @@ class ResolverState:
             self._clean = rec
         return rec
 
-    def form(self, rec: PersonRecord) -> tuple[Any, tuple[str, ...]]:
-        """The record's comparable form and blocking keys (none when it has nothing to
-        compare); the last one made is kept for the apply that follows."""
+    def form(self, rec: PersonRecord) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+        """The record's comparable form, the keys it is indexed under and those it is only
+        looked up under (none when it has nothing to compare); the last one made is kept for
+        the apply that follows."""
         made = self._made
         if made is not None and made[0] is rec:
-            return made[1], made[2]
+            return made[1], *made[2]
         form: Any = rec
         keys: tuple[str, ...] = ()
+        probes: tuple[str, ...] = ()
         try:
             if self._prepare is not None:
                 form = self._prepare(rec)
             if not has_nothing_to_compare(rec):
-                keys = tuple(self.model.blocking_keys(form))
+                keys, probes = self._keys(form)
         except Exception:  # a model bug must not stop the stream: counted, never logged
             self.counts["model_errors"] += 1
-        self._made = (rec, form, keys)
-        return form, keys
+        self._made = (rec, form, (keys, probes))
+        return form, keys, probes
+
+    def _keys(self, form: Any) -> _Keys:
+        if self._index_keys is not None:
+            return self._index_keys(form)
+        return tuple(self.model.blocking_keys(form)), ()
 
     # --- queries -------------------------------------------------------------------------
 
@@ -158,7 +169,7 @@ class ResolverState:
         if old is not None and c.person(rid) != person:
             self._drop(rid)
             old = None
-        form, keys = self.form(rec)
+        form, keys, _ = self.form(rec)
         if old is None:
             c.join(rid, person)
             self.index.add(rid, keys)
@@ -184,7 +195,7 @@ class ResolverState:
         if has_nothing_to_compare(self.records[record_id]):
             return ()
         try:
-            return tuple(self.model.blocking_keys(self.forms[record_id]))
+            return self._keys(self.forms[record_id])[0]
         except Exception:  # as in form(): then it was indexed under none
             return ()
 

@@ -185,6 +185,49 @@ def test_nik_with_a_dropped_or_added_digit_shares_a_key_with_the_true_nik(model)
     assert keys(model, nik=NIK) & keys(model, nik="74130112038500011")
 
 
+PROVED = {"nik": NIK, "birth_date": BORN}  # a NIK that agrees with its record's own birth date
+
+
+def finds(model: MatchModel, a: dict[str, object], b: dict[str, object]) -> bool:
+    """Whether the resolver, looking record a up, meets record b in its index by a NIK key."""
+    kept_a, probes_a = model.index_keys(rec(**a))
+    kept_b, _ = model.index_keys(rec(**b))
+    return any(k.startswith(("nik:", "nikd:")) for k in set(kept_a + probes_a) & set(kept_b))
+
+
+@pytest.mark.parametrize(
+    "typo",
+    ["7413011203850007", "7413011230850001", "741301120385001", "74130112038500011"],
+    ids=["digit", "swap", "dropped", "added"],
+)
+def test_a_nik_typo_and_the_proved_nik_meet_in_the_index_whichever_came_first(model, typo):
+    suspect = {"nik": typo}  # no birth date of its own: nothing proves it
+    assert finds(model, suspect, PROVED) and finds(model, PROVED, suspect)
+
+
+def test_two_suspect_niks_one_digit_apart_meet_in_the_index(model):
+    assert finds(model, {"nik": NIK}, {"nik": "7413011203850007"})
+
+
+def test_two_proved_niks_one_digit_apart_do_not_meet_by_their_nik(model):
+    # Born the same day in one district, numbered 0001 and 0002 by the registry: two people,
+    # and the model never links two proved NIKs (their birth date still makes them candidates).
+    other = {"nik": "7413011203850002", "birth_date": BORN}
+    assert model.prepare(rec(**other)).nik_proof and model.prepare(rec(**PROVED)).nik_proof
+    assert not finds(model, other, PROVED) and not finds(model, PROVED, other)
+    # EM still estimates on every key the two share (blocking_keys)
+    assert {k for k in keys(model, **PROVED) & keys(model, **other) if k.startswith("nikd:")}
+
+
+def test_a_proved_nik_is_looked_up_under_its_deletions_but_not_indexed_under_them(model):
+    kept, probes = model.index_keys(rec(**PROVED))
+    assert not [k for k in kept if k.startswith("nikd:")]
+    assert {k for k in probes if k.startswith("nikd:")} == {
+        "nikd:" + NIK[:i] + NIK[i + 1 :] for i in range(16)
+    }
+    assert set(model.blocking_keys(rec(**PROVED))) == set(kept) | set(probes)
+
+
 def test_different_niks_share_no_nik_key(model):
     assert not keys(model, nik=NIK) & keys(model, nik="7471054508920003")
 

@@ -467,6 +467,21 @@ def test_the_pairs_scored_are_counted_and_a_replay_scores_none(model) -> None:
     assert replayed.records_of(replayed.person_of("Rc")) == r.records_of(r.person_of("Rc"))
 
 
+@pytest.mark.parametrize("registry_first", [True, False], ids=["registry-first", "typo-first"])
+def test_a_nik_typo_meets_the_proved_nik_in_either_order(registry_first) -> None:
+    # Nothing but the NIK in common: a one-word name makes no name key, and the typo'd record,
+    # without a birth date, borrows its NIK's (1996, not 1990): no date key in common. The
+    # registry's NIK, proved by its birth date, is not indexed under its deletions
+    # (blocking.py): the pair must still be scored.
+    r = resolver(real_model())
+    registry = person("Rsiak", "SITI", "1990-01-05", sex="P", nik=NIK, source="disdukcapil")
+    typo = person("Rpermit", "SITI", nik="7413014501960001", source="dpmptsp")
+    first, second = (registry, typo) if registry_first else (typo, registry)
+    r.resolve(first, 1)
+    r.resolve(second, 2)
+    assert r.scored == 1
+
+
 class _FailsOnOnePerson(MatchModel):
     """The real model, except that scoring any pair with a record named POISON raises."""
 
