@@ -379,10 +379,11 @@ def worker(
 
     Settings come from MPPHUB_* variables (MPPHUB_KAFKA_BOOTSTRAP, MPPHUB_REGISTRY_URL, ...);
     start more workers with the same MPPHUB_APP_ID to scale out."""
+    from .processes import exit_with
     from .worker import run
 
     hub = _hub_settings(MPPHUB_METRICS_PORT=metrics_port, MPPHUB_PROJECTION_DB_URL=db_url)
-    sys.exit(run(hub, mode=projections_mode, identity_mode=identity_mode))
+    exit_with(run(hub, mode=projections_mode, identity_mode=identity_mode))
 
 
 @main.command()

@@ -33,7 +33,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from .metrics import Merged
-from .processes import die_with_parent, free_port
+from .processes import die_with_parent, exit_with, free_port
 from .settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -149,8 +149,9 @@ def child_main() -> None:
 
     exit_when_orphaned(hub.stream.stop_timeout_s, stage=stage)
     if stage == "identity":
-        sys.exit(worker.run_identity_only(hub))
+        exit_with(worker.run_identity_only(hub))
     worker.run_projections_only(hub, **GROUP_TIMEOUTS)
+    exit_with(0)
 
 
 def exit_when_orphaned(grace_s: float, poll_s: float = 0.2, stage: str = "projections") -> None:

@@ -199,6 +199,11 @@ def test_the_relay_yields_nothing_while_the_child_does_not_answer() -> None:
     assert generate_latest(relayed) == b""
 
 
+def _exit_here(code: int) -> None:
+    """exit_with without freezing this test process's objects."""
+    raise SystemExit(code)
+
+
 def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
     from ops import stage_process
     from ops.settings import HubSettings
@@ -210,7 +215,9 @@ def test_the_child_keeps_the_workers_short_group_session(monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(HubSettings().model_dump_json()))
     monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: got.update(o))
-    stage_process.child_main()
+    monkeypatch.setattr(stage_process, "exit_with", _exit_here)
+    with pytest.raises(SystemExit):
+        stage_process.child_main()
     worker = create_app(StreamSettings()).conf
     assert got["session_timeout_s"] == worker.broker_session_timeout
     assert got["heartbeat_interval_s"] == worker.broker_heartbeat_interval
@@ -233,6 +240,7 @@ def test_the_identity_child_runs_the_resolver_alone(monkeypatch) -> None:
     monkeypatch.setattr(stage_process, "exit_when_orphaned", lambda grace_s, **_: None)
     monkeypatch.setattr("ops.worker.run_identity_only", lambda hub: ran.append(hub) or 0)
     monkeypatch.setattr("ops.worker.run_projections_only", lambda hub, **o: ran.append("wrong"))
+    monkeypatch.setattr(stage_process, "exit_with", _exit_here)
     with pytest.raises(SystemExit) as ended:
         stage_process.child_main()
     assert ended.value.code == 0
@@ -245,3 +253,25 @@ def test_an_unknown_stage_is_refused() -> None:
 
     with pytest.raises(ValueError, match="no such stage 'normalize'"):
         stage_process.start(HubSettings(), "normalize")
+
+
+# A stopped stage holding many objects (as the resolver's index does) ends through exit_with:
+# its exit handlers and flushes still run, and the objects are out of the collector's last pass.
+EXITING = """
+import atexit, gc, sys
+from ops.processes import exit_with
+index = {str(i): {"keys": [str(i)]} for i in range(100_000)}
+atexit.register(lambda: print("frozen", gc.get_freeze_count(), flush=True))
+print("stopped", end="")  # unflushed: the exit must flush it
+exit_with(3)
+"""
+
+
+def test_a_stopped_stage_exits_with_its_code_its_output_flushed_and_its_objects_frozen():
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3
+    first, frozen = done.stdout.split("\n")[0].split("frozen")
+    assert first == "stopped"
+    assert int(frozen) >= 200_000  # the index's dicts and lists (the collector tracks those)
