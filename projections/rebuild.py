@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
+from eventlog.heap import HeapSettler
 from eventlog.progress import rate_progress
 from eventlog.reading import LogRange, read_to_end
 
@@ -146,9 +147,18 @@ async def _replay_into(
         projector = Projector(settings, topics=topics, consumer=consumer, store=store)
         decode = ReplayDecoder(projector.decoder.registry, projector.decode)
         fold = BulkFold(topics)
-        ends = await _replay(
-            settings, topics, lambda raw: fold.add(map(decode, raw)), stats, progress, batch_size
-        )
+        settler = HeapSettler()  # eventlog/heap.py: the fold's rows out of the collector's way
+        folded = 0
+
+        def fold_batch(raw: list[RawMessage]) -> None:
+            nonlocal folded
+            fold.add(map(decode, raw))
+            folded += len(raw)
+            settler.after_batch(folded)
+
+        ends = await _replay(settings, topics, fold_batch, stats, progress, batch_size)
+        if folded >= settler.at_least:
+            settler.settle()  # the fold is done growing: the write's collections skip it
         try:
             with store.sessions() as session, rate_progress("steps", enabled=progress) as bar:
                 task = bar.add_task("write rows", total=WRITE_STEPS)

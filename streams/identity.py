@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from domain.matching.decisions import DecisionKind
 from domain.tokens import Tokens
+from eventlog.heap import SETTLER
 from eventlog.reading import read_to_end
 from eventlog.settings import KafkaSettings
 from schemas.codec import CodecError
@@ -29,7 +30,6 @@ from schemas.registry import RegistryClient
 from . import metrics
 from .delivery import raw_topic, retrying_io, subjects_registered, withholding_acks
 from .fencing import Fenced, IdentityWriter
-from .heap import SETTLER
 from .identity_records import kafka_ms
 from .resolution import STAGE, IdentityResult, IdentityStep
 from .settings import StreamSettings
@@ -171,7 +171,7 @@ async def identity_batch(
         result = await retrying_io(attempt, "resolving a batch", STAGE)
         _count(step, result)
         pending = result.rest
-    SETTLER.after_batch(len(step.resolver.state.records))  # streams/heap.py
+    SETTLER.after_batch(len(step.resolver.state.records))  # eventlog/heap.py
 
 
 async def replay(step: IdentityStep, kafka: KafkaSettings) -> None:

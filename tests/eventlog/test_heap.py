@@ -1,11 +1,12 @@
-"""When the identity stage collects and freezes its heap (streams/heap.py)."""
+"""When a state folded in memory (the resolver, a rebuild's fold) is collected and frozen
+(eventlog/heap.py)."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from streams.heap import HeapSettler
+from eventlog.heap import HeapSettler
 
 
 class _Node:
