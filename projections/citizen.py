@@ -183,11 +183,22 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
     Each field comes from the first record that states it, in this order: civil registry
     first, then fuller records, then newer ones. Deceased follows the same rule, so a living
     resident of the registry is not made dead by another agency's record."""
-    # Each record's rank computed once (it was three times per record, in three sorts).
-    ranked = sorted(((_order(r), r) for r in records if not r["deleted"]), key=lambda o: o[0])
-    if not ranked:
+    live = [r for r in records if not r["deleted"]]
+    if not live:
         return None
-    live = [r for _, r in ranked]
+    if len(live) == 1:  # most people: nothing to rank (a rebuild of 1M people, once each)
+        by_nik = live
+    else:
+        # Each record's rank computed once (it was three times per record, in three sorts).
+        ranked = sorted(((_order(r), r) for r in live), key=lambda o: o[0])
+        live = [r for _, r in ranked]
+        # A well-formed NIK beats a malformed one within the same rank of source.
+        by_nik = [
+            r
+            for _, r in sorted(
+                ranked, key=lambda o: (o[0][0], o[1]["nik_status"] != VALID, *o[0][1:])
+            )
+        ]
     out: dict[str, Any] = {"person_id": person_id}
     taken: dict[str, Mapping[str, Any]] = {}  # field -> the record it came from
 
@@ -200,11 +211,6 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
                 return
         out[name] = None
 
-    # A well-formed NIK beats a malformed one within the same rank of source.
-    by_nik = [
-        r
-        for _, r in sorted(ranked, key=lambda o: (o[0][0], o[1]["nik_status"] != VALID, *o[0][1:]))
-    ]
     take("nik", by_nik)
     nik_record = taken.get("nik")
     out["nik_status"] = None if nik_record is None else nik_record["nik_status"]
@@ -216,7 +222,7 @@ def golden_record(person_id: str, records: Iterable[Mapping[str, Any]]) -> dict[
         take("death_date", [r for r in live if r["data"].get("deceased") is not False])
     else:
         out["death_date"] = None
-    newest = min(live, key=_recency)
+    newest = live[0] if len(live) == 1 else min(live, key=_recency)
     sources: dict[int, dict[str, Any]] = {}  # id(record) -> its provenance, made once
     out["provenance"] = {
         name: sources.get(id(r)) or sources.setdefault(id(r), _source(r))

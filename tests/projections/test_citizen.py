@@ -57,6 +57,24 @@ def test_civil_registry_wins_for_identity_fields_even_when_older():
     assert g["source_count"] == 2
 
 
+def test_a_person_with_one_live_record_takes_every_stated_field_from_it():
+    # The common case (one registry record per person) skips the ranking: the same row as
+    # the ranked path gives, a deleted record beside it changing nothing.
+    registry = f.person(name="WA ODE SITI", birth_date=dt.date(1990, 1, 2), deceased=True, at=5)
+    registry["death_date"] = dt.date(2026, 7, 1)
+    gone = _row(f.person(agency="dpmptsp", table="tmpemohon", record_id="9", name="X", at=60))
+    gone["deleted"] = True
+    alone = golden_record(f.P_A, [_row(registry)])
+    assert alone == golden_record(f.P_A, [gone, _row(registry)])
+    assert (alone["nik"], alone["name"], alone["nik_status"]) == (f.NIK_A, "WA ODE SITI", "VALID")
+    assert alone["birth_date"] == dt.date(1990, 1, 2) and alone["address"] is None
+    assert alone["deceased"] is True and alone["death_date"] == dt.date(2026, 7, 1)
+    assert set(alone["provenance"]) == {"nik", "name", "birth_date", "deceased", "death_date"}
+    assert alone["provenance"]["name"]["record_id"] == "1"
+    assert alone["source_count"] == 1 and alone["source_position"] == "p1"
+    assert golden_record(f.P_A, [gone]) is None
+
+
 def _row(fact: dict) -> dict:
     from projections.citizen import merge_fact
     from projections.facts import source_ref
