@@ -171,7 +171,7 @@ async def identity_batch(
         result = await retrying_io(attempt, "resolving a batch", STAGE)
         _count(step, result)
         pending = result.rest
-    SETTLER.after_batch(len(step.resolver.state.records))  # eventlog/heap.py
+    SETTLER.after_batch(len(step.resolver))  # eventlog/heap.py
 
 
 async def replay(step: IdentityStep, kafka: KafkaSettings) -> None:

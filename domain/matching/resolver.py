@@ -120,6 +120,10 @@ class Resolver:
         """Alias -> surviving person id."""
         return {a: self.canonical(a) for a in self.state.clusters.aliases}
 
+    def __len__(self) -> int:
+        """Records resolved and held (what the index and the prepared forms grow with)."""
+        return len(self.state.records)
+
     def record(self, record_id: str) -> PersonRecord | None:
         """The record as last resolved."""
         return self.state.records.get(record_id)

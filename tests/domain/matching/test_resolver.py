@@ -44,6 +44,7 @@ def test_a_nik_typo_in_the_permits_system_ends_in_the_civil_registry_person(mode
     assert new.kind is K.NEW
     assert [d.kind for d in decisions] == [K.LINK]
     assert r.person_of("Rpermit") == r.person_of("Rsiak") == new.person_id
+    assert len(r) == 2  # records held (the heap settler's measure), not people
     assert decisions[0].other_record_id == "Rsiak" and decisions[0].evidence is not None
 
 
