@@ -1,9 +1,8 @@
 """A state folded from the log in memory, and Python's cyclic garbage collector.
 
 Both the resolver (streams/identity.py) and a rebuild's fold (projections/rebuild.py) build
-millions of long-lived objects, and every full collection walks all of them again. A resolver's
-index is tens of millions of long-lived objects at 1,000,000 people, and every
-full collection walks all of them again: at 300,000 records the collector took 13.5% of the
+millions of long-lived objects (a resolver's index: tens of millions at 1,000,000 people), and
+every full collection walks all of them again: at 300,000 records the collector took 13.5% of the
 resolver's CPU (9.0 s of 67 s, five full collections), and at 1,000,000 rows the identity
 stage stalled for seconds at a time (Faust's timers woke up 4.5 s late), which is freshness
 lost. Once the resolver has grown by a quarter since the last time, after a batch, one full
