@@ -31,7 +31,7 @@ from .metrics import observe_batch, set_open_permits, set_review_queue
 from .permit import open_permit_counts, refresh_open_permits
 from .reviews import open_review_count
 from .settings import ProjectionSettings
-from .store import LockTimeouts, Store, local_today, lock_key, open_store
+from .store import LockTimeouts, Store, end_stalled_writers, local_today, lock_key, open_store
 from .writer import BatchResult, apply_batch
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ def bad_data(error: BaseException, integrity_is_bad_data: bool = False) -> bool:
     if isinstance(error, sa_exc.StatementError) and not isinstance(error, sa_exc.DBAPIError):
         return True  # a value SQLAlchemy could not bind
     return isinstance(error, KeyError | TypeError | ValueError | AttributeError)
+
+
+def lock_timeout(error: BaseException) -> bool:
+    """Whether a database error is PostgreSQL's lock timeout (SQLSTATE 55P03)."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03"
 
 
 def describe_error(error: BaseException) -> str:
@@ -206,22 +212,41 @@ class Projector:
     async def process(self, raw: Sequence[RawMessage]) -> BatchResult:
         """Apply a batch in a thread, retrying with backoff until it is committed."""
         integrity_failures = 0
+        locked_out = False  # the last attempt met a lock timeout
 
         def report(e: BaseException, delay: float) -> None:
-            nonlocal integrity_failures
+            nonlocal integrity_failures, locked_out
             if isinstance(e, sa_exc.IntegrityError):
                 integrity_failures += 1
+            locked_out = lock_timeout(e)
             self._log_retry(raw, e, delay)
 
+        def attempt() -> Any:
+            return asyncio.to_thread(
+                self._retry_apply, raw, locked_out, integrity_failures >= INTEGRITY_RETRIES
+            )
+
         return await retrying(
-            lambda: asyncio.to_thread(
-                self.apply, raw, integrity_is_bad_data=integrity_failures >= INTEGRITY_RETRIES
-            ),
+            attempt,
             transient=lambda _e: True,  # database or registry away: wait, retry
             on_retry=report,
             first_s=RETRY_FIRST_S,
             max_s=RETRY_MAX_S,
         )
+
+    def _retry_apply(
+        self, raw: Sequence[RawMessage], locked_out: bool, integrity_is_bad_data: bool
+    ) -> BatchResult:
+        """apply(); after a lock timeout, first end the sessions of writers stopped in the
+        middle of a statement (store.end_stalled_writers: the server's idle timeout misses
+        them)."""
+        if locked_out:
+            ended = end_stalled_writers(
+                self.store.engine, self.settings.idle_in_transaction_timeout_s
+            )
+            if ended:
+                log.warning("ended %d projection writer session(s) stalled in a statement", ended)
+        return self.apply(raw, integrity_is_bad_data=integrity_is_bad_data)
 
     def _log_retry(self, raw: Sequence[RawMessage], e: Exception, delay: float) -> None:
         first, last = raw[0], raw[-1]

@@ -19,6 +19,7 @@ from .rows import LOCK_KEY
 # Local time of the MPP (WITA, no daylight saving): "today" for working days and SLA states.
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "WITA")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITER_APPLICATION = "mpphub-projection-writer"  # the live writers' PostgreSQL sessions
 
 
 def local_today() -> dt.date:
@@ -36,7 +37,13 @@ class LockTimeouts:
     locks; without these a successor that took its partitions over waits on them for good.
     With them the successor's batch fails with a lock timeout and is retried, and the stopped
     worker's session is ended by the server (its uncommitted batch, checkpoint included, rolls
-    back). 0 disables a timeout."""
+    back). 0 disables a timeout.
+
+    The server's idle timeout misses one case: a worker stopped in the middle of an
+    executemany (psycopg sends it as a pipeline, with no Sync until the end) leaves its session
+    "active", waiting to read from its client (ClientRead), with its locks held for good. The
+    sessions are named (application_name WRITER_APPLICATION) so that a successor that meets a
+    lock timeout ends such a session itself (end_stalled_writers)."""
 
     lock_timeout_s: float = 10.0
     idle_in_transaction_s: float = 30.0
@@ -73,8 +80,30 @@ def make_engine(url: str, *, writer: bool = True, timeouts: LockTimeouts | None 
         return engine
     if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("", "psycopg2"):
         u = u.set(drivername="postgresql+psycopg")  # psycopg 3 is what the hub ships
-    connect_args = {"options": timeouts.options()} if timeouts is not None else {}
+    connect_args = {}
+    if timeouts is not None:
+        connect_args = {"options": timeouts.options(), "application_name": WRITER_APPLICATION}
     return create_engine(u, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
+
+
+def end_stalled_writers(engine: Engine, after_s: float) -> int:
+    """End the sessions of other projection writers (PostgreSQL, this database) that have sat in
+    a statement waiting on their own client for `after_s` or longer: a writer stopped in the
+    middle of an executemany, whose locks the server's idle timeout never frees (LockTimeouts).
+    Its uncommitted batch rolls back, checkpoint included, and is retried when it is continued.
+    The number of sessions ended; 0 on SQLite or when `after_s` is 0 (disabled)."""
+    if engine.dialect.name != "postgresql" or after_s <= 0:
+        return 0
+    with engine.connect() as c:
+        ended = c.exec_driver_sql(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %(app)s AND datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state = 'active' AND wait_event = 'ClientRead'"
+            " AND state_change <= clock_timestamp() - make_interval(secs => %(after)s)",
+            {"app": WRITER_APPLICATION, "after": after_s},
+        ).scalar_one()
+        c.commit()
+    return int(ended)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
