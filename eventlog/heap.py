@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import gc
 
-GROWTH = 0.25  # freeze again once the resolver holds this much more than at the last freeze
-AT_LEAST = 50_000  # records: below this the collector's full passes cost little
+GROWTH = 0.25  # freeze again once the state is this much bigger than at the last freeze
+AT_LEAST = 50_000  # records (events folded): below this the collector's full passes cost little
 
 
 class HeapSettler:

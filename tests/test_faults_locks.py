@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -133,14 +132,27 @@ cur.executemany("INSERT INTO bulk VALUES (%s, %s)", ((i, "x" * 200) for i in ran
 """
 
 
-def _writer_state(engine: sa.Engine) -> tuple | None:
-    """(state, wait_event) of the other projection writer's session."""
+def _writer(engine: sa.Engine) -> tuple | None:
+    """(state, wait_event, seconds in that state) of the other projection writer's session."""
     with engine.connect() as c:
         return c.exec_driver_sql(
-            "SELECT state, wait_event FROM pg_stat_activity WHERE application_name = %(app)s"
+            "SELECT state, wait_event, extract(epoch FROM clock_timestamp() - state_change)"
+            " FROM pg_stat_activity WHERE application_name = %(app)s"
             " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
             {"app": WRITER_APPLICATION},
         ).first()
+
+
+def _writer_state(engine: sa.Engine) -> tuple | None:
+    """(state, wait_event) of the other projection writer's session."""
+    row = _writer(engine)
+    return None if row is None else tuple(row[:2])
+
+
+def _stalled_past_the_idle_timeout(engine: sa.Engine) -> None:
+    """Until the stopped writer has made no progress for longer than the server's idle timeout
+    (2 s) would allow an idle session: 2.5 s by the server's own clock."""
+    wait_until(lambda: float((_writer(engine) or (0, 0, 0))[2]) >= 2.5, 10, "2.5 s stalled")
 
 
 @pytest.fixture
@@ -156,7 +168,6 @@ def stalled(engine, database) -> Iterator[subprocess.Popen]:
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "locked"
         assert wait_until(lambda: (_writer_state(engine) or ("",))[0] == "active", 10)
-        time.sleep(0.3)
         os.kill(child.pid, signal.SIGSTOP)
         yield child
     finally:
@@ -168,7 +179,7 @@ def test_a_writer_stopped_inside_an_executemany_is_ended_by_the_one_it_blocks(
     engine, stalled
 ) -> None:
     assert end_stalled_writers(engine, 2.0) == 0, "not stalled for 2 s yet"
-    time.sleep(2.5)
+    _stalled_past_the_idle_timeout(engine)
     # Past the idle timeout the server has not ended it: it is inside a statement.
     assert _writer_state(engine) == ("active", "ClientRead")
     assert not _try(engine)
@@ -184,7 +195,7 @@ def test_the_projector_ends_a_stalled_writer_only_after_a_lock_timeout(
     store = open_store(database, timeouts=TIMEOUTS)
     try:
         projector = Projector(settings, store=store)
-        time.sleep(2.5)
+        _stalled_past_the_idle_timeout(engine)
         projector._retry_apply([], locked_out=False, integrity_is_bad_data=False)
         assert _writer_state(engine) == ("active", "ClientRead"), "no lock timeout: left alone"
         projector._retry_apply([], locked_out=True, integrity_is_bad_data=False)
